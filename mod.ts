@@ -1,0 +1,9 @@
+/**
+ * osqueue: a durable job queue whose whole state lives in one JSON object on
+ * object storage, changed only by compare-and-swap writes.
+ *
+ * @module
+ */
+export * from "./errors.ts";
+export * from "./storage/mod.ts";
+export * from "./protocol/mod.ts";

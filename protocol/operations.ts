@@ -1,0 +1,336 @@
+/**
+ * The queue's operations and their replies: the one vocabulary shared by the
+ * pure state model, the broker actor, the wire protocol and the clients.
+ * Parameters are validated with zod wherever they enter from outside.
+ *
+ * Pure module: no `Deno.*`, no `node:` imports.
+ *
+ * @module
+ */
+import { z } from "zod";
+
+/** Any JSON value (payloads and results). */
+export type JsonValue =
+  | null
+  | boolean
+  | number
+  | string
+  | JsonValue[]
+  | { [key: string]: JsonValue };
+
+/** How the delay before a retry grows. */
+export interface BackoffPolicy {
+  /** `exponential`: delay × 2^(attempt−1); `fixed`: the same delay each time. */
+  type: "exponential" | "fixed";
+  /** Base delay in milliseconds. */
+  delayMs: number;
+  /** Upper bound of the delay in milliseconds (default 1 hour). */
+  maxDelayMs?: number;
+  /** Fraction 0..1 of the delay that is randomised (default 0.2 for exponential, 0 for fixed). */
+  jitter?: number;
+}
+
+/** What a producer sends to enqueue one job. */
+export interface PushJob {
+  /** The job's type, e.g. `email:send`; workers claim by type. 1–128 characters. */
+  type: string;
+  /** Any JSON value. */
+  payload: JsonValue;
+  /** Higher runs first (default 0). */
+  priority?: number;
+  /** Run no earlier than this many milliseconds from now. */
+  delayMs?: number;
+  /** Run no earlier than this epoch-milliseconds time (wins over `delayMs`). */
+  runAt?: number;
+  /** Attempts before the job is dead-lettered (default 3). */
+  maxAttempts?: number;
+  /** Retry delay policy (default exponential from 1 s). */
+  backoff?: BackoffPolicy;
+  /** A second push with the same key returns the first job's id while that job is known. */
+  idempotencyKey?: string;
+}
+
+/** The lifecycle states a job can be in. */
+export type JobState = "ready" | "delayed" | "active" | "completed" | "dead" | "cancelled";
+
+/** A job's lease while it is active. */
+export interface Lease {
+  /** Who holds the job. */
+  workerId: string;
+  /** Secret the holder must present to heartbeat, complete, fail or release. */
+  token: string;
+  /** Epoch ms when the lease runs out unless heartbeated. */
+  expiresAt: number;
+}
+
+/** The full record of a job as the state keeps it. */
+export interface Job {
+  /** Unique id, assigned by the broker. */
+  id: string;
+  /** The job's type. */
+  type: string;
+  /** The job's payload. */
+  payload: JsonValue;
+  /** Current lifecycle state. */
+  state: JobState;
+  /** Higher runs first. */
+  priority: number;
+  /** Epoch ms at which the job may run (for delayed jobs, and retries with backoff). */
+  runAt: number;
+  /** Attempts started so far (a claim starts one). */
+  attempts: number;
+  /** Attempts allowed before dead-lettering. */
+  maxAttempts: number;
+  /** Retry delay policy. */
+  backoff: BackoffPolicy;
+  /** The lease, while active. */
+  lease?: Lease;
+  /** Epoch ms when the job was pushed. */
+  createdAt: number;
+  /** Epoch ms of the last state change. */
+  updatedAt: number;
+  /** Idempotency key given at push, if any. */
+  idempotencyKey?: string;
+  /** The last failure's message, if any. */
+  lastError?: string;
+  /** The result given at completion, if any. */
+  result?: JsonValue;
+  /** Epoch ms when the job completed, died or was cancelled. */
+  finishedAt?: number;
+}
+
+/** A job as handed to a worker by a claim. */
+export interface ClaimedJob {
+  /** The job's id. */
+  id: string;
+  /** The job's type. */
+  type: string;
+  /** The job's payload. */
+  payload: JsonValue;
+  /** Which attempt this is, starting at 1. */
+  attempt: number;
+  /** Attempts allowed. */
+  maxAttempts: number;
+  /** The job's priority. */
+  priority: number;
+  /** Epoch ms when the job was pushed. */
+  createdAt: number;
+  /** Token to present with heartbeat, complete, fail and release. */
+  leaseToken: string;
+  /** Epoch ms when the lease runs out unless heartbeated. */
+  leaseExpiresAt: number;
+}
+
+/** Queue counters returned by `stats`. */
+export interface QueueStats {
+  /** Jobs ready to run now. */
+  ready: number;
+  /** Jobs waiting for their `runAt` (delays and retry backoff). */
+  delayed: number;
+  /** Jobs held by workers. */
+  active: number;
+  /** Finished jobs still in the state, waiting to be archived. */
+  finishedPending: number;
+  /** Totals since the queue was created. */
+  totals: {
+    pushed: number;
+    completed: number;
+    failed: number;
+    retried: number;
+    dead: number;
+    expired: number;
+    cancelled: number;
+  };
+  /** Ready + delayed + active jobs by type. */
+  byType: Record<string, number>;
+  /** The leader's epoch. */
+  epoch: number;
+  /** The commit counter of the state. */
+  commit: number;
+}
+
+// ---------------------------------------------------------------------------
+// Operations. Each has an `op` tag; `OperationResult<O>` maps it to its reply.
+
+/** Enqueue one or more jobs. */
+export interface PushOperation {
+  op: "push";
+  jobs: PushJob[];
+}
+/** Lease up to `max` ready jobs (highest priority first, then FIFO). */
+export interface ClaimOperation {
+  op: "claim";
+  workerId: string;
+  /** Only these types; all types when absent or empty. */
+  types?: string[];
+  /** At most this many jobs (default 1). */
+  max?: number;
+  /** Lease duration in ms (default: the broker's heartbeat timeout). */
+  leaseMs?: number;
+  /** Long-poll: wait up to this many ms for a job when none is ready (broker-level, default 0). */
+  waitMs?: number;
+}
+/** Extend a lease. */
+export interface HeartbeatOperation {
+  op: "heartbeat";
+  jobId: string;
+  leaseToken: string;
+  /** New lease duration from now, in ms (default: the broker's heartbeat timeout). */
+  leaseMs?: number;
+}
+/** Finish a job successfully. */
+export interface CompleteOperation {
+  op: "complete";
+  jobId: string;
+  leaseToken: string;
+  result?: JsonValue;
+}
+/** Report a failed attempt: retry with backoff, or dead-letter. */
+export interface FailOperation {
+  op: "fail";
+  jobId: string;
+  leaseToken: string;
+  error: string;
+  /** `false` dead-letters at once, whatever attempts remain (default true). */
+  retry?: boolean;
+}
+/** Give a job back unstarted: ready again at once, the attempt not counted. */
+export interface ReleaseOperation {
+  op: "release";
+  jobId: string;
+  leaseToken: string;
+}
+/** Cancel a ready, delayed or active job (an active job's lease becomes stale). */
+export interface CancelOperation {
+  op: "cancel";
+  jobId: string;
+}
+/** Read a job's record. */
+export interface GetOperation {
+  op: "get";
+  jobId: string;
+}
+/** Read the queue's counters. */
+export interface StatsOperation {
+  op: "stats";
+}
+
+/** Every operation a client may send. */
+export type Operation =
+  | PushOperation
+  | ClaimOperation
+  | HeartbeatOperation
+  | CompleteOperation
+  | FailOperation
+  | ReleaseOperation
+  | CancelOperation
+  | GetOperation
+  | StatsOperation;
+
+/** The reply to one operation. */
+export interface OperationResults {
+  /** One entry per pushed job, in order; `duplicate` when the idempotency key was known. */
+  push: { jobs: { id: string; duplicate: boolean }[] };
+  claim: { jobs: ClaimedJob[] };
+  heartbeat: { leaseExpiresAt: number };
+  complete: { ok: true };
+  fail: { state: "ready" | "delayed" | "dead"; runAt?: number };
+  release: { ok: true };
+  cancel: { cancelled: boolean };
+  get: { job: Job };
+  stats: QueueStats;
+}
+
+/** The reply type of operation `O`. */
+export type OperationResult<O extends Operation> = OperationResults[O["op"]];
+
+// ---------------------------------------------------------------------------
+// Limits and schemas.
+
+/** Limits applied to operations that enter from outside. */
+export const LIMITS = {
+  /** Longest job type. */
+  maxTypeLength: 128,
+  /** Largest payload, as JSON bytes. */
+  maxPayloadBytes: 256 * 1024,
+  /** Largest completion result, as JSON bytes. */
+  maxResultBytes: 16 * 1024,
+  /** Longest error message kept. */
+  maxErrorLength: 4096,
+  /** Most jobs in one push. */
+  maxPushBatch: 1000,
+  /** Most jobs in one claim. */
+  maxClaimBatch: 1000,
+  /** Longest lease. */
+  maxLeaseMs: 24 * 3600_000,
+  /** Longest long-poll wait. */
+  maxWaitMs: 120_000,
+  /** Longest id, worker id, token or idempotency key. */
+  maxIdLength: 256,
+} as const;
+
+const jsonSize = (value: unknown) => new TextEncoder().encode(JSON.stringify(value) ?? "").length;
+
+const id = z.string().min(1).max(LIMITS.maxIdLength);
+const json: z.ZodType<JsonValue> = z.json() as z.ZodType<JsonValue>;
+
+const backoffSchema: z.ZodType<BackoffPolicy> = z.object({
+  type: z.enum(["exponential", "fixed"]),
+  delayMs: z.number().int().min(0).max(LIMITS.maxLeaseMs),
+  maxDelayMs: z.number().int().min(0).max(30 * 24 * 3600_000).optional(),
+  jitter: z.number().min(0).max(1).optional(),
+});
+
+const pushJobSchema: z.ZodType<PushJob> = z.object({
+  type: z.string().min(1).max(LIMITS.maxTypeLength),
+  payload: json.refine((p) => jsonSize(p) <= LIMITS.maxPayloadBytes, {
+    message: `payload larger than ${LIMITS.maxPayloadBytes} bytes`,
+  }),
+  priority: z.number().int().min(-1_000_000).max(1_000_000).optional(),
+  delayMs: z.number().int().min(0).optional(),
+  runAt: z.number().int().min(0).optional(),
+  maxAttempts: z.number().int().min(1).max(1000).optional(),
+  backoff: backoffSchema.optional(),
+  idempotencyKey: id.optional(),
+});
+
+/** Validates any {@linkcode Operation} (a discriminated union on `op`). */
+export const operationSchema: z.ZodType<Operation> = z.discriminatedUnion("op", [
+  z.object({
+    op: z.literal("push"),
+    jobs: z.array(pushJobSchema).min(1).max(LIMITS.maxPushBatch),
+  }),
+  z.object({
+    op: z.literal("claim"),
+    workerId: id,
+    types: z.array(z.string().min(1).max(LIMITS.maxTypeLength)).max(100).optional(),
+    max: z.number().int().min(1).max(LIMITS.maxClaimBatch).optional(),
+    leaseMs: z.number().int().min(1).max(LIMITS.maxLeaseMs).optional(),
+    waitMs: z.number().int().min(0).max(LIMITS.maxWaitMs).optional(),
+  }),
+  z.object({
+    op: z.literal("heartbeat"),
+    jobId: id,
+    leaseToken: id,
+    leaseMs: z.number().int().min(1).max(LIMITS.maxLeaseMs).optional(),
+  }),
+  z.object({
+    op: z.literal("complete"),
+    jobId: id,
+    leaseToken: id,
+    result: json.refine((r) => jsonSize(r) <= LIMITS.maxResultBytes, {
+      message: `result larger than ${LIMITS.maxResultBytes} bytes`,
+    }).optional(),
+  }),
+  z.object({
+    op: z.literal("fail"),
+    jobId: id,
+    leaseToken: id,
+    error: z.string().transform((s) => s.slice(0, LIMITS.maxErrorLength)),
+    retry: z.boolean().optional(),
+  }),
+  z.object({ op: z.literal("release"), jobId: id, leaseToken: id }),
+  z.object({ op: z.literal("cancel"), jobId: id }),
+  z.object({ op: z.literal("get"), jobId: id }),
+  z.object({ op: z.literal("stats") }),
+]) as z.ZodType<Operation>;

@@ -1,0 +1,8 @@
+/**
+ * The store contract and its backends.
+ *
+ * @module
+ */
+export * from "./types.ts";
+export * from "./keys.ts";
+export * from "./memory_store.ts";
