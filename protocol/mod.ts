@@ -4,3 +4,5 @@
  * @module
  */
 export * from "./operations.ts";
+export * from "./wire.ts";
+export * from "./backend.ts";

@@ -1,0 +1,40 @@
+/**
+ * What a transport (the broker server, the embedded `Queue<T>`) needs from a
+ * broker: send one operation, get its reply. The broker actor implements it.
+ *
+ * @module
+ */
+import type { Operation, OperationResult } from "./operations.ts";
+
+/** Options of {@linkcode QueueBackend.request}. */
+export interface RequestOptions {
+  /**
+   * Aborts a request that has not been committed yet (e.g. a parked long-poll
+   * claim). A request already in a commit in flight still completes: its
+   * result is returned and the caller must handle it (e.g. release claimed jobs).
+   */
+  signal?: AbortSignal;
+}
+
+/** Leadership as a broker sees it. */
+export interface LeaderInfo {
+  /** Whether this broker is the leader now. */
+  leader: boolean;
+  /** This broker's id. */
+  brokerId: string;
+  /** The leader's advertised URL, when known. */
+  leaderUrl?: string;
+}
+
+/** A broker as seen by transports. */
+export interface QueueBackend {
+  /**
+   * Applies one operation and resolves with its reply once the commit that
+   * contains it has landed (reads resolve without a write). Rejects with an
+   * `OsqueueError` (`lease_lost`, `job_not_found`, `not_leader` with
+   * `data.leaderUrl`, `overloaded`, `shutting_down`, `unavailable`, …).
+   */
+  request<O extends Operation>(op: O, options?: RequestOptions): Promise<OperationResult<O>>;
+  /** Current leadership. */
+  leaderInfo(): LeaderInfo;
+}

@@ -1,0 +1,121 @@
+/**
+ * The WebSocket JSON-RPC spoken between a broker server and its clients.
+ *
+ * Client → server request: `{id, method, params?}`; server → client reply:
+ * `{id, result}` or `{id, error: {code, message, data?}}` (`id: null` when the
+ * request could not be parsed far enough to read its id). The server also sends
+ * notifications without an id: `{method: "deliver", params: {jobs}}` carrying
+ * jobs pushed to a subscribed worker.
+ *
+ * Methods:
+ * - `hello` `{token?, clientId?}` → `{brokerId, leader, leaderUrl?}` — authenticates the
+ *   connection when the server has a token (a token may also come as
+ *   `Authorization: Bearer` on the upgrade request); must come first then.
+ * - every queue {@linkcode Operation} by its `op` name, params = the operation without `op`
+ *   (`push`, `claim`, `heartbeat`, `complete`, `fail`, `release`, `cancel`, `get`, `stats`);
+ * - `subscribe` `{workerId, types?, credits, leaseMs?}` → `{ok: true}` — push delivery: the
+ *   server sends `deliver` notifications, never more jobs than the credits granted;
+ * - `credit` `{credits}` → `{ok: true}` — grants more credits (one per finished job);
+ * - `unsubscribe` `{}` → `{ok: true}` — stops delivery (jobs already sent stay leased).
+ *
+ * Pure module: no `Deno.*`, no `node:` imports.
+ *
+ * @module
+ */
+import { z } from "zod";
+import type { WireError } from "../errors.ts";
+import type { ClaimedJob } from "./operations.ts";
+
+/** Largest WebSocket frame a server accepts by default (bytes). */
+export const DEFAULT_MAX_FRAME_BYTES = 1024 * 1024;
+
+/** The current protocol version, sent in `hello`. */
+export const PROTOCOL_VERSION = 1;
+
+/** A request frame. */
+export interface RpcRequest {
+  /** Correlates the reply; unique per connection while pending. */
+  id: number | string;
+  /** Method name. */
+  method: string;
+  /** Method parameters. */
+  params?: unknown;
+}
+
+/** A reply frame. */
+export type RpcReply =
+  | { id: number | string; result: unknown }
+  | { id: number | string | null; error: WireError };
+
+/** A server-initiated notification (no id). */
+export interface RpcNotification {
+  /** Notification name; today only `deliver`. */
+  method: "deliver";
+  /** The pushed jobs. */
+  params: { jobs: ClaimedJob[] };
+}
+
+/** Validates a request frame's envelope (params are validated per method). */
+export const rpcRequestSchema: z.ZodType<RpcRequest> = z.object({
+  id: z.union([z.number().int(), z.string().min(1).max(64)]),
+  method: z.string().min(1).max(64),
+  params: z.unknown().optional(),
+}) as z.ZodType<RpcRequest>;
+
+/** Parameters of `hello`. */
+export interface HelloParams {
+  /** Bearer token, when the server requires one. */
+  token?: string;
+  /** Free-form client name for logs. */
+  clientId?: string;
+  /** The client's protocol version. */
+  protocol?: number;
+}
+
+/** Result of `hello`. */
+export interface HelloResult {
+  /** The answering broker's id. */
+  brokerId: string;
+  /** Whether the answering broker is the leader. */
+  leader: boolean;
+  /** The leader's advertised URL, when known. */
+  leaderUrl?: string;
+}
+
+/** Validates `hello` params. */
+export const helloParamsSchema: z.ZodType<HelloParams> = z.object({
+  token: z.string().max(4096).optional(),
+  clientId: z.string().max(256).optional(),
+  protocol: z.number().int().optional(),
+});
+
+/** Parameters of `subscribe`. */
+export interface SubscribeParams {
+  /** The worker's id (lease holder name). */
+  workerId: string;
+  /** Only these job types; all when absent. */
+  types?: string[];
+  /** How many jobs the worker can take now. */
+  credits: number;
+  /** Lease duration for delivered jobs, ms. */
+  leaseMs?: number;
+}
+
+/** Validates `subscribe` params. */
+export const subscribeParamsSchema: z.ZodType<SubscribeParams> = z.object({
+  workerId: z.string().min(1).max(256),
+  types: z.array(z.string().min(1).max(128)).max(100).optional(),
+  credits: z.number().int().min(0).max(10_000),
+  leaseMs: z.number().int().min(1).max(24 * 3600_000).optional(),
+});
+
+/** Parameters of `credit`. */
+export interface CreditParams {
+  /** Additional credits. */
+  credits: number;
+}
+
+/** Validates `credit` params. */
+export const creditParamsSchema: z.ZodType<CreditParams> = z.object({
+  credits: z.number().int().min(1).max(10_000),
+});
