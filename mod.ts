@@ -7,3 +7,4 @@
 export * from "./errors.ts";
 export * from "./storage/mod.ts";
 export * from "./protocol/mod.ts";
+export * from "./actors/mod.ts";

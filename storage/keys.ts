@@ -20,19 +20,7 @@ export function validateKey(key: string): string {
   if (typeof key !== "string" || key.length === 0) {
     throw new InvalidError("invalid key: a key must be a non-empty string");
   }
-  if (encoder.encode(key).length > MAX_KEY_BYTES) {
-    throw new InvalidError(`invalid key: longer than ${MAX_KEY_BYTES} UTF-8 bytes`);
-  }
-  // deno-lint-ignore no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(key)) {
-    throw new InvalidError(`invalid key ${JSON.stringify(key)}: control characters are not allowed`);
-  }
-  if (key.includes("\\")) {
-    throw new InvalidError(`invalid key ${JSON.stringify(key)}: backslashes are not allowed`);
-  }
-  if (key.startsWith("/")) {
-    throw new InvalidError(`invalid key ${JSON.stringify(key)}: must not start with "/"`);
-  }
+  checkCharacters(key, "key");
   for (const segment of key.split("/")) {
     if (segment === "" || segment === "." || segment === "..") {
       throw new InvalidError(
@@ -43,9 +31,49 @@ export function validateKey(key: string): string {
   return key;
 }
 
-/** Validates a list prefix: empty, or a key-like string that may end with `/`. */
+/**
+ * Validates a list prefix and returns it unchanged: empty, or the start of a
+ * valid key. Every complete segment (followed by `/`) obeys the key rules; the
+ * last, partial segment may be anything a segment may start with, including
+ * `.` or `..` (a prefix of `.hidden` or `..x`).
+ */
 export function validatePrefix(prefix: string): string {
+  if (typeof prefix !== "string") {
+    throw new InvalidError("invalid prefix: a prefix must be a string");
+  }
   if (prefix === "") return prefix;
-  validateKey(prefix.endsWith("/") ? prefix.slice(0, -1) : prefix);
+  checkCharacters(prefix, "prefix");
+  const segments = prefix.split("/");
+  segments.pop(); // the partial last segment ("" when the prefix ends with "/")
+  for (const segment of segments) {
+    if (segment === "" || segment === "." || segment === "..") {
+      throw new InvalidError(
+        `invalid prefix ${JSON.stringify(prefix)}: empty, "." and ".." segments are not allowed`,
+      );
+    }
+  }
   return prefix;
+}
+
+/** The checks keys and prefixes share: length, characters, no leading `/`. */
+function checkCharacters(value: string, what: "key" | "prefix"): void {
+  if (encoder.encode(value).length > MAX_KEY_BYTES) {
+    throw new InvalidError(`invalid ${what}: longer than ${MAX_KEY_BYTES} UTF-8 bytes`);
+  }
+  // Lone surrogates do not survive UTF-8: the key would come back changed.
+  if (!value.isWellFormed()) {
+    throw new InvalidError(`invalid ${what} ${JSON.stringify(value)}: lone surrogate`);
+  }
+  // deno-lint-ignore no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(value)) {
+    throw new InvalidError(
+      `invalid ${what} ${JSON.stringify(value)}: control characters are not allowed`,
+    );
+  }
+  if (value.includes("\\")) {
+    throw new InvalidError(`invalid ${what} ${JSON.stringify(value)}: backslashes are not allowed`);
+  }
+  if (value.startsWith("/")) {
+    throw new InvalidError(`invalid ${what} ${JSON.stringify(value)}: must not start with "/"`);
+  }
 }

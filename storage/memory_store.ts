@@ -18,50 +18,68 @@ export class MemoryStore implements ObjectStore {
 
   /** Reads an object, or `null`. The returned body is a copy. */
   get(key: string): Promise<StoredObject | null> {
-    validateKey(key);
-    const found = this.#objects.get(key);
-    return Promise.resolve(found ? { body: found.body.slice(), etag: found.etag } : null);
+    return settle(() => {
+      validateKey(key);
+      const found = this.#objects.get(key);
+      return found ? { body: found.body.slice(), etag: found.etag } : null;
+    });
   }
 
   /** Writes an object under the CAS condition, if any; returns the new ETag. */
   put(key: string, body: Uint8Array, options: PutOptions = {}): Promise<string> {
-    validateKey(key);
-    const current = this.#objects.get(key);
-    const condition = options.condition;
-    if (condition !== undefined) {
-      if ("ifNoneMatch" in condition && current !== undefined) {
-        return Promise.reject(new ConflictError(`${key} already exists`));
+    return settle(() => {
+      validateKey(key);
+      const current = this.#objects.get(key);
+      const condition = options.condition;
+      if (condition !== undefined) {
+        if ("ifNoneMatch" in condition && current !== undefined) {
+          throw new ConflictError(`${key} already exists`);
+        }
+        if ("ifMatch" in condition && current?.etag !== condition.ifMatch) {
+          throw new ConflictError(
+            current ? `${key} changed since it was read` : `${key} does not exist`,
+          );
+        }
       }
-      if ("ifMatch" in condition && current?.etag !== condition.ifMatch) {
-        return Promise.reject(
-          new ConflictError(current ? `${key} changed since it was read` : `${key} does not exist`),
-        );
-      }
-    }
-    const etag = `m${++this.#generation}`;
-    this.#objects.set(key, { body: body.slice(), etag });
-    return Promise.resolve(etag);
+      const etag = `m${++this.#generation}`;
+      this.#objects.set(key, { body: body.slice(), etag });
+      return etag;
+    });
   }
 
   /** Deletes an object; a missing key is not an error. */
   delete(key: string): Promise<void> {
-    validateKey(key);
-    this.#objects.delete(key);
-    return Promise.resolve();
+    return settle(() => {
+      validateKey(key);
+      this.#objects.delete(key);
+    });
   }
 
   /** Lists keys with the prefix, sorted. */
   list(prefix: string): Promise<string[]> {
-    validatePrefix(prefix);
-    const keys = [...this.#objects.keys()].filter((key) => key.startsWith(prefix));
-    return Promise.resolve(keys.sort(compareKeys));
+    return settle(() => {
+      validatePrefix(prefix);
+      const keys = [...this.#objects.keys()].filter((key) => key.startsWith(prefix));
+      return keys.sort(compareKeys);
+    });
   }
 }
 
+/** Runs `fn` and turns its result or its exception into a promise (never throws synchronously). */
+function settle<T>(fn: () => T): Promise<T> {
+  try {
+    return Promise.resolve(fn());
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+const encoder = new TextEncoder();
+
 /** Compares keys in UTF-8 byte order (the order S3 lists in). */
 export function compareKeys(a: string, b: string): number {
-  const ea = new TextEncoder().encode(a);
-  const eb = new TextEncoder().encode(b);
+  const ea = encoder.encode(a);
+  const eb = encoder.encode(b);
   const n = Math.min(ea.length, eb.length);
   for (let i = 0; i < n; i++) if (ea[i] !== eb[i]) return ea[i] - eb[i];
   return ea.length - eb.length;

@@ -6,3 +6,5 @@
 export * from "./types.ts";
 export * from "./keys.ts";
 export * from "./memory_store.ts";
+export * from "./directory_store.ts";
+export * from "./faulty_store.ts";
