@@ -8,3 +8,5 @@ export * from "./errors.ts";
 export * from "./storage/mod.ts";
 export * from "./protocol/mod.ts";
 export * from "./actors/mod.ts";
+export * from "./broker/mod.ts";
+export * from "./worker/mod.ts";

@@ -19,7 +19,7 @@ import type { QueueBackend } from "../protocol/backend.ts";
 import { Broker, type BrokerOptions } from "./broker.ts";
 
 /** Options of a push. */
-export interface PushOptions {
+export interface QueuePushOptions {
   /** Higher runs first (default 0). */
   priority?: number;
   /** Run no earlier than this many ms from now. */
@@ -35,7 +35,7 @@ export interface PushOptions {
 }
 
 /** Options of a claim. */
-export interface ClaimOptions {
+export interface QueueClaimOptions {
   /** Lease holder name (default: the queue's `workerId`). */
   workerId?: string;
   /** At most this many jobs (default 1). */
@@ -112,13 +112,13 @@ export class Queue<T> {
   }
 
   /** Pushes one job; resolves with its id once it is durably stored. */
-  async push(payload: T, options: PushOptions = {}): Promise<string> {
+  async push(payload: T, options: QueuePushOptions = {}): Promise<string> {
     const [id] = await this.pushMany([payload], options);
     return id;
   }
 
   /** Pushes many jobs in one operation; resolves with their ids, in order. */
-  async pushMany(payloads: readonly T[], options: PushOptions = {}): Promise<string[]> {
+  async pushMany(payloads: readonly T[], options: QueuePushOptions = {}): Promise<string[]> {
     const jobs: PushJob[] = payloads.map((payload) => ({
       ...options,
       type: this.#type,
@@ -132,7 +132,7 @@ export class Queue<T> {
    * Claims up to `max` jobs. A job whose payload fails the schema is
    * dead-lettered (fail without retry) and not returned.
    */
-  async claim(options: ClaimOptions = {}): Promise<QueueJob<T>[]> {
+  async claim(options: QueueClaimOptions = {}): Promise<QueueJob<T>[]> {
     const reply = await this.#backend.request({
       op: "claim",
       workerId: options.workerId ?? this.#workerId,

@@ -1,0 +1,377 @@
+import assert from "node:assert/strict";
+import {
+  ConflictError,
+  JobNotFoundError,
+  NotLeaderError,
+  OverloadedError,
+  ShuttingDownError,
+  UnavailableError,
+  ValidationError,
+} from "../errors.ts";
+import { MemoryStore } from "../storage/memory_store.ts";
+import { FaultyStore } from "../storage/faulty_store.ts";
+import type { ObjectStore } from "../storage/types.ts";
+import type { Operation, PushOperation } from "../protocol/operations.ts";
+import { Broker, type BrokerOptions } from "./broker.ts";
+import { decodeArchive } from "./archive.ts";
+import { decodeState } from "./state.ts";
+
+const push = (type = "t", payload: unknown = null): PushOperation => ({
+  op: "push",
+  jobs: [{ type, payload: payload as null }],
+});
+
+async function startBroker(
+  store: ObjectStore,
+  options: Partial<BrokerOptions> = {},
+): Promise<Broker> {
+  const broker = new Broker({ store, identity: { id: "a", url: "http://a" }, ...options });
+  await broker.start();
+  return broker;
+}
+
+/** Waits until `check` holds, polling; fails after `ms`. */
+async function eventually(check: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
+  const until = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > until) throw new Error("condition not met in time");
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+Deno.test("broker: concurrent pushes are group-committed with one write in flight", async () => {
+  const store = new FaultyStore(new MemoryStore(), { latencyMs: 5 });
+  const broker = await startBroker(store);
+  store.resetStats();
+  const replies = await Promise.all(
+    Array.from({ length: 200 }, (_, i) => broker.request(push("t", i))),
+  );
+  const ids = new Set(replies.map((reply) => reply.jobs[0].id));
+  assert.equal(ids.size, 200);
+  assert.equal(store.stats.maxPutsInFlight, 1);
+  assert.ok(
+    store.stats.conditionalPuts < 20,
+    `${store.stats.conditionalPuts} writes for 200 pushes`,
+  );
+  const stats = await broker.request({ op: "stats" });
+  assert.equal(stats.ready, 200);
+  await broker.stop();
+});
+
+Deno.test("broker: nothing is acknowledged before its write has landed", async () => {
+  const store = new FaultyStore(new MemoryStore());
+  const broker = await startBroker(store);
+  store.pause("put");
+  let acknowledged = false;
+  const reply = broker.request({ op: "push", jobs: [{ type: "t", payload: 1 }] }).then((r) => {
+    acknowledged = true;
+    return r;
+  });
+  await eventually(() => store.stats.putsInFlight === 1);
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.equal(acknowledged, false);
+  store.resume("put");
+  const { jobs } = await reply;
+  const stored = decodeState((await store.inner.get("queue.json"))!.body);
+  assert.equal(stored.commit, broker.state.commit);
+  const got = await broker.request({ op: "get", jobId: jobs[0].id });
+  assert.equal(got.job.payload, 1);
+  await broker.stop();
+});
+
+Deno.test("broker: reads and empty claims are answered without a write", async () => {
+  const store = new FaultyStore(new MemoryStore());
+  const broker = await startBroker(store, { renewIntervalMs: 60_000 });
+  await broker.request(push());
+  store.resetStats();
+  await broker.request({ op: "stats" });
+  await broker.request({ op: "claim", workerId: "w", types: ["other"] });
+  await assert.rejects(broker.request({ op: "get", jobId: "nope" }), JobNotFoundError);
+  assert.equal(store.stats.puts, 0);
+  assert.ok(broker.metrics.readOnlyBatches >= 3);
+  await broker.stop();
+});
+
+Deno.test("broker: a CAS conflict re-reads and re-applies the batch once", async () => {
+  const store = new FaultyStore(new MemoryStore());
+  const broker = await startBroker(store);
+  store.failNext("put", new ConflictError("injected"));
+  const { jobs } = await broker.request(push("t", "x"));
+  const stats = await broker.request({ op: "stats" });
+  assert.equal(stats.totals.pushed, 1);
+  assert.equal(broker.metrics.conflicts, 1);
+  assert.equal((await broker.request({ op: "get", jobId: jobs[0].id })).job.payload, "x");
+  await broker.stop();
+});
+
+for (const lands of [true, false]) {
+  Deno.test(`broker: an ambiguous write that ${lands ? "landed" : "was lost"} is applied exactly once`, async () => {
+    const store = new FaultyStore(new MemoryStore());
+    const broker = await startBroker(store);
+    store.ambiguousNext({ lands });
+    const { jobs } = await broker.request(push("t", "once"));
+    assert.equal(jobs.length, 1);
+    const stored = decodeState((await store.inner.get("queue.json"))!.body);
+    assert.equal(stored.commit, broker.state.commit);
+    const restarted = await startBroker(store.inner, { identity: { id: "a" } });
+    await broker.stop();
+    const stats = await restarted.request({ op: "stats" });
+    assert.equal(stats.totals.pushed, 1);
+    assert.equal(stats.ready, 1);
+    await restarted.stop();
+  });
+}
+
+Deno.test("broker: a storage error fails the batch with an error, never a hang, and loses nothing acknowledged", async () => {
+  const store = new FaultyStore(new MemoryStore());
+  const broker = await startBroker(store);
+  const first = await broker.request(push("t", 1));
+  store.failNext("put", new UnavailableError("disk on fire"));
+  await assert.rejects(broker.request(push("t", 2)), UnavailableError);
+  const third = await broker.request(push("t", 3));
+  const stats = await broker.request({ op: "stats" });
+  assert.equal(stats.totals.pushed, 2);
+  assert.ok(first.jobs[0].id !== third.jobs[0].id);
+  await broker.stop();
+});
+
+Deno.test("broker: invalid operations are refused before they reach the mailbox", async () => {
+  const broker = await startBroker(new MemoryStore());
+  await assert.rejects(
+    broker.request({ op: "push", jobs: [] } as unknown as Operation),
+    ValidationError,
+  );
+  await assert.rejects(broker.request({ op: "explode" } as unknown as Operation), ValidationError);
+  await broker.stop();
+});
+
+Deno.test("broker: a full mailbox answers overloaded", async () => {
+  const store = new FaultyStore(new MemoryStore());
+  const broker = await startBroker(store, { mailboxCapacity: 4 });
+  store.pause("put");
+  const first = broker.request(push());
+  await eventually(() => store.stats.putsInFlight === 1);
+  const queued = Array.from({ length: 4 }, () => broker.request(push()));
+  await assert.rejects(broker.request(push()), OverloadedError);
+  store.resume("put");
+  await first;
+  await Promise.all(queued);
+  await broker.stop();
+});
+
+Deno.test("broker: a long-poll claim is filled by the push's own commit", async () => {
+  const store = new FaultyStore(new MemoryStore());
+  const broker = await startBroker(store, { renewIntervalMs: 60_000 });
+  const claim = broker.request({ op: "claim", workerId: "w", waitMs: 5000 });
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  store.resetStats();
+  const pushed = await broker.request(push("t", "hello"));
+  const claimed = await claim;
+  assert.equal(claimed.jobs.length, 1);
+  assert.equal(claimed.jobs[0].id, pushed.jobs[0].id);
+  assert.equal(store.stats.conditionalPuts, 1, "push and claim share one commit");
+  await broker.stop();
+});
+
+Deno.test("broker: a long-poll claim with nothing to do answers empty after its wait", async () => {
+  const broker = await startBroker(new MemoryStore());
+  const claimed = await broker.request({ op: "claim", workerId: "w", waitMs: 30 });
+  assert.deepEqual(claimed.jobs, []);
+  await broker.stop();
+});
+
+Deno.test("broker: an aborted long-poll claim is dropped and claims nothing", async () => {
+  const broker = await startBroker(new MemoryStore());
+  const controller = new AbortController();
+  const claim = broker.request({ op: "claim", workerId: "w", waitMs: 5000 }, {
+    signal: controller.signal,
+  });
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  controller.abort(new Error("gave up"));
+  await assert.rejects(claim, /gave up/);
+  await broker.request(push());
+  assert.equal((await broker.request({ op: "stats" })).ready, 1);
+  await broker.stop();
+});
+
+Deno.test("broker: a delayed job wakes a parked claim when it falls due", async () => {
+  const broker = await startBroker(new MemoryStore());
+  await broker.request({ op: "push", jobs: [{ type: "t", payload: 1, delayMs: 50 }] });
+  const claimed = await broker.request({ op: "claim", workerId: "w", waitMs: 5000 });
+  assert.equal(claimed.jobs.length, 1);
+  await broker.stop();
+});
+
+Deno.test("broker: an expired lease is handed out again, counting the attempt", async () => {
+  const broker = await startBroker(new MemoryStore(), {
+    heartbeatTimeoutMs: 40,
+    heartbeatCheckMs: 10,
+  });
+  await broker.request(push("t", "work"));
+  const first = await broker.request({ op: "claim", workerId: "dies" });
+  assert.equal(first.jobs[0].attempt, 1);
+  const again = await broker.request({ op: "claim", workerId: "lives", waitMs: 3000 });
+  assert.equal(again.jobs[0].id, first.jobs[0].id);
+  assert.equal(again.jobs[0].attempt, 2);
+  await assert.rejects(
+    broker.request({
+      op: "complete",
+      jobId: first.jobs[0].id,
+      leaseToken: first.jobs[0].leaseToken,
+    }),
+    (error: Error & { code?: string }) => error.code === "lease_lost",
+  );
+  await broker.request({
+    op: "complete",
+    jobId: again.jobs[0].id,
+    leaseToken: again.jobs[0].leaseToken,
+  });
+  await broker.stop();
+});
+
+Deno.test("broker: stop answers the commit in flight and rejects queued and parked requests", async () => {
+  const store = new FaultyStore(new MemoryStore());
+  const broker = await startBroker(store);
+  const parked = broker.request({ op: "claim", workerId: "w", types: ["x"], waitMs: 10_000 });
+  await new Promise((resolve) => setTimeout(resolve, 10));
+  store.pause("put");
+  const inFlight = broker.request(push());
+  await eventually(() => store.stats.putsInFlight === 1);
+  const queued = broker.request(push());
+  const stopping = broker.stop();
+  store.resume("put");
+  await stopping;
+  assert.equal((await inFlight).jobs.length, 1);
+  await assert.rejects(queued, ShuttingDownError);
+  await assert.rejects(parked, ShuttingDownError);
+  await assert.rejects(broker.request(push()), ShuttingDownError);
+});
+
+Deno.test("broker: a restart on the same store recovers every acknowledged job", async () => {
+  const store = new MemoryStore();
+  const first = await startBroker(store);
+  const { jobs } = await first.request({
+    op: "push",
+    jobs: [1, 2, 3].map((n) => ({ type: "t", payload: n })),
+  });
+  const epoch = first.state.epoch;
+  await first.stop();
+  const second = await startBroker(store);
+  assert.equal(second.role, "leader");
+  assert.equal(second.state.epoch, epoch + 1);
+  const claimed = await second.request({ op: "claim", workerId: "w", max: 10 });
+  assert.deepEqual(claimed.jobs.map((job) => job.id), jobs.map((job) => job.id));
+  await second.stop();
+});
+
+Deno.test("broker: two brokers on one store — one leads, the deposed one steps down", async () => {
+  const store = new MemoryStore();
+  const a = await startBroker(store, { renewIntervalMs: 60_000 });
+  const b = new Broker({
+    store,
+    identity: { id: "b", url: "http://b" },
+    takeoverTimeoutMs: 100,
+    standbyPollMs: 10,
+  });
+  await b.start();
+  assert.equal(b.role, "standby");
+  const refused = await b.request(push()).catch((error) => error);
+  assert.ok(refused instanceof NotLeaderError);
+  assert.equal(refused.leaderUrl, "http://a");
+
+  // `a` stays silent longer than b's takeover timeout: b takes over.
+  await eventually(() => b.role === "leader");
+  assert.equal(b.state.epoch, a.state.epoch + 1);
+
+  // a's next write conflicts, it re-reads, sees b, steps down and points at b.
+  const deposed = await a.request(push()).catch((error) => error);
+  assert.ok(deposed instanceof NotLeaderError, String(deposed));
+  assert.equal(deposed.leaderUrl, "http://b");
+  assert.equal(a.role, "standby");
+  assert.equal(a.leaderInfo().leaderUrl, "http://b");
+
+  const { jobs } = await b.request(push("t", "after"));
+  assert.equal((await b.request({ op: "get", jobId: jobs[0].id })).job.payload, "after");
+  assert.equal(
+    (await b.request({ op: "stats" })).totals.pushed,
+    1,
+    "a's refused push never landed",
+  );
+  await a.stop();
+  await b.stop();
+});
+
+Deno.test("broker: a leader that keeps committing is never taken over", async () => {
+  const store = new MemoryStore();
+  const a = await startBroker(store, { renewIntervalMs: 20, takeoverTimeoutMs: 60 });
+  const b = new Broker({
+    store,
+    identity: { id: "b" },
+    takeoverTimeoutMs: 150,
+    standbyPollMs: 10,
+  });
+  await b.start();
+  await new Promise((resolve) => setTimeout(resolve, 400));
+  assert.equal(a.role, "leader");
+  assert.equal(b.role, "standby");
+  await a.stop();
+  await eventually(() => b.role === "leader");
+  await b.stop();
+});
+
+/** A store that records the order of writes. */
+class RecordingStore extends MemoryStore {
+  writes: string[] = [];
+  override put(
+    key: string,
+    body: Uint8Array,
+    options?: Parameters<MemoryStore["put"]>[2],
+  ): Promise<string> {
+    this.writes.push(key);
+    return super.put(key, body, options);
+  }
+}
+
+async function finishTwo(broker: Broker): Promise<string[]> {
+  await broker.request({
+    op: "push",
+    jobs: [{ type: "t", payload: 1 }, { type: "t", payload: 2 }],
+  });
+  const { jobs } = await broker.request({ op: "claim", workerId: "w", max: 2 });
+  for (const job of jobs) {
+    await broker.request({ op: "complete", jobId: job.id, leaseToken: job.leaseToken });
+  }
+  return jobs.map((job) => job.id).sort();
+}
+
+Deno.test("broker: finished jobs are archived before the commit that drops them", async () => {
+  const store = new RecordingStore();
+  const broker = await startBroker(store, { archiveMaxJobs: 2, archiveMaxAgeMs: 60_000 });
+  const ids = await finishTwo(broker);
+  assert.deepEqual(await store.list("archive/"), []);
+  await broker.request(push()); // the next tick archives
+  const keys = await store.list("archive/");
+  assert.equal(keys.length, 1);
+  assert.match(keys[0], /^archive\/\d{4}\/\d{2}\/\d{2}\/\d{2}\/\d{8}-\d{12}\.jsonl$/);
+  const archived = decodeArchive((await store.get(keys[0]))!.body);
+  assert.deepEqual(archived.map((job) => job.id).sort(), ids);
+  assert.ok(archived.every((job) => job.state === "completed"));
+  // The archive write came before the state write that dropped the jobs.
+  const archiveAt = store.writes.indexOf(keys[0]);
+  assert.equal(store.writes[archiveAt + 1], "queue.json");
+  await assert.rejects(broker.request({ op: "get", jobId: ids[0] }), JobNotFoundError);
+  await broker.stop();
+});
+
+Deno.test("broker: a failed archive write keeps the finished jobs in the state", async () => {
+  const store = new FaultyStore(new MemoryStore());
+  const broker = await startBroker(store, { archiveMaxJobs: 2, archiveMaxAgeMs: 60_000 });
+  const ids = await finishTwo(broker);
+  store.failNext("put", new UnavailableError("archive bucket down"));
+  assert.equal((await broker.request({ op: "get", jobId: ids[1] })).job.state, "completed");
+  assert.deepEqual(await store.inner.list("archive/"), []);
+  await broker.request(push()); // archived on the next tick instead
+  assert.equal((await store.inner.list("archive/")).length, 1);
+  await assert.rejects(broker.request({ op: "get", jobId: ids[1] }), JobNotFoundError);
+  await broker.stop();
+});

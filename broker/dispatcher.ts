@@ -1,0 +1,305 @@
+/**
+ * Push delivery for one connection: keeps the worker's credits and holds
+ * parked long-poll claims in the backend for them, so a pushed job reaches an
+ * idle worker within about one commit, and a busy worker is never sent more
+ * jobs than it asked for.
+ *
+ * @module
+ */
+import { OsqueueError } from "../errors.ts";
+import type { QueueBackend } from "../protocol/backend.ts";
+import { type ClaimedJob, LIMITS } from "../protocol/operations.ts";
+import type { SubscribeParams } from "../protocol/wire.ts";
+
+/** How long a parked push-delivery claim waits in the broker before it is re-armed, ms. */
+export const DEFAULT_CLAIM_WAIT_MS = 25_000;
+
+/** Most claims one connection keeps parked at once; extra credits wait for one to return. */
+export const DEFAULT_MAX_PARKED_CLAIMS = 8;
+
+/** Most credits one connection may hold at once. */
+export const MAX_CREDITS = 10_000;
+
+/** The clock and timers a {@linkcode PushDispatcher} uses (tests may replace them). */
+export interface DispatcherClock {
+  /** Current time in ms (any monotonic origin). */
+  now(): number;
+  /** Runs `fn` after `ms` milliseconds; returns a handle for `clearTimeout`. */
+  setTimeout(fn: () => void, ms: number): unknown;
+  /** Cancels a timer from `setTimeout`. */
+  clearTimeout(handle: unknown): void;
+}
+
+/** The real clock: `performance.now()` and the global timers. */
+export const systemClock: DispatcherClock = {
+  now: () => performance.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (handle) => clearTimeout(handle as number),
+};
+
+/** Options of {@linkcode PushDispatcher}. */
+export interface PushDispatcherOptions {
+  /** The broker. */
+  backend: QueueBackend;
+  /**
+   * Sends a `deliver` notification; returns `false` when the connection can no
+   * longer take it (the jobs are then released back to the queue).
+   */
+  deliver: (jobs: ClaimedJob[]) => boolean;
+  /**
+   * Called when a parked claim fails with an error that retrying on this
+   * connection cannot fix (`not_leader`, `shutting_down`); the connection
+   * should be closed so the client reconnects.
+   */
+  onFatal?: (error: OsqueueError) => void;
+  /** Log sink. */
+  log?: (line: string) => void;
+  /** How long each parked claim waits in the broker, ms (default {@linkcode DEFAULT_CLAIM_WAIT_MS}). */
+  claimWaitMs?: number;
+  /** Most claims parked at once (default {@linkcode DEFAULT_MAX_PARKED_CLAIMS}). */
+  maxParkedClaims?: number;
+  /** First retry delay after a failed claim, ms (default 100; doubles up to `maxRetryDelayMs`). */
+  retryDelayMs?: number;
+  /** Longest retry delay, ms (default 5000). */
+  maxRetryDelayMs?: number;
+  /** Clock and timers (default {@linkcode systemClock}). */
+  clock?: DispatcherClock;
+}
+
+interface ParkedClaim {
+  max: number;
+  generation: number;
+  controller: AbortController;
+}
+
+const FATAL_CODES = new Set(["not_leader", "shutting_down"]);
+
+/** Options of {@linkcode releaseJobs}. */
+export interface ReleaseJobsOptions {
+  /** The broker that leased the jobs. */
+  backend: QueueBackend;
+  /** The jobs to give back. */
+  jobs: readonly ClaimedJob[];
+  /** Log sink for release failures (the lease then simply runs out). */
+  log?: (line: string) => void;
+}
+
+/** Gives claimed jobs back to the queue (`release`), for jobs that arrive for a gone consumer. */
+export function releaseJobs(options: ReleaseJobsOptions): Promise<void> {
+  const { backend, jobs, log } = options;
+  return Promise.all(jobs.map(async (job) => {
+    try {
+      await backend.request({ op: "release", jobId: job.id, leaseToken: job.leaseToken });
+    } catch (error) {
+      log?.(`release ${job.id} failed: ${error instanceof Error ? error.message : error}`);
+    }
+  })).then(() => {});
+}
+
+/**
+ * Credit-based push delivery for one connection.
+ *
+ * Invariant: the sum of `max` over the claims outstanding for the current
+ * subscription never exceeds the credits, and each delivered job consumes one
+ * credit, so a worker never receives more jobs than it granted credits for.
+ */
+export class PushDispatcher {
+  #backend: QueueBackend;
+  #deliver: (jobs: ClaimedJob[]) => boolean;
+  #onFatal?: (error: OsqueueError) => void;
+  #log: (line: string) => void;
+  #claimWaitMs: number;
+  #maxParked: number;
+  #minRetry: number;
+  #maxRetry: number;
+  #clock: DispatcherClock;
+
+  #subscription?: SubscribeParams;
+  #generation = 0;
+  #credits = 0;
+  #armed = 0;
+  #claims = new Set<ParkedClaim>();
+  #retryDelay: number;
+  #retryTimer?: unknown;
+  #closed = false;
+  #inflight = new Set<Promise<void>>();
+
+  /** Creates an idle dispatcher; nothing is claimed until {@linkcode PushDispatcher.subscribe}. */
+  constructor(options: PushDispatcherOptions) {
+    this.#backend = options.backend;
+    this.#deliver = options.deliver;
+    this.#onFatal = options.onFatal;
+    this.#log = options.log ?? (() => {});
+    this.#claimWaitMs = options.claimWaitMs ?? DEFAULT_CLAIM_WAIT_MS;
+    this.#maxParked = options.maxParkedClaims ?? DEFAULT_MAX_PARKED_CLAIMS;
+    this.#minRetry = options.retryDelayMs ?? 100;
+    this.#maxRetry = options.maxRetryDelayMs ?? 5000;
+    this.#clock = options.clock ?? systemClock;
+    this.#retryDelay = this.#minRetry;
+  }
+
+  /** Whether a subscription is active. */
+  get subscribed(): boolean {
+    return this.#subscription !== undefined;
+  }
+
+  /** Credits granted and not yet consumed by a delivered job. */
+  get credits(): number {
+    return this.#credits;
+  }
+
+  /** Sum of `max` over the claims outstanding for the current subscription. */
+  get armed(): number {
+    return this.#armed;
+  }
+
+  /** Claims outstanding in the backend (including aborted ones not yet settled). */
+  get outstandingClaims(): number {
+    return this.#claims.size;
+  }
+
+  /**
+   * Starts (or replaces) the subscription with `params.credits` credits.
+   * Claims of a previous subscription are aborted; jobs they still return are
+   * released. Call {@linkcode PushDispatcher.pump} afterwards to arm claims.
+   */
+  subscribe(params: SubscribeParams): void {
+    if (this.#closed) throw new OsqueueError("disconnected", "connection closed");
+    this.#reset();
+    this.#subscription = params;
+    this.#credits = params.credits;
+  }
+
+  /** Adds credits; throws `bad_request` when not subscribed, `validation` above {@linkcode MAX_CREDITS}. */
+  credit(credits: number): void {
+    if (this.#subscription === undefined) {
+      throw new OsqueueError("bad_request", "credit without an active subscription");
+    }
+    if (this.#credits + credits > MAX_CREDITS) {
+      throw new OsqueueError("validation", `credits would exceed ${MAX_CREDITS}`);
+    }
+    this.#credits += credits;
+  }
+
+  /** Stops delivery; jobs already delivered stay leased, late arrivals are released. */
+  unsubscribe(): void {
+    this.#reset();
+  }
+
+  /** Stops everything for good (connection closed): aborts parked claims, clears timers. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#reset();
+  }
+
+  /** Resolves once every claim started so far has settled (and late jobs were released). */
+  async settled(): Promise<void> {
+    while (this.#inflight.size > 0) await Promise.all([...this.#inflight]);
+  }
+
+  /** Arms claims for credits not yet covered by an outstanding claim. */
+  pump(): void {
+    if (this.#closed || this.#subscription === undefined || this.#retryTimer !== undefined) return;
+    let available = this.#credits - this.#armed;
+    while (available > 0 && this.#claims.size < this.#maxParked) {
+      const max = Math.min(available, LIMITS.maxClaimBatch);
+      this.#start(this.#subscription, max);
+      available -= max;
+    }
+  }
+
+  #reset(): void {
+    this.#generation++;
+    this.#subscription = undefined;
+    this.#credits = 0;
+    this.#armed = 0;
+    for (const claim of this.#claims) claim.controller.abort();
+    if (this.#retryTimer !== undefined) this.#clock.clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
+    this.#retryDelay = this.#minRetry;
+  }
+
+  #start(subscription: SubscribeParams, max: number): void {
+    const claim: ParkedClaim = {
+      max,
+      generation: this.#generation,
+      controller: new AbortController(),
+    };
+    this.#claims.add(claim);
+    this.#armed += max;
+    const done = this.#run(subscription, claim).finally(() => this.#inflight.delete(done));
+    this.#inflight.add(done);
+  }
+
+  async #run(subscription: SubscribeParams, claim: ParkedClaim): Promise<void> {
+    const started = this.#clock.now();
+    let jobs: ClaimedJob[] = [];
+    let failure: unknown;
+    try {
+      const reply = await this.#backend.request({
+        op: "claim",
+        workerId: subscription.workerId,
+        max: claim.max,
+        waitMs: this.#claimWaitMs,
+        ...(subscription.types === undefined ? {} : { types: subscription.types }),
+        ...(subscription.leaseMs === undefined ? {} : { leaseMs: subscription.leaseMs }),
+      }, { signal: claim.controller.signal });
+      jobs = reply.jobs;
+    } catch (error) {
+      failure = error;
+    }
+    this.#claims.delete(claim);
+    const current = !this.#closed && claim.generation === this.#generation;
+    if (current) this.#armed -= claim.max;
+
+    if (jobs.length > 0) {
+      // Defensive: never hand out more than the claim asked for or the credits left.
+      const take = current ? Math.min(jobs.length, claim.max, this.#credits) : 0;
+      const delivered = jobs.slice(0, take);
+      const extra = jobs.slice(take);
+      if (delivered.length > 0) {
+        this.#credits -= delivered.length;
+        if (!this.#deliver(delivered)) extra.push(...delivered);
+      }
+      if (extra.length > 0) {
+        await releaseJobs({ backend: this.#backend, jobs: extra, log: this.#log });
+      }
+    }
+    if (!current) return;
+
+    if (failure !== undefined) {
+      if (claim.controller.signal.aborted) return;
+      if (failure instanceof OsqueueError && FATAL_CODES.has(failure.code)) {
+        this.#log(`push delivery stopped: ${failure.code}: ${failure.message}`);
+        this.#onFatal?.(failure);
+        return;
+      }
+      this.#log(
+        `push claim failed, retrying in ${this.#retryDelay} ms: ${
+          failure instanceof Error ? failure.message : failure
+        }`,
+      );
+      this.#retryLater();
+      return;
+    }
+    if (jobs.length === 0 && this.#clock.now() - started < this.#claimWaitMs / 2) {
+      // An empty reply long before the wait ran out: do not spin on a backend
+      // that does not park claims.
+      this.#retryLater();
+      return;
+    }
+    this.#retryDelay = this.#minRetry;
+    this.pump();
+  }
+
+  #retryLater(): void {
+    if (this.#retryTimer !== undefined) return;
+    const delay = this.#retryDelay;
+    this.#retryDelay = Math.min(this.#retryDelay * 2, this.#maxRetry);
+    this.#retryTimer = this.#clock.setTimeout(() => {
+      this.#retryTimer = undefined;
+      this.pump();
+    }, delay);
+  }
+}

@@ -1,0 +1,223 @@
+/**
+ * The broker's REST API (JSON in and out):
+ *
+ * | route                  | reply                                                      |
+ * | ---------------------- | ---------------------------------------------------------- |
+ * | `POST /v1/jobs`        | body a `PushJob` → 201 `{id, duplicate}`; `{jobs: PushJob[]}` → 201 `{jobs: [{id, duplicate}]}` |
+ * | `GET /v1/jobs/:id`     | 200, the `Job` record                                      |
+ * | `DELETE /v1/jobs/:id`  | 200 `{cancelled}`                                          |
+ * | `GET /v1/stats`        | 200, the `QueueStats`                                      |
+ * | `GET /healthz`         | `{ok, leader, brokerId, leaderUrl?}`: 200 on the leader, 503 on a standby; no token needed |
+ *
+ * Errors are `{error: {code, message, data?}}` with the status from
+ * {@linkcode httpStatusForCode}; `overloaded` and 503s carry `Retry-After`.
+ * When a token is configured, `/v1/*` needs `Authorization: Bearer <token>`
+ * (else 401). Bodies larger than the limit are refused with 413 without
+ * buffering more than the limit.
+ *
+ * @module
+ */
+import { errorToWire, OsqueueError } from "../errors.ts";
+import type { QueueBackend } from "../protocol/backend.ts";
+import { operationSchema } from "../protocol/operations.ts";
+import { DEFAULT_MAX_FRAME_BYTES } from "../protocol/wire.ts";
+import { bearerToken, type TokenChecker } from "./auth.ts";
+
+/** Options of {@linkcode createRestHandler}. */
+export interface RestHandlerOptions {
+  /** The broker. */
+  backend: QueueBackend;
+  /** Token check when the server requires a token; absent = open. */
+  checkToken?: TokenChecker;
+  /** Largest accepted request body, bytes (default `DEFAULT_MAX_FRAME_BYTES`). */
+  maxBodyBytes?: number;
+  /** Log sink (unexpected errors). */
+  log?: (line: string) => void;
+}
+
+/** A request handler (the shape `Deno.serve` takes). */
+export type RequestHandler = (request: Request) => Promise<Response>;
+
+const STATUS: Record<string, number> = {
+  validation: 400,
+  bad_request: 400,
+  invalid: 400,
+  unauthorized: 401,
+  not_found: 404,
+  job_not_found: 404,
+  method_not_found: 404,
+  method_not_allowed: 405,
+  conflict: 409,
+  lease_lost: 409,
+  too_large: 413,
+  overloaded: 429,
+  not_leader: 503,
+  shutting_down: 503,
+  unavailable: 503,
+  timeout: 504,
+};
+
+/**
+ * The HTTP status for an error code: `validation`/`bad_request`/`invalid` 400,
+ * `unauthorized` 401, `not_found`/`job_not_found`/`method_not_found` 404,
+ * `method_not_allowed` 405, `lease_lost`/`conflict` 409, `too_large` 413,
+ * `overloaded` 429, `not_leader`/`shutting_down`/`unavailable` 503, `timeout`
+ * 504, anything else 500.
+ */
+export function httpStatusForCode(code: string): number {
+  return STATUS[code] ?? 500;
+}
+
+const JSON_HEADERS = { "content-type": "application/json; charset=utf-8" };
+
+/** A JSON response. */
+export function jsonResponse(body: unknown, status = 200, headers: HeadersInit = {}): Response {
+  const merged = new Headers(headers);
+  merged.set("content-type", JSON_HEADERS["content-type"]);
+  return new Response(JSON.stringify(body), { status, headers: merged });
+}
+
+/** The error response for anything thrown: `{error: {code, message, data?}}` with its status and headers. */
+export function errorResponse(error: unknown, headers: HeadersInit = {}): Response {
+  const wire = errorToWire(error);
+  const status = httpStatusForCode(wire.code);
+  const merged = new Headers(headers);
+  if (status === 429 || status === 503) merged.set("retry-after", "1");
+  if (status === 401) merged.set("www-authenticate", 'Bearer realm="osqueue"');
+  return jsonResponse({ error: wire }, status, merged);
+}
+
+/**
+ * Reads a JSON body of at most `limit` bytes; throws `too_large` past it
+ * (checking `Content-Length` first, then counting while streaming) and
+ * `bad_request` when it is not JSON.
+ */
+export async function readJsonBody(request: Request, limit: number): Promise<unknown> {
+  const tooLarge = () => new OsqueueError("too_large", `body larger than ${limit} bytes`);
+  const declared = request.headers.get("content-length");
+  if (declared !== null && Number(declared) > limit) throw tooLarge();
+  if (request.body === null) throw new OsqueueError("bad_request", "a JSON body is required");
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  while (true) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > limit) {
+      await reader.cancel().catch(() => {});
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  const bytes = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  try {
+    return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+  } catch {
+    throw new OsqueueError("bad_request", "body is not valid JSON");
+  }
+}
+
+function methodNotAllowed(allow: string): Response {
+  return errorResponse(
+    new OsqueueError("method_not_allowed", `method not allowed; use ${allow}`),
+    { allow },
+  );
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** Builds the REST request handler (routes in the module doc). Never rejects. */
+export function createRestHandler(options: RestHandlerOptions): RequestHandler {
+  const { backend, checkToken } = options;
+  const limit = options.maxBodyBytes ?? DEFAULT_MAX_FRAME_BYTES;
+  const log = options.log ?? (() => {});
+
+  async function push(request: Request): Promise<Response> {
+    const body = await readJsonBody(request, limit);
+    const batch = isPlainObject(body) && "jobs" in body && !("type" in body);
+    const parsed = operationSchema.safeParse({ op: "push", jobs: batch ? body.jobs : [body] });
+    if (!parsed.success) {
+      const message = parsed.error.issues
+        .map((i) => {
+          const path = batch ? i.path : i.path.slice(2);
+          return (path.length > 0 ? `${path.join(".")}: ` : "") + i.message;
+        })
+        .join("; ");
+      throw new OsqueueError("validation", message);
+    }
+    const op = parsed.data;
+    if (op.op !== "push") throw new OsqueueError("internal", "unexpected operation");
+    const result = await backend.request(op);
+    return jsonResponse(batch ? { jobs: result.jobs } : result.jobs[0], 201);
+  }
+
+  async function route(request: Request, path: string): Promise<Response> {
+    if (path === "/healthz") {
+      if (request.method !== "GET" && request.method !== "HEAD") return methodNotAllowed("GET");
+      const info = backend.leaderInfo();
+      return jsonResponse({ ok: info.leader, ...info }, info.leader ? 200 : 503);
+    }
+    if (!path.startsWith("/v1/")) {
+      throw new OsqueueError("not_found", `no route for ${path}`);
+    }
+    if (checkToken !== undefined) {
+      const token = bearerToken(request.headers);
+      if (token === undefined || !checkToken(token)) {
+        throw new OsqueueError("unauthorized", "a valid Authorization: Bearer token is required");
+      }
+    }
+    if (path === "/v1/jobs") {
+      if (request.method !== "POST") return methodNotAllowed("POST");
+      return await push(request);
+    }
+    if (path === "/v1/stats") {
+      if (request.method !== "GET") return methodNotAllowed("GET");
+      return jsonResponse(await backend.request({ op: "stats" }));
+    }
+    const match = /^\/v1\/jobs\/([^/]+)$/.exec(path);
+    if (match !== null) {
+      let jobId: string;
+      try {
+        jobId = decodeURIComponent(match[1]);
+      } catch {
+        throw new OsqueueError("bad_request", "malformed job id");
+      }
+      if (request.method === "GET") {
+        const op = operationSchema.safeParse({ op: "get", jobId });
+        if (!op.success) throw new OsqueueError("validation", "invalid job id");
+        const { job } = await backend.request({ op: "get", jobId });
+        return jsonResponse(job);
+      }
+      if (request.method === "DELETE") {
+        const op = operationSchema.safeParse({ op: "cancel", jobId });
+        if (!op.success) throw new OsqueueError("validation", "invalid job id");
+        return jsonResponse(await backend.request({ op: "cancel", jobId }));
+      }
+      return methodNotAllowed("GET, DELETE");
+    }
+    throw new OsqueueError("not_found", `no route for ${path}`);
+  }
+
+  return async (request: Request): Promise<Response> => {
+    try {
+      return await route(request, new URL(request.url).pathname);
+    } catch (error) {
+      if (!(error instanceof OsqueueError)) {
+        log(
+          `rest ${request.method} ${request.url} failed: ${
+            error instanceof Error ? error.stack : error
+          }`,
+        );
+      }
+      return errorResponse(error);
+    }
+  };
+}

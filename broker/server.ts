@@ -1,0 +1,306 @@
+/**
+ * The broker's network server on `Deno.serve`: WebSocket JSON-RPC on `/ws`
+ * (request/reply plus credit-based push delivery, see `protocol/wire.ts`),
+ * the REST API under `/v1` and `/healthz` (see `rest.ts`), and an optional
+ * bearer token. It talks to the broker only through a `QueueBackend`.
+ *
+ * ```ts ignore
+ * const server = serveBroker({ backend, port: 0, token: Deno.env.get("OSQUEUE_TOKEN") });
+ * console.log(`listening on ${server.url}`);
+ * await server.shutdown();
+ * ```
+ *
+ * @module
+ */
+import { OsqueueError } from "../errors.ts";
+import type { QueueBackend } from "../protocol/backend.ts";
+import { DEFAULT_MAX_FRAME_BYTES } from "../protocol/wire.ts";
+import { bearerToken, createTokenChecker, type TokenChecker } from "./auth.ts";
+import { type DispatcherClock, systemClock } from "./dispatcher.ts";
+import { createRestHandler, errorResponse } from "./rest.ts";
+import { RpcSession } from "./rpc_session.ts";
+
+/** Port {@linkcode serveBroker} listens on when none is given. */
+export const DEFAULT_BROKER_PORT = 7420;
+
+/** WebSocket close code sent to clients when the server shuts down. */
+export const CLOSE_GOING_AWAY = 1001;
+
+/** Options of {@linkcode createBrokerHandler}. */
+export interface BrokerHandlerOptions {
+  /** The broker the server talks to. */
+  backend: QueueBackend;
+  /**
+   * Shared secret. When set, WebSocket clients authenticate with
+   * `Authorization: Bearer <token>` on the upgrade or a first `hello {token}`,
+   * and REST calls under `/v1` need the bearer header.
+   */
+  token?: string;
+  /** Largest WebSocket frame accepted, bytes (default `DEFAULT_MAX_FRAME_BYTES`). */
+  maxFrameBytes?: number;
+  /** Largest REST body accepted, bytes (default: `maxFrameBytes`). */
+  maxBodyBytes?: number;
+  /** Most requests in flight per WebSocket connection; more get `overloaded` (default 1000). */
+  maxPendingPerConnection?: number;
+  /** Time an unauthenticated WebSocket may stay open, ms (default 10 000). */
+  authTimeoutMs?: number;
+  /** Rejected requests before an unauthenticated WebSocket is closed with 1008 (default 3). */
+  maxAuthFailures?: number;
+  /** How long push-delivery claims park in the broker, ms (default 25 000). */
+  claimWaitMs?: number;
+  /** Seconds without a pong before Deno drops a WebSocket (Deno's `idleTimeout`, default Deno's). */
+  idleTimeoutSeconds?: number;
+  /** Clock and timers for push delivery, auth timeouts and the shutdown grace period (tests). */
+  clock?: DispatcherClock;
+  /** Log sink for connection events and unexpected errors (default: silent). */
+  log?: (line: string) => void;
+}
+
+/** A mountable request handler for `Deno.serve` (or any router that hands over Deno `Request`s). */
+export interface BrokerHandler {
+  /** Handles one request: `/ws` upgrades, REST routes, 404 otherwise. */
+  fetch(request: Request): Promise<Response>;
+  /** WebSocket connections open now. */
+  readonly connections: number;
+  /**
+   * Stops the handler: new requests get 503 `shutting_down`, open WebSockets are
+   * closed (1001) with their parked claims aborted; resolves once late-arriving
+   * jobs were released and the sockets closed (or after a short grace period).
+   */
+  close(): Promise<void>;
+}
+
+interface Connection {
+  socket: WebSocket;
+  session: RpcSession;
+  closed: Promise<void>;
+}
+
+/** Builds the broker's request handler without listening, e.g. to mount it in another app. */
+export function createBrokerHandler(options: BrokerHandlerOptions): BrokerHandler {
+  const { backend } = options;
+  const clock = options.clock ?? systemClock;
+  const log = options.log ?? (() => {});
+  const checkToken: TokenChecker | undefined = options.token === undefined
+    ? undefined
+    : createTokenChecker(options.token);
+  const maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+  const rest = createRestHandler({
+    backend,
+    ...(checkToken === undefined ? {} : { checkToken }),
+    maxBodyBytes: options.maxBodyBytes ?? maxFrameBytes,
+    log,
+  });
+  const connections = new Set<Connection>();
+  let closing: Promise<void> | undefined;
+  let nextId = 1;
+
+  function upgrade(request: Request): Response {
+    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
+      return errorResponse(
+        new OsqueueError("bad_request", "expected a WebSocket upgrade on /ws"),
+      );
+    }
+    let authenticated = false;
+    if (checkToken !== undefined) {
+      const token = bearerToken(request.headers);
+      if (token !== undefined) {
+        if (!checkToken(token)) {
+          return errorResponse(new OsqueueError("unauthorized", "invalid bearer token"));
+        }
+        authenticated = true;
+      }
+    }
+    const { socket, response } = Deno.upgradeWebSocket(
+      request,
+      options.idleTimeoutSeconds === undefined ? {} : { idleTimeout: options.idleTimeoutSeconds },
+    );
+    socket.binaryType = "arraybuffer";
+    const label = `ws#${nextId++}`;
+    let resolveClosed!: () => void;
+    const closed = new Promise<void>((resolve) => (resolveClosed = resolve));
+    const closeSocket = (code: number, reason: string) => {
+      try {
+        socket.close(code, reason);
+      } catch (error) {
+        log(`${label}: close failed: ${error instanceof Error ? error.message : error}`);
+      }
+    };
+    const session = new RpcSession({
+      backend,
+      send: (frame) => {
+        if (socket.readyState !== WebSocket.OPEN) return false;
+        socket.send(frame);
+        return true;
+      },
+      close: (code, reason) => {
+        if (socket.readyState === WebSocket.CONNECTING) {
+          socket.addEventListener("open", () => closeSocket(code, reason), { once: true });
+        } else {
+          closeSocket(code, reason);
+        }
+      },
+      ...(checkToken === undefined ? {} : { checkToken }),
+      authenticated,
+      maxFrameBytes,
+      ...(options.maxPendingPerConnection === undefined
+        ? {}
+        : { maxPending: options.maxPendingPerConnection }),
+      ...(options.authTimeoutMs === undefined ? {} : { authTimeoutMs: options.authTimeoutMs }),
+      ...(options.maxAuthFailures === undefined
+        ? {}
+        : { maxAuthFailures: options.maxAuthFailures }),
+      ...(options.claimWaitMs === undefined ? {} : { claimWaitMs: options.claimWaitMs }),
+      ...(options.clock === undefined ? {} : { clock: options.clock }),
+      log,
+      label,
+    });
+    const connection: Connection = { socket, session, closed };
+    connections.add(connection);
+    socket.onmessage = (event) => session.handleFrame(event.data);
+    socket.onerror = (event) => {
+      const message = event instanceof ErrorEvent ? event.message : event.type;
+      log(`${label}: socket error: ${message}`);
+    };
+    socket.onopen = () => log(`${label}: open`);
+    socket.onclose = (event) => {
+      log(`${label}: closed (${event.code}${event.reason ? ` ${event.reason}` : ""})`);
+      session.close();
+      connections.delete(connection);
+      resolveClosed();
+    };
+    return response;
+  }
+
+  async function fetch(request: Request): Promise<Response> {
+    if (closing !== undefined) {
+      return errorResponse(new OsqueueError("shutting_down", "the server is shutting down"));
+    }
+    const path = new URL(request.url).pathname;
+    if (path === "/ws") {
+      if (request.method !== "GET") {
+        return errorResponse(
+          new OsqueueError("method_not_allowed", "method not allowed; use GET"),
+          { allow: "GET" },
+        );
+      }
+      try {
+        return upgrade(request);
+      } catch (error) {
+        log(`ws upgrade failed: ${error instanceof Error ? error.message : error}`);
+        return errorResponse(new OsqueueError("bad_request", "WebSocket upgrade failed"));
+      }
+    }
+    return await rest(request);
+  }
+
+  function close(): Promise<void> {
+    closing ??= (async () => {
+      const all = [...connections];
+      for (const { socket, session } of all) {
+        session.close();
+        if (socket.readyState === WebSocket.CONNECTING) {
+          socket.addEventListener(
+            "open",
+            () => socket.close(CLOSE_GOING_AWAY, "server shutting down"),
+            { once: true },
+          );
+        } else if (socket.readyState === WebSocket.OPEN) {
+          socket.close(CLOSE_GOING_AWAY, "server shutting down");
+        }
+      }
+      await Promise.all(all.map(({ session }) => session.settled()));
+      let timer: unknown;
+      const grace = new Promise<void>((resolve) => (timer = clock.setTimeout(resolve, 2000)));
+      await Promise.race([Promise.all(all.map((c) => c.closed)), grace]);
+      clock.clearTimeout(timer);
+    })();
+    return closing;
+  }
+
+  return {
+    fetch,
+    get connections(): number {
+      return connections.size;
+    },
+    close,
+  };
+}
+
+/** Options of {@linkcode serveBroker}. */
+export interface ServeBrokerOptions extends BrokerHandlerOptions {
+  /** Interface to listen on (default `127.0.0.1`; use `0.0.0.0` to listen on all). */
+  hostname?: string;
+  /** Port to listen on; 0 picks a free one (default {@linkcode DEFAULT_BROKER_PORT}). */
+  port?: number;
+  /** Called once the server listens. */
+  onListen?: (info: { url: string; addr: Deno.NetAddr }) => void;
+  /** Aborting it shuts the server down (like {@linkcode BrokerServer.shutdown}). */
+  signal?: AbortSignal;
+}
+
+/** A running broker server. */
+export interface BrokerServer {
+  /** Base URL clients use, e.g. `http://127.0.0.1:7420` (WebSocket endpoint: `${url}/ws` with `ws:`). */
+  readonly url: string;
+  /** The address it listens on. */
+  readonly addr: Deno.NetAddr;
+  /** WebSocket connections open now. */
+  readonly connections: number;
+  /** Resolves when the server has stopped. */
+  readonly finished: Promise<void>;
+  /** Stops accepting, closes every socket and aborts parked claims; resolves when done. Idempotent. */
+  shutdown(): Promise<void>;
+}
+
+/** The `http://host:port` URL for a listening address (wildcards become loopback). */
+export function urlForAddr(addr: Deno.NetAddr): string {
+  let host = addr.hostname;
+  if (host === "0.0.0.0") host = "127.0.0.1";
+  else if (host === "::") host = "::1";
+  if (host.includes(":")) host = `[${host}]`;
+  return `http://${host}:${addr.port}`;
+}
+
+/** Starts the broker server on `Deno.serve` (see the module doc for the routes). */
+export function serveBroker(options: ServeBrokerOptions): BrokerServer {
+  const handler = createBrokerHandler(options);
+  const server = Deno.serve({
+    hostname: options.hostname ?? "127.0.0.1",
+    port: options.port ?? DEFAULT_BROKER_PORT,
+    onListen: (addr) => options.onListen?.({ url: urlForAddr(addr), addr }),
+  }, (request) => handler.fetch(request));
+  const addr = server.addr;
+  const url = urlForAddr(addr);
+  options.log?.(`broker server listening on ${url}`);
+
+  let stopping: Promise<void> | undefined;
+  const shutdown = (): Promise<void> => {
+    stopping ??= (async () => {
+      await handler.close();
+      await server.shutdown();
+    })();
+    return stopping;
+  };
+  const onAbort = () => void shutdown();
+  if (options.signal !== undefined) {
+    if (options.signal.aborted) onAbort();
+    else options.signal.addEventListener("abort", onAbort, { once: true });
+  }
+  const finished = server.finished.finally(() => {
+    options.signal?.removeEventListener("abort", onAbort);
+  });
+
+  return {
+    url,
+    addr,
+    get connections(): number {
+      return handler.connections;
+    },
+    finished,
+    shutdown: async () => {
+      await shutdown();
+      await finished;
+    },
+  };
+}

@@ -1,0 +1,941 @@
+/**
+ * {@linkcode OsqueueClient}: a WebSocket client for an osqueue broker, built on
+ * web-standard APIs only (`WebSocket`, `setTimeout`, `AbortController`), so it
+ * runs unchanged in browsers, Deno, Deno Deploy, Node and Bun.
+ *
+ * The client connects lazily on the first request, says `hello` (with the
+ * token, if any) first, correlates replies by id, rebuilds error replies as
+ * typed {@linkcode OsqueueError}s and follows `not_leader` redirects.
+ *
+ * **Reconnects.** When the socket drops, every request still waiting for its
+ * reply fails with code `disconnected` and is NOT resent: the broker may or
+ * may not have applied it (a `push` may have landed, a `complete` may have
+ * committed). Retry such requests yourself when that is safe — a `push` with an
+ * `idempotencyKey` is always safe to retry; `complete`/`fail`/`release` answer
+ * `lease_lost` when they already landed. The next request reconnects (with
+ * exponential backoff and jitter between failed attempts); an active
+ * subscription reconnects in the background and re-subscribes with the credits
+ * it still has. A `not_leader` reply carrying `data.leaderUrl` makes the client
+ * switch to that URL and retry that request once (a `not_leader` request was
+ * not applied, so the retry is safe).
+ *
+ * @example Push a job and read it back
+ * ```ts ignore
+ * import { connectClient } from "@osqueue/osqueue/worker";
+ *
+ * const client = connectClient({ url: "http://localhost:8080", token: "secret" });
+ * const { jobs } = await client.push({ type: "email:send", payload: { to: "a@b.c" } });
+ * const { job } = await client.get(jobs[0].id);
+ * console.log(job.state);
+ * await client.close();
+ * ```
+ *
+ * @module
+ */
+import {
+  errorFromWire,
+  InvalidError,
+  JobNotFoundError,
+  LeaseLostError,
+  NotLeaderError,
+  OsqueueError,
+  TimeoutError,
+  UnavailableError,
+  type WireError,
+} from "../errors.ts";
+import type {
+  ClaimedJob,
+  JsonValue,
+  Operation,
+  OperationResult,
+  OperationResults,
+  PushJob,
+} from "../protocol/operations.ts";
+import {
+  type HelloParams,
+  type HelloResult,
+  PROTOCOL_VERSION,
+  type SubscribeParams,
+} from "../protocol/wire.ts";
+
+/** Timer functions, injectable so tests (or odd runtimes) control time. */
+export interface Timers {
+  /** Calls `fn` once after `ms` milliseconds; returns a handle for {@linkcode Timers.clearTimeout}. */
+  setTimeout(fn: () => void, ms: number): unknown;
+  /** Cancels a timer started with {@linkcode Timers.setTimeout}. */
+  clearTimeout(handle: unknown): void;
+}
+
+/** The platform's timers. */
+export const defaultTimers: Timers = {
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (handle) => clearTimeout(handle as number),
+};
+
+/** How the client spaces reconnect attempts: exponential backoff with jitter. */
+export interface ReconnectOptions {
+  /** Delay before the first retry, ms (default 100). Doubles per consecutive failure. */
+  minDelayMs?: number;
+  /** Largest delay between attempts, ms (default 5000). */
+  maxDelayMs?: number;
+  /** Random source in [0, 1) for the jitter (default `Math.random`). */
+  random?: () => number;
+}
+
+/** A `WebSocket` constructor (the global one by default). */
+export type WebSocketConstructor = new (url: string) => WebSocket;
+
+/** Options of {@linkcode OsqueueClient}. */
+export interface ClientOptions {
+  /** Base URL of a broker, `http(s)://` or `ws(s)://`; the client connects to `${url}/ws`. */
+  url: string;
+  /** Bearer token sent in `hello`. */
+  token?: string;
+  /** Free-form name sent in `hello`, shown in broker logs. */
+  clientId?: string;
+  /** How long a request may wait for its reply (and for a connection), ms (default 30 000). */
+  requestTimeoutMs?: number;
+  /** Reconnect backoff. */
+  reconnect?: ReconnectOptions;
+  /** Most `leaderUrl` hops followed while connecting (default 3). */
+  maxRedirects?: number;
+  /** `WebSocket` constructor to use (default `globalThis.WebSocket`). */
+  WebSocket?: WebSocketConstructor;
+  /** Timer functions (default the platform's). */
+  timers?: Timers;
+  /** Current time in epoch ms (default `Date.now`); used to tell when a lease ran out. */
+  clock?: () => number;
+  /**
+   * Called with errors nobody awaits: failed background reconnects and
+   * re-subscribes, deliveries nobody handles.
+   */
+  onError?: (error: OsqueueError) => void;
+}
+
+/** Options of {@linkcode OsqueueClient.fail}. */
+export interface FailOptions {
+  /** `false` dead-letters the job at once, whatever attempts remain (default true). */
+  retry?: boolean;
+}
+
+/** Options of {@linkcode OsqueueClient.claim}. */
+export interface ClaimOptions {
+  /** The lease holder's name. */
+  workerId: string;
+  /** Only these job types (all when absent). */
+  types?: string[];
+  /** At most this many jobs (default 1). */
+  max?: number;
+  /** Lease duration, ms. */
+  leaseMs?: number;
+  /** Long-poll up to this many ms when no job is ready; extends the request timeout. */
+  waitMs?: number;
+}
+
+/** Options of {@linkcode OsqueueClient.startHeartbeat}. */
+export interface HeartbeatLoopOptions {
+  /** Time between heartbeats, ms. */
+  intervalMs: number;
+  /** Lease duration each heartbeat asks for, ms (the broker's default when absent). */
+  leaseMs?: number;
+  /**
+   * Called once when the lease is lost (a `lease_lost` or `job_not_found`
+   * reply, or no successful heartbeat for `leaseMs`); the loop then stops.
+   */
+  onLost: (error: OsqueueError) => void;
+  /** Called with transient heartbeat failures (the loop keeps going). */
+  onError?: (error: OsqueueError) => void;
+}
+
+/** Receives jobs pushed to a subscription. */
+export type DeliveryHandler = (jobs: ClaimedJob[]) => void;
+
+interface Pending {
+  method: string;
+  resolve: (value: unknown) => void;
+  reject: (error: OsqueueError) => void;
+}
+
+interface Subscription {
+  workerId: string;
+  types?: string[];
+  leaseMs?: number;
+  onJobs: DeliveryHandler;
+  /** Whether the client should keep the subscription alive across reconnects. */
+  active: boolean;
+  /** The connection the last `subscribe` frame went out on. */
+  conn?: Connection;
+}
+
+interface Deadline {
+  promise: Promise<never>;
+  clear(): void;
+}
+
+const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+const DEFAULT_MIN_DELAY_MS = 100;
+const DEFAULT_MAX_DELAY_MS = 5_000;
+const CLOSE_WAIT_MS = 1_000;
+
+const closedError = () => new OsqueueError("disconnected", "client closed");
+
+function toOsqueueError(error: unknown): OsqueueError {
+  if (error instanceof OsqueueError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return new OsqueueError("internal", message, { cause: error });
+}
+
+function isWireError(value: unknown): value is WireError {
+  return typeof value === "object" && value !== null &&
+    typeof (value as WireError).code === "string" &&
+    typeof (value as WireError).message === "string";
+}
+
+/**
+ * Turns a broker base URL (`http(s)://host[:port][/prefix]` or `ws(s)://…`)
+ * into its WebSocket endpoint `ws(s)://host[:port][/prefix]/ws`.
+ */
+export function websocketUrl(baseUrl: string): string {
+  let url: URL;
+  try {
+    url = new URL(baseUrl);
+  } catch (error) {
+    throw new InvalidError(`invalid broker URL: ${baseUrl}`, { cause: error });
+  }
+  if (url.protocol === "http:") url.protocol = "ws:";
+  else if (url.protocol === "https:") url.protocol = "wss:";
+  else if (url.protocol !== "ws:" && url.protocol !== "wss:") {
+    throw new InvalidError(`unsupported broker URL scheme: ${url.protocol}`);
+  }
+  const path = url.pathname.replace(/\/+$/, "");
+  url.pathname = path.endsWith("/ws") ? path : `${path}/ws`;
+  url.hash = "";
+  return url.toString();
+}
+
+/** One open, greeted WebSocket and the requests waiting on it. */
+class Connection {
+  readonly pending = new Map<number, Pending>();
+  closed = false;
+  #retiring = false;
+  readonly #closedPromise: Promise<void>;
+
+  constructor(
+    readonly ws: WebSocket,
+    readonly url: string,
+    onNotification: (conn: Connection, method: string, params: unknown) => void,
+    onClose: (conn: Connection, event: CloseEvent) => void,
+  ) {
+    ws.addEventListener("message", (event) => {
+      if (typeof event.data !== "string") return;
+      let frame: unknown;
+      try {
+        frame = JSON.parse(event.data);
+      } catch {
+        return;
+      }
+      if (typeof frame !== "object" || frame === null) return;
+      const { id, method, params, result, error } = frame as Record<string, unknown>;
+      if (typeof id === "number") {
+        const pending = this.pending.get(id);
+        if (pending === undefined) return;
+        this.pending.delete(id);
+        if (isWireError(error)) pending.reject(errorFromWire(error));
+        else pending.resolve(result);
+        this.#maybeFinishRetire();
+      } else if ((id === undefined || id === null) && typeof method === "string") {
+        onNotification(this, method, params);
+      }
+    });
+    this.#closedPromise = new Promise((resolve) => {
+      ws.addEventListener("close", (event) => {
+        this.closed = true;
+        for (const [id, pending] of this.pending) {
+          this.pending.delete(id);
+          pending.reject(
+            new OsqueueError(
+              "disconnected",
+              `connection to ${url} lost before ${pending.method} was answered`,
+            ),
+          );
+        }
+        onClose(this, event);
+        resolve();
+      });
+    });
+  }
+
+  /** Sends a request; its promise settles with the reply. */
+  call(id: number, method: string, params: unknown): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      if (this.closed || this.ws.readyState !== 1 /* OPEN */) {
+        reject(new OsqueueError("disconnected", `connection to ${this.url} is closed`));
+        return;
+      }
+      this.pending.set(id, { method, resolve, reject });
+      try {
+        this.ws.send(
+          JSON.stringify(params === undefined ? { id, method } : { id, method, params }),
+        );
+      } catch (error) {
+        this.pending.delete(id);
+        reject(new OsqueueError("disconnected", `cannot send ${method}`, { cause: error }));
+      }
+    });
+  }
+
+  /** Stops waiting for a reply (after a timeout). */
+  forget(id: number): void {
+    this.pending.delete(id);
+    this.#maybeFinishRetire();
+  }
+
+  /** Closes the socket once no request waits on it any more. */
+  retire(): void {
+    this.#retiring = true;
+    this.#maybeFinishRetire();
+  }
+
+  #maybeFinishRetire(): void {
+    if (this.#retiring && this.pending.size === 0) this.close();
+  }
+
+  /** Closes the socket; resolves once it is closed (or after a short wait). */
+  close(timers: Timers = defaultTimers): Promise<void> {
+    if (!this.closed) {
+      try {
+        this.ws.close(1000, "client closing");
+      } catch {
+        // already closing
+      }
+    }
+    let handle: unknown;
+    const timeout = new Promise<void>((resolve) => {
+      handle = timers.setTimeout(resolve, CLOSE_WAIT_MS);
+    });
+    return Promise.race([this.#closedPromise, timeout]).finally(() => timers.clearTimeout(handle));
+  }
+}
+
+/**
+ * A client of one osqueue broker (following leader redirects) over
+ * WebSocket. See the module documentation for reconnect semantics.
+ */
+export class OsqueueClient {
+  #baseUrl: string;
+  readonly #token?: string;
+  readonly #clientId?: string;
+  readonly #requestTimeoutMs: number;
+  readonly #minDelayMs: number;
+  readonly #maxDelayMs: number;
+  readonly #random: () => number;
+  readonly #maxRedirects: number;
+  readonly #WebSocket: WebSocketConstructor;
+  readonly #timers: Timers;
+  readonly #clock: () => number;
+  readonly #onError?: (error: OsqueueError) => void;
+
+  #nextId = 1;
+  #current?: Connection;
+  #connecting?: Promise<Connection>;
+  #opening?: WebSocket;
+  #waiting = 0;
+  #failures = 0;
+  #lastConnectError?: OsqueueError;
+  #closed = false;
+  #sleep?: { handle: unknown; resolve: () => void };
+  #subscription?: Subscription;
+  #credits = 0;
+  readonly #heartbeats = new Set<() => void>();
+  readonly #connections = new Set<Connection>();
+
+  /** Creates a client; it connects on the first request. */
+  constructor(options: ClientOptions) {
+    websocketUrl(options.url); // validate early
+    this.#baseUrl = options.url;
+    this.#token = options.token;
+    this.#clientId = options.clientId;
+    this.#requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    this.#minDelayMs = options.reconnect?.minDelayMs ?? DEFAULT_MIN_DELAY_MS;
+    this.#maxDelayMs = Math.max(
+      this.#minDelayMs,
+      options.reconnect?.maxDelayMs ?? DEFAULT_MAX_DELAY_MS,
+    );
+    this.#random = options.reconnect?.random ?? Math.random;
+    this.#maxRedirects = options.maxRedirects ?? 3;
+    this.#WebSocket = options.WebSocket ?? globalThis.WebSocket;
+    this.#timers = options.timers ?? defaultTimers;
+    this.#clock = options.clock ?? Date.now;
+    this.#onError = options.onError;
+  }
+
+  /** The broker base URL requests go to now (changes when following a leader redirect). */
+  get url(): string {
+    return this.#baseUrl;
+  }
+
+  /** Whether a greeted connection is open now. */
+  get connected(): boolean {
+    return this.#current !== undefined && !this.#current.closed;
+  }
+
+  // -------------------------------------------------------------------------
+  // Queue operations.
+
+  /** Sends any queue {@linkcode Operation} and resolves with its typed reply. */
+  request<O extends Operation>(operation: O): Promise<OperationResult<O>> {
+    const { op, ...params } = operation;
+    const extra = operation.op === "claim" ? operation.waitMs ?? 0 : 0;
+    return this.#call(op, params, { extraTimeoutMs: extra }) as Promise<OperationResult<O>>;
+  }
+
+  /** Enqueues one job or a batch; one `{id, duplicate}` per job, in order. */
+  push(jobs: PushJob | PushJob[]): Promise<OperationResults["push"]> {
+    return this.request({ op: "push", jobs: Array.isArray(jobs) ? jobs : [jobs] });
+  }
+
+  /** Leases up to `max` ready jobs (long-polling up to `waitMs`). */
+  claim(options: ClaimOptions): Promise<OperationResults["claim"]> {
+    return this.request({ op: "claim", ...options });
+  }
+
+  /** Extends a lease by `leaseMs` from now (the broker's default when absent). */
+  heartbeat(
+    jobId: string,
+    leaseToken: string,
+    leaseMs?: number,
+  ): Promise<OperationResults["heartbeat"]> {
+    return this.request(
+      leaseMs === undefined
+        ? { op: "heartbeat", jobId, leaseToken }
+        : { op: "heartbeat", jobId, leaseToken, leaseMs },
+    );
+  }
+
+  /**
+   * Heartbeats a lease every `intervalMs` until the returned function is
+   * called. On `lease_lost`/`job_not_found` (or when no heartbeat succeeded
+   * for `leaseMs`) it calls `onLost` once and stops; other failures go to
+   * `onError` and the loop keeps trying.
+   */
+  startHeartbeat(jobId: string, leaseToken: string, options: HeartbeatLoopOptions): () => void {
+    const { intervalMs, leaseMs, onLost, onError } = options;
+    let stopped = false;
+    let handle: unknown;
+    let lastOk = this.#clock();
+    const stop = () => {
+      if (stopped) return;
+      stopped = true;
+      if (handle !== undefined) this.#timers.clearTimeout(handle);
+      handle = undefined;
+      this.#heartbeats.delete(stop);
+    };
+    const lost = (error: OsqueueError) => {
+      stop();
+      onLost(error);
+    };
+    const tick = async () => {
+      handle = undefined;
+      if (stopped) return;
+      const params = leaseMs === undefined ? { jobId, leaseToken } : { jobId, leaseToken, leaseMs };
+      try {
+        await this.#call("heartbeat", params, {
+          timeoutMs: Math.min(this.#requestTimeoutMs, Math.max(intervalMs, 1)),
+        });
+        lastOk = this.#clock();
+      } catch (caught) {
+        if (stopped) return;
+        const error = toOsqueueError(caught);
+        if (error instanceof LeaseLostError || error instanceof JobNotFoundError) {
+          return lost(error);
+        }
+        if (error.code === "disconnected" && this.#closed) return stop();
+        if (leaseMs !== undefined && this.#clock() - lastOk >= leaseMs) {
+          return lost(
+            new LeaseLostError(
+              `lease of job ${jobId} ran out: no successful heartbeat for ${leaseMs} ms`,
+              { cause: error },
+            ),
+          );
+        }
+        onError?.(error);
+      }
+      if (!stopped) handle = this.#timers.setTimeout(tick, intervalMs);
+    };
+    if (this.#closed) {
+      stopped = true;
+      return stop;
+    }
+    this.#heartbeats.add(stop);
+    handle = this.#timers.setTimeout(tick, intervalMs);
+    return stop;
+  }
+
+  /** Finishes a job successfully, with an optional JSON result. */
+  complete(
+    jobId: string,
+    leaseToken: string,
+    result?: JsonValue,
+  ): Promise<OperationResults["complete"]> {
+    return this.request(
+      result === undefined
+        ? { op: "complete", jobId, leaseToken }
+        : { op: "complete", jobId, leaseToken, result },
+    );
+  }
+
+  /** Reports a failed attempt: the job is retried with backoff, or dead-lettered with `retry: false`. */
+  fail(
+    jobId: string,
+    leaseToken: string,
+    error: string,
+    options: FailOptions = {},
+  ): Promise<OperationResults["fail"]> {
+    return this.request(
+      options.retry === undefined
+        ? { op: "fail", jobId, leaseToken, error }
+        : { op: "fail", jobId, leaseToken, error, retry: options.retry },
+    );
+  }
+
+  /** Gives a job back unstarted: ready again at once, the attempt not counted. */
+  release(jobId: string, leaseToken: string): Promise<OperationResults["release"]> {
+    return this.request({ op: "release", jobId, leaseToken });
+  }
+
+  /** Cancels a ready, delayed or active job. */
+  cancel(jobId: string): Promise<OperationResults["cancel"]> {
+    return this.request({ op: "cancel", jobId });
+  }
+
+  /** Reads a job's record. */
+  get(jobId: string): Promise<OperationResults["get"]> {
+    return this.request({ op: "get", jobId });
+  }
+
+  /** Reads the queue's counters. */
+  stats(): Promise<OperationResults["stats"]> {
+    return this.request({ op: "stats" });
+  }
+
+  // -------------------------------------------------------------------------
+  // Push delivery.
+
+  /**
+   * Subscribes to push delivery: the broker sends jobs to `onJobs`, never more
+   * than the credits granted (`credits` now, plus every {@linkcode credit}).
+   * The subscription survives reconnects (re-subscribing with the credits not
+   * yet used) until {@linkcode unsubscribe} or {@linkcode close}. One
+   * subscription per client; subscribing again replaces it.
+   */
+  async subscribe(params: SubscribeParams, onJobs: DeliveryHandler): Promise<void> {
+    if (this.#closed) throw closedError();
+    const subscription: Subscription = {
+      workerId: params.workerId,
+      onJobs,
+      active: true,
+    };
+    if (params.types !== undefined) subscription.types = params.types;
+    if (params.leaseMs !== undefined) subscription.leaseMs = params.leaseMs;
+    this.#subscription = subscription;
+    this.#credits = params.credits;
+    try {
+      await this.#call("subscribe", () => this.#subscribeParams(subscription), {
+        onSend: (conn) => subscription.conn = conn,
+      });
+    } catch (error) {
+      subscription.active = false;
+      throw error;
+    }
+  }
+
+  /**
+   * Grants `credits` more deliveries (one per finished job). When not
+   * connected the credits are kept and sent with the next re-subscribe.
+   */
+  async credit(credits: number): Promise<void> {
+    if (credits <= 0) return;
+    this.#credits += credits;
+    const subscription = this.#subscription;
+    const conn = this.#current;
+    if (
+      subscription === undefined || !subscription.active || conn === undefined || conn.closed ||
+      subscription.conn !== conn
+    ) return;
+    try {
+      await this.#callOn(conn, "credit", { credits }, this.#requestTimeoutMs);
+    } catch (error) {
+      // A lost connection re-subscribes with the remaining credits, these included.
+      if (error instanceof OsqueueError && error.code === "disconnected") return;
+      throw error;
+    }
+  }
+
+  /**
+   * Stops push delivery. Jobs already sent stay leased; deliveries still in
+   * flight go to the last handler.
+   */
+  async unsubscribe(): Promise<void> {
+    const subscription = this.#subscription;
+    if (subscription === undefined || !subscription.active) return;
+    subscription.active = false;
+    const conn = this.#current;
+    if (conn === undefined || conn.closed || subscription.conn !== conn) return;
+    try {
+      await this.#callOn(conn, "unsubscribe", {}, this.#requestTimeoutMs);
+    } catch (error) {
+      // A closed connection has no subscription left.
+      if (error instanceof OsqueueError && error.code === "disconnected") return;
+      throw error;
+    }
+  }
+
+  /** Credits granted and not yet used by a delivery, as this client counts them. */
+  get credits(): number {
+    return this.#credits;
+  }
+
+  /**
+   * Closes the client: stops reconnecting and heartbeating, fails waiting
+   * requests with `disconnected`, closes the socket. Later calls fail.
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#subscription !== undefined) this.#subscription.active = false;
+    for (const stop of [...this.#heartbeats]) stop();
+    if (this.#sleep !== undefined) {
+      this.#timers.clearTimeout(this.#sleep.handle);
+      this.#sleep.resolve();
+      this.#sleep = undefined;
+    }
+    try {
+      this.#opening?.close();
+    } catch {
+      // still connecting
+    }
+    const connecting = this.#connecting;
+    await Promise.all([...this.#connections].map((conn) => conn.close(this.#timers)));
+    this.#current = undefined;
+    await connecting?.catch(() => {});
+  }
+
+  // -------------------------------------------------------------------------
+  // Internals.
+
+  #subscribeParams(subscription: Subscription): SubscribeParams {
+    const params: SubscribeParams = { workerId: subscription.workerId, credits: this.#credits };
+    if (subscription.types !== undefined) params.types = subscription.types;
+    if (subscription.leaseMs !== undefined) params.leaseMs = subscription.leaseMs;
+    return params;
+  }
+
+  #deadline(timeoutMs: number, what: string): Deadline {
+    let handle: unknown;
+    const promise = new Promise<never>((_, reject) => {
+      handle = this.#timers.setTimeout(() => {
+        const cause = this.connected ? undefined : this.#lastConnectError;
+        const detail = cause === undefined ? "" : ` (not connected: ${cause.message})`;
+        reject(
+          new TimeoutError(
+            `${what} timed out after ${timeoutMs} ms${detail}`,
+            cause === undefined ? {} : { cause },
+          ),
+        );
+      }, timeoutMs);
+    });
+    promise.catch(() => {});
+    return { promise, clear: () => this.#timers.clearTimeout(handle) };
+  }
+
+  /** Sends one request on `conn` and waits for its reply, at most `timeoutMs`. */
+  async #callOn(conn: Connection, method: string, params: unknown, timeoutMs: number) {
+    const deadline = this.#deadline(timeoutMs, method);
+    const id = this.#nextId++;
+    try {
+      return await Promise.race([conn.call(id, method, params), deadline.promise]);
+    } finally {
+      deadline.clear();
+      conn.forget(id);
+    }
+  }
+
+  /**
+   * Sends one request, connecting first if needed, within one deadline; on a
+   * `not_leader` reply with a new leader URL, reconnects there and retries once.
+   */
+  async #call(
+    method: string,
+    params: unknown,
+    options: { extraTimeoutMs?: number; timeoutMs?: number; onSend?: (conn: Connection) => void } =
+      {},
+  ): Promise<unknown> {
+    if (this.#closed) throw closedError();
+    const timeoutMs = (options.timeoutMs ?? this.#requestTimeoutMs) + (options.extraTimeoutMs ?? 0);
+    const deadline = this.#deadline(timeoutMs, method);
+    let redirected = false;
+    try {
+      for (;;) {
+        this.#waiting++;
+        let conn: Connection;
+        try {
+          conn = await Promise.race([this.#connection(), deadline.promise]);
+        } finally {
+          this.#waiting--;
+        }
+        const id = this.#nextId++;
+        const reply = conn.call(id, method, typeof params === "function" ? params() : params);
+        options.onSend?.(conn);
+        try {
+          return await Promise.race([reply, deadline.promise]);
+        } catch (error) {
+          conn.forget(id);
+          if (
+            !redirected && error instanceof NotLeaderError && error.leaderUrl !== undefined &&
+            this.#switchTo(error.leaderUrl)
+          ) {
+            redirected = true;
+            continue;
+          }
+          throw error;
+        }
+      }
+    } finally {
+      deadline.clear();
+    }
+  }
+
+  /** Points the client at another broker; false when it is the current one. */
+  #switchTo(leaderUrl: string): boolean {
+    let target: string;
+    try {
+      target = websocketUrl(leaderUrl);
+    } catch {
+      return false;
+    }
+    if (target === websocketUrl(this.#baseUrl)) return false;
+    this.#baseUrl = leaderUrl;
+    const old = this.#current;
+    this.#current = undefined;
+    old?.retire();
+    return true;
+  }
+
+  /** The current greeted connection, connecting if needed. */
+  #connection(): Promise<Connection> {
+    if (this.#closed) return Promise.reject(closedError());
+    const current = this.#current;
+    if (current !== undefined && !current.closed) return Promise.resolve(current);
+    if (this.#connecting === undefined) {
+      const connecting = this.#connectLoop(false).finally(() => {
+        if (this.#connecting === connecting) this.#connecting = undefined;
+      });
+      connecting.catch(() => {});
+      this.#connecting = connecting;
+    }
+    return this.#connecting;
+  }
+
+  #backoffDelay(failures: number): number {
+    const base = Math.min(this.#maxDelayMs, this.#minDelayMs * 2 ** Math.min(failures, 30));
+    return base / 2 + this.#random() * (base / 2);
+  }
+
+  #pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const handle = this.#timers.setTimeout(() => {
+        this.#sleep = undefined;
+        resolve();
+      }, ms);
+      this.#sleep = { handle, resolve };
+    });
+  }
+
+  #hasDemand(): boolean {
+    return this.#waiting > 0 || this.#subscription?.active === true;
+  }
+
+  /**
+   * Opens and greets a connection, retrying with backoff while someone needs
+   * it, and following leader hints. Rejects when the client closes, when
+   * nobody waits any more, or on a non-retryable error while requests wait.
+   */
+  async #connectLoop(delayFirst: boolean): Promise<Connection> {
+    let hops = 0;
+    let delay = delayFirst;
+    for (;;) {
+      if (delay) await this.#pause(this.#backoffDelay(this.#failures));
+      if (this.#closed) throw closedError();
+      delay = true;
+      try {
+        const conn = await this.#open(websocketUrl(this.#baseUrl));
+        let hello: HelloResult;
+        try {
+          const params: HelloParams = { protocol: PROTOCOL_VERSION };
+          if (this.#token !== undefined) params.token = this.#token;
+          if (this.#clientId !== undefined) params.clientId = this.#clientId;
+          hello = await this.#callOn(conn, "hello", params, this.#requestTimeoutMs) as HelloResult;
+        } catch (error) {
+          await conn.close(this.#timers);
+          throw error;
+        }
+        if (this.#closed) {
+          await conn.close(this.#timers);
+          throw closedError();
+        }
+        if (
+          hello?.leader === false && typeof hello.leaderUrl === "string" &&
+          hops < this.#maxRedirects && this.#differs(hello.leaderUrl)
+        ) {
+          hops++;
+          this.#baseUrl = hello.leaderUrl;
+          await conn.close(this.#timers);
+          delay = false;
+          continue;
+        }
+        this.#current = conn;
+        this.#failures = 0;
+        this.#lastConnectError = undefined;
+        this.#resubscribe(conn);
+        return conn;
+      } catch (caught) {
+        if (this.#closed) throw closedError();
+        const error = toOsqueueError(caught);
+        if (
+          error instanceof NotLeaderError && error.leaderUrl !== undefined &&
+          hops < this.#maxRedirects && this.#differs(error.leaderUrl)
+        ) {
+          hops++;
+          this.#baseUrl = error.leaderUrl;
+          delay = false;
+          continue;
+        }
+        this.#failures++;
+        this.#lastConnectError = error;
+        if (this.#waiting > 0 && !error.retryable) throw error;
+        if (!this.#hasDemand()) throw error;
+        if (this.#waiting === 0) this.#onError?.(error);
+      }
+    }
+  }
+
+  #differs(url: string): boolean {
+    try {
+      return websocketUrl(url) !== websocketUrl(this.#baseUrl);
+    } catch {
+      return false;
+    }
+  }
+
+  /** Opens a WebSocket and wraps it once open. */
+  #open(url: string): Promise<Connection> {
+    return new Promise((resolve, reject) => {
+      let ws: WebSocket;
+      try {
+        ws = new this.#WebSocket(url);
+      } catch (error) {
+        reject(new InvalidError(`cannot open WebSocket to ${url}`, { cause: error }));
+        return;
+      }
+      this.#opening = ws;
+      const cleanup = () => {
+        this.#timers.clearTimeout(handle);
+        ws.removeEventListener("open", onOpen);
+        ws.removeEventListener("close", onFail);
+        if (this.#opening === ws) this.#opening = undefined;
+      };
+      const onOpen = () => {
+        cleanup();
+        const conn = new Connection(
+          ws,
+          url,
+          (c, method, params) => this.#onNotification(c, method, params),
+          (c, event) => this.#onClose(c, event),
+        );
+        this.#connections.add(conn);
+        resolve(conn);
+      };
+      const onFail = () => {
+        cleanup();
+        reject(new UnavailableError(`cannot connect to ${url}`));
+      };
+      const handle = this.#timers.setTimeout(() => {
+        cleanup();
+        try {
+          ws.close();
+        } catch {
+          // not open yet
+        }
+        reject(new UnavailableError(`connecting to ${url} timed out`));
+      }, this.#requestTimeoutMs);
+      ws.addEventListener("open", onOpen);
+      ws.addEventListener("close", onFail);
+      // "error" is always followed by "close"; listen so runtimes do not report it unhandled.
+      ws.addEventListener("error", () => {});
+    });
+  }
+
+  #resubscribe(conn: Connection): void {
+    const subscription = this.#subscription;
+    if (subscription === undefined || !subscription.active || subscription.conn === undefined) {
+      return;
+    }
+    subscription.conn = conn;
+    this.#callOn(conn, "subscribe", this.#subscribeParams(subscription), this.#requestTimeoutMs)
+      .catch((error) => {
+        if (subscription.active && !this.#closed) this.#onError?.(toOsqueueError(error));
+      });
+  }
+
+  #onNotification(_conn: Connection, method: string, params: unknown): void {
+    if (method !== "deliver") return;
+    const jobs = (params as { jobs?: unknown } | undefined)?.jobs;
+    if (!Array.isArray(jobs) || jobs.length === 0) return;
+    this.#credits = Math.max(0, this.#credits - jobs.length);
+    const subscription = this.#subscription;
+    if (subscription === undefined) {
+      // Nobody to run them: give them back.
+      for (const job of jobs as ClaimedJob[]) {
+        this.release(job.id, job.leaseToken).catch((error) =>
+          this.#onError?.(toOsqueueError(error))
+        );
+      }
+      return;
+    }
+    try {
+      subscription.onJobs(jobs as ClaimedJob[]);
+    } catch (error) {
+      this.#onError?.(toOsqueueError(error));
+    }
+  }
+
+  #onClose(conn: Connection, event: CloseEvent): void {
+    this.#connections.delete(conn);
+    if (this.#current !== conn) return;
+    this.#current = undefined;
+    // A broker that loses leadership closes with reason `not_leader <leaderUrl>`.
+    const match = /^not_leader (\S+)$/.exec(event.reason ?? "");
+    if (match !== null && !this.#closed) this.#switchTo(match[1]);
+    if (this.#closed || this.#subscription?.active !== true) return;
+    this.#reconnectInBackground();
+  }
+
+  #reconnectInBackground(): void {
+    if (this.#connecting !== undefined || this.#closed) return;
+    const connecting = this.#connectLoop(true).finally(() => {
+      if (this.#connecting === connecting) this.#connecting = undefined;
+    });
+    this.#connecting = connecting;
+    connecting.catch((error) => {
+      if (this.#closed || this.#subscription?.active !== true) return;
+      this.#onError?.(toOsqueueError(error));
+      // A non-retryable failure with an active subscription: keep trying, slowly.
+      this.#pause(this.#backoffDelay(this.#failures)).then(() => this.#reconnectInBackground());
+    });
+  }
+}
+
+/** Creates an {@linkcode OsqueueClient} (it connects on the first request). */
+export function connectClient(options: ClientOptions): OsqueueClient {
+  return new OsqueueClient(options);
+}
