@@ -299,7 +299,22 @@ export class Broker implements QueueBackend {
     await this.#loop;
     this.#loop = undefined;
     for (const pending of this.#parked.splice(0)) pending.reject(error);
+    if (this.#role === "leader") await this.#resign();
     this.#role = "stopped";
+  }
+
+  /** Writes `leader: null` so that the next broker takes over at once; best effort. */
+  async #resign(): Promise<void> {
+    const next = withCommit(this.#state, { leader: null, epoch: this.#epoch });
+    try {
+      this.#etag = await this.#store.put(this.#stateKey, encodeState(next), {
+        condition: { ifMatch: this.#etag },
+      });
+      this.#state = next;
+      this.#log({ event: "resign", epoch: this.#epoch, commit: next.commit });
+    } catch (error) {
+      this.#log({ event: "resign-failed", error: String(error) });
+    }
   }
 
   /**

@@ -375,3 +375,22 @@ Deno.test("broker: a failed archive write keeps the finished jobs in the state",
   await assert.rejects(broker.request({ op: "get", jobId: ids[1] }), JobNotFoundError);
   await broker.stop();
 });
+
+Deno.test("broker: a graceful stop resigns, so a standby takes over without waiting", async () => {
+  const store = new MemoryStore();
+  const a = await startBroker(store, { renewIntervalMs: 60_000 });
+  const b = new Broker({
+    store,
+    identity: { id: "b", url: "http://b" },
+    takeoverTimeoutMs: 3_600_000,
+    standbyPollMs: 10,
+  });
+  await b.start();
+  assert.equal(b.role, "standby");
+  await a.request(push("t", "kept"));
+  await a.stop();
+  assert.equal(decodeState((await store.get("queue.json"))!.body).leader, null);
+  await eventually(() => b.role === "leader");
+  assert.equal((await b.request({ op: "stats" })).ready, 1);
+  await b.stop();
+});

@@ -97,9 +97,13 @@ export class Queue<T> {
     this.#workerId = options.workerId ?? "embedded";
   }
 
-  /** Starts an in-process broker on `options.store` and returns a queue over it; `close()` stops it. */
+  /**
+   * Starts an in-process broker on `options.store` (identity `embedded` unless
+   * given, so a restarted process takes over at once) and returns a queue over
+   * it; `close()` stops it.
+   */
   static async open<T>(options: OpenQueueOptions<T>): Promise<Queue<T>> {
-    const broker = new Broker(options);
+    const broker = new Broker({ identity: { id: "embedded" }, ...options });
     await broker.start();
     const queue = new Queue<T>(broker, options);
     queue.#owned = broker;
