@@ -9,6 +9,7 @@ import {
   type OperationReply,
 } from "./apply.ts";
 import { DEFAULT_BACKOFF } from "./backoff.ts";
+import { SortedList } from "./sorted_list.ts";
 import {
   createState,
   decodeState,
@@ -833,4 +834,24 @@ Deno.test("randomized: claims and stats always agree with the job records", () =
   }
   assert.ok(h.stats().totals.completed > 10, "the run exercised completions");
   assert.ok(h.stats().totals.dead > 0, "the run exercised dead-lettering");
+});
+
+Deno.test("index entries that do not match their job are dropped, never looped on", () => {
+  const h = new Harness();
+  const [a] = h.push(job("a"));
+  h.claim({ leaseMs: 10 });
+  const [b] = h.push(job("b"));
+  const data = stateData(h.state);
+  const bogus = [{ a: -5, b: 0, seq: 999 }, { a: -5, b: 0, seq: parseInt(a, 36) }];
+  h.state = data.with({
+    ready: SortedList.from([...data.ready, ...bogus]),
+    readyByType: new Map([["b", SortedList.from([...data.readyByType.get("b")!, ...bogus])]]),
+    active: SortedList.from([...data.active, { a: 0, b: 0, seq: 999 }]),
+  });
+  const typed = applyBatch(h.state, [{ op: "claim", workerId: "w", types: ["b"] }], h.context());
+  assert.deepEqual(value<{ jobs: ClaimedJob[] }>(typed.replies[0]).jobs.map((j) => j.id), [b]);
+  assert.deepEqual(h.claimIds({ max: 5 }), [b]);
+  h.now += 10;
+  assert.deepEqual(h.ok({ op: "expire" }), { expired: 1 });
+  assert.equal(h.get(a).state, "ready");
 });
