@@ -205,21 +205,23 @@ export class TimeoutError extends OsqueueError {
   }
 }
 
-const CLASSES: Record<string, new (message?: string, options?: OsqueueErrorOptions) => OsqueueError> =
-  {
-    conflict: ConflictError,
-    not_found: NotFoundError,
-    unavailable: UnavailableError,
-    invalid: InvalidError,
-    ambiguous: AmbiguousWriteError,
-    lease_lost: LeaseLostError,
-    job_not_found: JobNotFoundError,
-    not_leader: NotLeaderError,
-    overloaded: OverloadedError,
-    shutting_down: ShuttingDownError,
-    validation: ValidationError,
-    timeout: TimeoutError,
-  };
+const CLASSES: Record<
+  string,
+  new (message?: string, options?: OsqueueErrorOptions) => OsqueueError
+> = {
+  conflict: ConflictError,
+  not_found: NotFoundError,
+  unavailable: UnavailableError,
+  invalid: InvalidError,
+  ambiguous: AmbiguousWriteError,
+  lease_lost: LeaseLostError,
+  job_not_found: JobNotFoundError,
+  not_leader: NotLeaderError,
+  overloaded: OverloadedError,
+  shutting_down: ShuttingDownError,
+  validation: ValidationError,
+  timeout: TimeoutError,
+};
 
 /** Rebuilds the typed error a peer sent (`{code, message, data?}`); unknown codes give a plain {@linkcode OsqueueError}. */
 export function errorFromWire(wire: WireError): OsqueueError {

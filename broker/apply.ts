@@ -37,8 +37,8 @@ import { backoffDelay, DEFAULT_BACKOFF, isDefaultBackoff } from "./backoff.ts";
 import { DEFAULT_MAX_ATTEMPTS, DEFAULT_PRIORITY, isFinished, isObject } from "./job_codec.ts";
 import { formatJobId, parseJobId } from "./job_id.ts";
 import { compareEntries, type IndexEntry } from "./sorted_list.ts";
-import { effectiveState, type QueueState, queueStats, stateData } from "./state.ts";
-import { StateDraft } from "./state_data.ts";
+import { effectiveState, type QueueState, queueStats } from "./state.ts";
+import { stateData, StateDraft } from "./state_data.ts";
 
 /** Broker-internal: move every job whose lease ran out back to ready, or to dead after its last attempt. */
 export interface ExpireOperation {
@@ -80,7 +80,7 @@ export type OperationReply = { ok: true; value: unknown } | { ok: false; error: 
 
 /** What {@linkcode applyBatch} returns. */
 export interface BatchResult {
-  /** The state after the batch (the input state itself when nothing at all changed). */
+  /** The state after the batch; the input state itself when `changed` is false. */
   state: QueueState;
   /** One reply per operation, in order. */
   replies: OperationReply[];
@@ -98,7 +98,8 @@ export function applyBatch(
   operations: readonly BrokerOperation[],
   context: ApplyContext,
 ): BatchResult {
-  const draft = new StateDraft(stateData(state));
+  const base = stateData(state);
+  const draft = new StateDraft(base);
   const replies: OperationReply[] = [];
   for (const operation of operations) {
     try {
@@ -107,7 +108,14 @@ export function applyBatch(
       replies.push({ ok: false, error: asOsqueueError(error, operation) });
     }
   }
-  return { state: draft.snapshot(), replies, changed: draft.dirty };
+  const next = draft.snapshot();
+  if (draft.dirty) return { state: next, replies, changed: true };
+  // Nothing stored changed. Keep any index-only work (due delayed jobs
+  // promoted by a claim) in the input state itself, so a broker that keeps
+  // its state after a read-only batch does not see those jobs as still
+  // waiting on the clock (nor promote them again on every tick).
+  if (next !== base) base.adoptIndexes(next);
+  return { state: base, replies, changed: false };
 }
 
 /**
@@ -286,8 +294,10 @@ function claim(
     if (found === undefined) break;
     const { entry, type } = found;
     const job = draft.job(entry.seq);
-    if (job === undefined || !isReadyEntry(job, entry)) {
-      draft.dropStale("ready", entry, job?.type ?? type);
+    if (
+      job === undefined || !isReadyEntry(job, entry) || (type !== undefined && type !== job.type)
+    ) {
+      draft.dropStale("ready", entry, [type, job?.type]);
       continue;
     }
     if (job.state === "delayed" && job.runAt > now) {
@@ -384,7 +394,7 @@ function expire(draft: StateDraft, now: number): BrokerOperationResults["expire"
   for (let entry = draft.active().first(); entry !== undefined && entry.a <= now;) {
     const job = draft.job(entry.seq);
     if (job?.state !== "active" || job.lease?.expiresAt !== entry.a) {
-      draft.dropStale("active", entry, undefined); // cannot happen, barring a bug
+      draft.dropStale("active", entry); // cannot happen, barring a bug
       entry = draft.active().first();
       continue;
     }

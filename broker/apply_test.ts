@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { JobNotFoundError, LeaseLostError, OsqueueError, ValidationError } from "../errors.ts";
+import { JobNotFoundError, LeaseLostError, type OsqueueError, ValidationError } from "../errors.ts";
 import type { ClaimedJob, Job, PushJob, QueueStats } from "../protocol/operations.ts";
 import {
   applyBatch,
@@ -17,8 +17,8 @@ import {
   findJob,
   jobCount,
   type QueueState,
-  stateData,
 } from "./state.ts";
+import { stateData } from "./state_data.ts";
 
 const T0 = 1_700_000_000_000;
 const LEASE = 30_000;

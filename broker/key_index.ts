@@ -8,7 +8,7 @@
  */
 
 /** Number of hash buckets. */
-export const BUCKETS = 1024;
+export const BUCKETS = 4096;
 
 type Bucket = Map<string, number>;
 
@@ -33,7 +33,27 @@ export class KeyIndex implements KeyIndexView {
   /** The empty index. */
   static readonly EMPTY: KeyIndex = new KeyIndex(new Array<Bucket | undefined>(BUCKETS), 0);
 
-  /** @internal Use a draft. */
+  /**
+   * Builds an index from `[key, seq]` pairs; calls `onDuplicate` for a key
+   * that appears twice (the later pair wins if it returns).
+   */
+  static fromEntries(
+    entries: Iterable<readonly [string, number]>,
+    onDuplicate: (key: string) => void = () => {},
+  ): KeyIndex {
+    const buckets = new Array<Bucket | undefined>(BUCKETS);
+    let size = 0;
+    for (const [key, seq] of entries) {
+      const b = bucketOf(key);
+      const bucket = buckets[b] ??= new Map();
+      if (bucket.has(key)) onDuplicate(key);
+      else size++;
+      bucket.set(key, seq);
+    }
+    return new KeyIndex(buckets, size);
+  }
+
+  /** @internal Use {@linkcode KeyIndex.fromEntries} or a draft. */
   constructor(
     /** Buckets by hash; never mutated. */
     readonly buckets: readonly (ReadonlyMap<string, number> | undefined)[],

@@ -19,3 +19,18 @@ Deno.test("a key index draft copies on write and deletes only matching owners", 
   assert.equal(after.get("key-4999"), 4999);
   assert.equal(KeyIndex.EMPTY.size, 0);
 });
+
+Deno.test("fromEntries builds an index and reports duplicate keys", () => {
+  const duplicates: string[] = [];
+  const index = KeyIndex.fromEntries(
+    [["a", 1], ["b", 2], ["a", 3]],
+    (key) => duplicates.push(key),
+  );
+  assert.deepEqual(duplicates, ["a"]);
+  assert.equal(index.size, 2);
+  assert.deepEqual([index.get("a"), index.get("b"), index.get("c")], [3, 2, undefined]);
+  const draft = index.draft();
+  draft.set("c", 4);
+  assert.equal(index.get("c"), undefined);
+  assert.equal(draft.freeze().get("c"), 4);
+});

@@ -18,7 +18,7 @@ import { parseJobId } from "./job_id.ts";
 import { isCount, isObject, restoreJob } from "./job_codec.ts";
 import { KeyIndex } from "./key_index.ts";
 import { SortedList, type SortedListView } from "./sorted_list.ts";
-import { indexJobs, StateData, zeroTotals } from "./state_data.ts";
+import { indexJobs, StateData, stateData, zeroTotals } from "./state_data.ts";
 import { JobTable } from "./job_table.ts";
 
 /** A broker as recorded in the state: its id and, if it serves clients, its URL. */
@@ -91,14 +91,6 @@ const EMPTY = new StateData({
 /** An empty queue: epoch 0, commit 0, no leader, no jobs. */
 export function createState(): QueueState {
   return EMPTY;
-}
-
-/** The internal form of `state`; throws an {@linkcode InvalidError} for a foreign object. */
-export function stateData(state: QueueState): StateData {
-  if (state instanceof StateData) return state;
-  throw new InvalidError(
-    "not a queue state: use createState, decodeState, withCommit or applyBatch to make one",
-  );
 }
 
 /**
@@ -312,7 +304,6 @@ export function decodeState(bytes: Uint8Array): QueueState {
   if (!Array.isArray(raw.jobs)) bad("jobs (not an array)");
   const rawJobs = raw.jobs as unknown[];
   const entries: { seq: number; job: Job }[] = new Array(rawJobs.length);
-  const keys = new Set<string>();
   let sorted = true;
   for (let i = 0; i < rawJobs.length; i++) {
     const job = restoreJob(rawJobs[i], `jobs[${i}]`);
@@ -321,16 +312,6 @@ export function decodeState(bytes: Uint8Array): QueueState {
       throw new InvalidError(
         `invalid state: jobs[${i}]: id ${JSON.stringify(job.id)} is not an id below nextSeq`,
       );
-    }
-    if (job.idempotencyKey !== undefined) {
-      if (keys.has(job.idempotencyKey)) {
-        throw new InvalidError(
-          `invalid state: jobs[${i}]: idempotency key ${
-            JSON.stringify(job.idempotencyKey)
-          } held by two jobs`,
-        );
-      }
-      keys.add(job.idempotencyKey);
     }
     if (i > 0 && seq <= entries[i - 1].seq) sorted = false;
     entries[i] = { seq, job };

@@ -20,6 +20,7 @@
  *
  * @module
  */
+import { InvalidError } from "../errors.ts";
 import type { Job } from "../protocol/operations.ts";
 import { isFinished } from "./job_codec.ts";
 import { JobTable, type JobTableDraft } from "./job_table.ts";
@@ -64,7 +65,11 @@ export interface StateFields {
   byType: ReadonlyMap<string, number>;
 }
 
-/** An immutable queue state: the one implementation of {@linkcode QueueState}. */
+/**
+ * An immutable queue state: the one implementation of {@linkcode QueueState}.
+ * Its jobs and counters never change; its derived claim indexes may be
+ * swapped for equivalent ones (see {@linkcode StateData.adoptIndexes}).
+ */
 export class StateData implements QueueState {
   /** Leader epoch. */
   readonly epoch: number;
@@ -81,15 +86,15 @@ export class StateData implements QueueState {
   /** Idempotency keys. */
   readonly keys: KeyIndex;
   /** Claimable jobs. */
-  readonly ready: SortedList;
+  ready: SortedList;
   /** Claimable jobs per type (no empty lists). */
-  readonly readyByType: ReadonlyMap<string, SortedList>;
+  readyByType: ReadonlyMap<string, SortedList>;
   /** Delayed jobs not (yet) promoted. */
-  readonly delayed: SortedList;
+  delayed: SortedList;
   /** Delayed jobs per type (no empty lists). */
-  readonly delayedByType: ReadonlyMap<string, SortedList>;
+  delayedByType: ReadonlyMap<string, SortedList>;
   /** Active jobs by lease expiry. */
-  readonly active: SortedList;
+  active: SortedList;
   /** Finished jobs by finish time. */
   readonly finished: SortedList;
   /** Unfinished jobs per type (no zero counts). */
@@ -111,6 +116,21 @@ export class StateData implements QueueState {
     this.active = fields.active;
     this.finished = fields.finished;
     this.byType = fields.byType;
+  }
+
+  /**
+   * Takes over the claim indexes of `other`, a state with the same jobs and
+   * counters (a batch that changed nothing stored but promoted due delayed
+   * jobs). The meaning of this state does not change; later batches and
+   * `nextDueAt` just do not redo the work. The only fields ever
+   * replaced after construction.
+   */
+  adoptIndexes(other: StateData): void {
+    this.ready = other.ready;
+    this.readyByType = other.readyByType;
+    this.delayed = other.delayed;
+    this.delayedByType = other.delayedByType;
+    this.active = other.active;
   }
 
   /** A copy with some fields replaced. */
@@ -137,6 +157,14 @@ export class StateData implements QueueState {
       byType: this.byType,
     };
   }
+}
+
+/** The internal form of `state`; throws an {@linkcode InvalidError} for a foreign object. */
+export function stateData(state: QueueState): StateData {
+  if (state instanceof StateData) return state;
+  throw new InvalidError(
+    "not a queue state: use createState, decodeState, withCommit or applyBatch to make one",
+  );
 }
 
 /** Zeroed totals. */
@@ -166,7 +194,8 @@ export function finishedEntry(job: Job, seq: number): IndexEntry {
 
 /**
  * Builds the indexes of a state from its jobs, given in ascending sequence
- * order with their sequence numbers (used by decode).
+ * order with their sequence numbers (used by decode). Throws an
+ * {@linkcode InvalidError} when two jobs hold the same idempotency key.
  */
 export function indexJobs(
   entries: readonly { seq: number; job: Job }[],
@@ -189,14 +218,14 @@ export function indexJobs(
   const readyByType = new Map<string, IndexEntry[]>();
   const delayedByType = new Map<string, IndexEntry[]>();
   const byType = new Map<string, number>();
-  const keys = KeyIndex.EMPTY.draft();
+  const keys: [string, number][] = [];
   const push = (map: Map<string, IndexEntry[]>, type: string, entry: IndexEntry) => {
     const list = map.get(type);
     if (list === undefined) map.set(type, [entry]);
     else list.push(entry);
   };
   for (const { seq, job } of entries) {
-    if (job.idempotencyKey !== undefined) keys.set(job.idempotencyKey, seq);
+    if (job.idempotencyKey !== undefined) keys.push([job.idempotencyKey, seq]);
     if (!isFinished(job.state)) byType.set(job.type, (byType.get(job.type) ?? 0) + 1);
     switch (job.state) {
       case "ready": {
@@ -222,7 +251,11 @@ export function indexJobs(
     new Map([...map].map(([type, list]) => [type, SortedList.from(list)]));
   return {
     jobs: JobTable.fromSorted(entries),
-    keys: keys.freeze(),
+    keys: KeyIndex.fromEntries(keys, (key) => {
+      throw new InvalidError(
+        `invalid state: idempotency key ${JSON.stringify(key)} held by two jobs`,
+      );
+    }),
     ready: SortedList.from(ready),
     readyByType: lists(readyByType),
     delayed: SortedList.from(delayed),
@@ -289,14 +322,15 @@ export class StateDraft {
     this.#base = next;
     this.#touched = false;
     this.#totals = undefined;
-    this.#jobs =
-      this.#keys =
-      this.#ready =
-      this.#delayed =
-      this.#active =
-      this.#finished =
-        undefined;
-    this.#readyByType = this.#delayedByType = this.#byType = undefined;
+    this.#jobs = undefined;
+    this.#keys = undefined;
+    this.#ready = undefined;
+    this.#readyByType = undefined;
+    this.#delayed = undefined;
+    this.#delayedByType = undefined;
+    this.#active = undefined;
+    this.#finished = undefined;
+    this.#byType = undefined;
     return next;
   }
 
@@ -402,14 +436,21 @@ export class StateDraft {
   }
 
   /**
-   * Drops an index entry that does not match its job's record (a safety net:
-   * it cannot happen unless there is a bug, but a stale entry must never make
-   * a claim or an expiry loop). `type` names the per-type list to clean too.
+   * Drops an index entry that does not match its job's record: from the
+   * global list of `kind` and from the per-type ready lists of `types` (the
+   * one it was found in and the job's own). A safety net: it cannot happen
+   * unless there is a bug, but a stale entry must never make a claim or an
+   * expiry loop, and removing it from the list it came from guarantees progress.
    */
-  dropStale(kind: "ready" | "active", entry: IndexEntry, type: string | undefined): void {
+  dropStale(
+    kind: "ready" | "active",
+    entry: IndexEntry,
+    types: readonly (string | undefined)[] = [],
+  ): void {
     this.#touch(false);
     this.#list(kind).remove(entry);
-    if (kind === "ready" && type !== undefined) this.#typeList("ready", type).remove(entry);
+    if (kind !== "ready") return;
+    for (const type of types) if (type !== undefined) this.#typeList("ready", type).remove(entry);
   }
 
   #place(seq: number, job: Job): void {

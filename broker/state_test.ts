@@ -15,9 +15,9 @@ import {
   selectArchive,
   STATE_FORMAT,
   STATE_VERSION,
-  stateData,
   withCommit,
 } from "./state.ts";
+import { stateData } from "./state_data.ts";
 
 const T0 = 1_700_000_000_000;
 const LEADER = { id: "broker-a", url: "http://127.0.0.1:1" };
@@ -309,6 +309,28 @@ Deno.test("nextDueAt: the earliest delayed runAt or lease expiry", () => {
   // A claim promotes due jobs out of the delayed index.
   state = claimed(state, { op: "claim", workerId: "w", types: ["none"] }, T0 + 300).state;
   assert.equal(nextDueAt(state), T0 + 500);
+});
+
+Deno.test("a read-only batch keeps its promotions in the input state (no spinning broker)", () => {
+  // A broker with a parked claim for type "b" keeps its state after a batch
+  // that changed nothing; the due "a" job must not keep nextDueAt in the past.
+  const state = apply(createState(), [{
+    op: "push",
+    jobs: [job("a", { delayMs: 100 }), job("a", { delayMs: 900 })],
+  }]);
+  const bytes = encodeState(state);
+  assert.equal(nextDueAt(state), T0 + 100);
+  const result = applyBatch(
+    state,
+    [{ op: "claim", workerId: "w", types: ["b"] }],
+    context(T0 + 100),
+  );
+  assert.equal(result.changed, false);
+  assert.equal(result.state, state);
+  assert.equal(nextDueAt(state), T0 + 900);
+  assert.deepEqual(encodeState(state), bytes, "the stored content is untouched");
+  assert.equal(queueStats(state, T0 + 100).ready, 1);
+  assert.equal(hasReady(state, T0 + 100, ["a"]), true);
 });
 
 Deno.test("hasReady: ready jobs, due delayed jobs, by type", () => {

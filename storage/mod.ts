@@ -8,3 +8,4 @@ export * from "./keys.ts";
 export * from "./memory_store.ts";
 export * from "./directory_store.ts";
 export * from "./faulty_store.ts";
+export * from "./s3_store.ts";

@@ -26,6 +26,11 @@
  * makes the caller re-read and look for its own write, which is right in both
  * cases. So every 5xx on a conditional put is an `AmbiguousWriteError`.
  *
+ * S3 ETags of single-part uploads are the MD5 of the body, so writing the same
+ * bytes again yields the same ETag (an A→B→A history lets a stale `If-Match`
+ * succeed). Callers that compare-and-swap must make every version's bytes
+ * unique; osqueue's state carries a commit counter for this.
+ *
  * `If-Match` is sent without quotes: RGW (and DigitalOcean Spaces) compare the
  * header's bytes with the unquoted ETag, and AWS S3 accepts both forms. ETags
  * returned by this store never carry quotes.
