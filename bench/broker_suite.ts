@@ -213,7 +213,7 @@ async function runScenario(
   const elapsedS = (measuredTo - measuredFrom) / 1000;
 
   const commits = after.commits - before.commits;
-  const operations = after.committedOperations - before.committedOperations;
+  const operations = after.committedRequests - before.committedRequests;
   const opsPerCommit = commits > 0 ? operations / commits : NaN;
   const requests = summarize(latencies);
   const cost = commitCost(broker.state, Math.max(1, Math.round(opsPerCommit / 3)));

@@ -81,7 +81,7 @@ export interface W1Result {
   enqueueWritesPer1000: number;
   /** Store PUTs per 1000 jobs while draining. */
   drainWritesPer1000: number;
-  /** Mean operations per state commit while enqueuing (the broker's `committedOperations`). */
+  /** Mean operations per state commit while enqueuing (the broker's `committedRequests`). */
   enqueueOpsPerCommit: number;
   /** Mean operations per state commit while draining. */
   drainOpsPerCommit: number;
@@ -113,7 +113,7 @@ export interface W2Result {
   max: number;
   /** Store PUTs per 1000 jobs. */
   writesPer1000: number;
-  /** Mean operations per state commit (the broker's `committedOperations`). */
+  /** Mean operations per state commit (the broker's `committedRequests`). */
   opsPerCommit: number;
   /** Client requests (not `stats`) per state commit. */
   requestsPerCommit: number;
@@ -207,7 +207,7 @@ function snapshot(cluster: Cluster): Snapshot {
 
 function delta(from: Snapshot, to: Snapshot, jobs: number) {
   const commits = to.broker.commits - from.broker.commits;
-  const operations = to.broker.committedOperations - from.broker.committedOperations;
+  const operations = to.broker.committedRequests - from.broker.committedRequests;
   return {
     seconds: (to.at - from.at) / 1000,
     writesPer1000: ((to.store.puts - from.store.puts) / jobs) * 1000,
@@ -424,7 +424,7 @@ export async function runW1(
         "completed; then the state object is read back from the store to confirm.",
         "writes/1k jobs = store PUTs (state commits + archive objects) / jobs × 1000; " +
         "requests/commit = client requests (push, claim, complete, release; not the bench's " +
-        "`stats` polls) per state write; ops/commit = the broker's `committedOperations / " +
+        "`stats` polls) per state write; ops/commit = the broker's `committedRequests / " +
         "commits`, which also counts housekeeping and every parked push-delivery claim " +
         "re-applied in each tick.",
         "Broker server, producer and workers in one Deno process; medians over runs.",

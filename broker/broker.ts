@@ -81,6 +81,12 @@ export interface BrokerOptions {
   heartbeatCheckMs?: number;
   /** Minimum time between two commits, to cap the write rate (default 0). */
   minCommitIntervalMs?: number;
+  /**
+   * Group-commit linger: when fewer requests are queued than the last commit
+   * carried, wait up to this long (and at most half the last write's duration)
+   * for the rest to arrive before writing (default 2 ms; 0 turns it off).
+   */
+  maxLingerMs?: number;
   /** A standby takes over when the leader has not committed for this long, by its own clock (default 15 s). */
   takeoverTimeoutMs?: number;
   /** An idle leader commits at least this often to show it is alive (default takeoverTimeoutMs / 3). */
@@ -106,8 +112,8 @@ export type BrokerRole = "starting" | "leader" | "standby" | "stopped";
 export interface BrokerMetrics {
   /** Successful state writes. */
   commits: number;
-  /** Operations carried by those writes. */
-  committedOperations: number;
+  /** Client requests carried by those writes (housekeeping and re-applied parked claims not counted). */
+  committedRequests: number;
   /** Batches answered without a write. */
   readOnlyBatches: number;
   /** CAS conflicts seen. */
@@ -137,6 +143,7 @@ const DEFAULTS = {
   heartbeatTimeoutMs: 30_000,
   heartbeatCheckMs: 5_000,
   minCommitIntervalMs: 0,
+  maxLingerMs: 2,
   takeoverTimeoutMs: 15_000,
   standbyPollMs: 1_000,
   mailboxCapacity: 10_000,
@@ -172,6 +179,7 @@ export class Broker implements QueueBackend {
   readonly #heartbeatTimeoutMs: number;
   readonly #heartbeatCheckMs: number;
   readonly #minCommitIntervalMs: number;
+  readonly #maxLingerMs: number;
   readonly #takeoverTimeoutMs: number;
   readonly #renewIntervalMs: number;
   readonly #standbyPollMs: number;
@@ -186,6 +194,9 @@ export class Broker implements QueueBackend {
   #etag = "";
   #epoch = 0;
   #lastCommitAt = 0;
+  #lastBatchSize = 0;
+  #lastWriteMs = 0;
+  #ticksSinceYield = 0;
   #nextExpireAt = 0;
   #parked: Pending[] = [];
   #knownLeader: BrokerIdentity | null = null;
@@ -193,7 +204,7 @@ export class Broker implements QueueBackend {
   #stopping = new AbortController();
   #metrics: BrokerMetrics = {
     commits: 0,
-    committedOperations: 0,
+    committedRequests: 0,
     readOnlyBatches: 0,
     conflicts: 0,
     ambiguousWrites: 0,
@@ -219,6 +230,7 @@ export class Broker implements QueueBackend {
     this.#heartbeatCheckMs = positive("heartbeatCheckMs", options.heartbeatCheckMs) ??
       DEFAULTS.heartbeatCheckMs;
     this.#minCommitIntervalMs = options.minCommitIntervalMs ?? DEFAULTS.minCommitIntervalMs;
+    this.#maxLingerMs = options.maxLingerMs ?? DEFAULTS.maxLingerMs;
     this.#takeoverTimeoutMs = positive("takeoverTimeoutMs", options.takeoverTimeoutMs) ??
       DEFAULTS.takeoverTimeoutMs;
     this.#renewIntervalMs = positive("renewIntervalMs", options.renewIntervalMs) ??
@@ -371,9 +383,30 @@ export class Broker implements QueueBackend {
     if (stop.aborted && this.#mailbox.size === 0) return;
     const wait = this.#lastCommitAt + this.#minCommitIntervalMs - this.#clock.now();
     if (wait > 0) await sleep(wait, stop);
+    else await this.#linger(stop);
     if (stop.aborted) return;
     const batch = this.#mailbox.drain().filter((pending) => !pending.signal?.aborted);
     await this.#tick(batch);
+  }
+
+  /**
+   * Group commit: after a commit its callers answer with their next requests
+   * a moment later. When fewer are queued than the last batch carried, wait a
+   * little (at most `maxLingerMs`, at most half a write) so they share the next
+   * write. Also yields to the event loop now and then, so that timers run
+   * even when the store answers without ever waiting (MemoryStore).
+   */
+  async #linger(stop: AbortSignal): Promise<void> {
+    const target = Math.ceil(this.#lastBatchSize * 0.75);
+    const ms = Math.min(this.#maxLingerMs, this.#lastWriteMs / 2);
+    if (this.#mailbox.size < target && ms >= 0.5) {
+      this.#ticksSinceYield = 0;
+      return await sleep(ms, stop);
+    }
+    if (++this.#ticksSinceYield >= 16) {
+      this.#ticksSinceYield = 0;
+      await sleep(0, stop);
+    }
   }
 
   /** Resolves when a request arrives or a timer (expiry check, due job, parked deadline, renewal) is due. */
@@ -442,7 +475,8 @@ export class Broker implements QueueBackend {
       const outcome = await this.#write(next);
       if (outcome === "landed") {
         replies = result.replies;
-        this.#metrics.committedOperations += operations.length;
+        this.#metrics.committedRequests += batch.length;
+        this.#lastBatchSize = batch.length;
         break;
       }
       if (outcome === "deposed") {
@@ -520,10 +554,12 @@ export class Broker implements QueueBackend {
   /** Writes `next` with If-Match; classifies the outcome. */
   async #write(next: QueueState): Promise<"landed" | "retry" | "deposed" | OsqueueError> {
     const body = encodeState(next);
+    const started = performance.now();
     try {
       this.#etag = await this.#store.put(this.#stateKey, body, {
         condition: { ifMatch: this.#etag },
       });
+      this.#lastWriteMs = performance.now() - started;
       this.#committed(next, body.length);
       return "landed";
     } catch (error) {

@@ -105,6 +105,13 @@ export async function main(args: string[]): Promise<number> {
         return 2;
     }
   } catch (error) {
+    // An unknown option or a missing option value is a usage error, like a missing --type.
+    const code = (error as { code?: unknown } | null)?.code;
+    if (typeof code === "string" && code.startsWith("ERR_PARSE_ARGS")) {
+      console.error(`osqueue ${command}: ${(error as Error).message}
+Run "osqueue ${command} --help" for its options.`);
+      return 2;
+    }
     const message = error instanceof OsqueueError
       ? `${error.code}: ${error.message}`
       : error instanceof Error
@@ -163,14 +170,21 @@ async function brokerCommand(args: string[]): Promise<number> {
   const quiet = values.quiet ?? false;
   const advertiseHost = listen.hostname === "0.0.0.0" ? "127.0.0.1" : listen.hostname;
   const log = (line: string) => console.error(`[osqueue] ${line}`);
+  // Flags are checked before anything listens, so a bad one leaves nothing behind.
+  const timing = {
+    heartbeatTimeoutMs: parseDuration(values["heartbeat-timeout"], "--heartbeat-timeout"),
+    heartbeatCheckMs: parseDuration(values["heartbeat-check"], "--heartbeat-check"),
+    takeoverTimeoutMs: parseDuration(values["takeover-timeout"], "--takeover-timeout"),
+    minCommitIntervalMs: parseDuration(values["min-commit-interval"], "--min-commit-interval"),
+  };
 
   // The port may be 0 (pick one): start the server first, then the broker with the real URL.
-  let broker: Broker | undefined;
+  const started: { broker?: Broker } = {};
   const server = serveBroker({
     backend: {
-      request: (operation, options) => broker!.request(operation, options),
+      request: (operation, options) => started.broker!.request(operation, options),
       leaderInfo: () =>
-        broker?.leaderInfo() ?? { leader: false, brokerId: values.identity ?? "starting" },
+        started.broker?.leaderInfo() ?? { leader: false, brokerId: values.identity ?? "starting" },
     },
     hostname: listen.hostname,
     port: listen.port,
@@ -178,20 +192,18 @@ async function brokerCommand(args: string[]): Promise<number> {
     log: quiet ? undefined : log,
   });
   const url = values.advertise ?? `http://${advertiseHost}:${server.addr.port}`;
-  broker = new Broker({
-    store,
-    prefix,
-    identity: { id: values.identity ?? `broker-${crypto.randomUUID().slice(0, 8)}`, url },
-    heartbeatTimeoutMs: parseDuration(values["heartbeat-timeout"], "--heartbeat-timeout"),
-    heartbeatCheckMs: parseDuration(values["heartbeat-check"], "--heartbeat-check"),
-    takeoverTimeoutMs: parseDuration(values["takeover-timeout"], "--takeover-timeout"),
-    minCommitIntervalMs: parseDuration(values["min-commit-interval"], "--min-commit-interval"),
-    log: (event) => {
-      const important = !["commit", "conflict"].includes(event.event);
-      if (!quiet || important) log(JSON.stringify(event));
-    },
-  });
+  let broker: Broker;
   try {
+    broker = started.broker = new Broker({
+      store,
+      prefix,
+      identity: { id: values.identity ?? `broker-${crypto.randomUUID().slice(0, 8)}`, url },
+      ...timing,
+      log: (event) => {
+        const important = !["commit", "conflict"].includes(event.event);
+        if (!quiet || important) log(JSON.stringify(event));
+      },
+    });
     await broker.start();
   } catch (error) {
     await server.shutdown();
