@@ -33,7 +33,7 @@ Run "osqueue <command> --help" for a command's options.`,
   broker: `osqueue broker — run a broker server
 
 Options:
-  --listen ADDR             [host]:port to listen on (default :8080)
+  --listen ADDR             [host]:port to listen on (default 127.0.0.1:8080; :8080 = all interfaces)
   --data DIR                keep the queue in a local directory (default ./data)
   --storage URL             or in S3: s3://bucket/prefix
   --s3-endpoint URL         S3-compatible endpoint (R2, MinIO, radosgw); env OSQUEUE_S3_ENDPOINT
@@ -151,7 +151,7 @@ async function brokerCommand(args: string[]): Promise<number> {
     args,
     options: {
       ...STORAGE_OPTIONS,
-      listen: { type: "string", default: ":8080" },
+      listen: { type: "string", default: "127.0.0.1:8080" },
       "heartbeat-timeout": { type: "string", default: "30s" },
       "heartbeat-check": { type: "string", default: "5s" },
       "takeover-timeout": { type: "string", default: "15s" },
