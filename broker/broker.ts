@@ -347,7 +347,8 @@ export class Broker implements QueueBackend {
     if (this.#role !== "leader") return Promise.reject(this.#notLeader());
     return new Promise((resolve, reject) => {
       const pending: Pending = {
-        operation: parsed.data,
+        // A copy: an in-process caller may mutate its payload after the call.
+        operation: structuredClone(parsed.data),
         resolve: resolve as (value: unknown) => void,
         reject,
       };

@@ -148,7 +148,8 @@ export class Queue<T> {
     const valid: QueueJob<T>[] = [];
     for (const job of reply.jobs) {
       try {
-        valid.push({ ...job, payload: this.#validate(job.payload as T, "claim") as T & JsonValue });
+        const payload = this.#validate(structuredClone(job.payload) as T, "claim");
+        valid.push({ ...job, payload: payload as T & JsonValue });
       } catch (error) {
         await this.fail(job, (error as Error).message, { retry: false });
       }
@@ -204,7 +205,7 @@ export class Queue<T> {
 
   /** Reads a job's record; rejects with `JobNotFoundError` when unknown (or already archived). */
   async get(id: string): Promise<Job> {
-    return (await this.#backend.request({ op: "get", jobId: id })).job;
+    return structuredClone((await this.#backend.request({ op: "get", jobId: id })).job);
   }
 
   /** Reads the queue's counters. */

@@ -115,3 +115,18 @@ Deno.test("Queue: state survives a restart on a directory store", async () => {
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("Queue: payloads are copied in and out, so callers cannot mutate the state", async () => {
+  const queue = await Queue.open<{ list: number[] }>({ store: new MemoryStore() });
+  const payload = { list: [1] };
+  const id = await queue.push(payload);
+  payload.list.push(2);
+  const [job] = await queue.claim();
+  assert.deepEqual(job.payload, { list: [1] });
+  job.payload.list.push(3);
+  const record = await queue.get(id);
+  assert.deepEqual(record.payload, { list: [1] });
+  (record.payload as { list: number[] }).list.push(4);
+  assert.deepEqual((await queue.get(id)).payload, { list: [1] });
+  await queue.close();
+});

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { InvalidError } from "../errors.ts";
+import { InvalidError } from "@osqueue/osqueue";
 
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 

@@ -8,14 +8,9 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { OsqueueError } from "../errors.ts";
-import type { ObjectStore } from "../storage/types.ts";
-import { DirectoryStore } from "../storage/directory_store.ts";
-import { parseS3Url, S3Store } from "../storage/s3_store.ts";
-import { Broker } from "../broker/broker.ts";
-import { serveBroker } from "../broker/server.ts";
-import { decodeState, jobCount } from "../broker/state.ts";
-import { applyBatch } from "../broker/apply.ts";
+import { OsqueueError } from "@osqueue/osqueue";
+import { DirectoryStore, type ObjectStore, parseS3Url, S3Store } from "@osqueue/osqueue/storage";
+import { applyBatch, Broker, decodeState, jobCount, serveBroker } from "@osqueue/osqueue/broker";
 import { parseDuration, parseListen } from "./args.ts";
 
 const HELP: Record<string, string> = {
