@@ -394,3 +394,25 @@ Deno.test("broker: a graceful stop resigns, so a standby takes over without wait
   assert.equal((await b.request({ op: "stats" })).ready, 1);
   await b.stop();
 });
+
+Deno.test("broker: minCommitIntervalMs spaces state writes at least that far apart", async () => {
+  const writes: number[] = [];
+  class TimedStore extends MemoryStore {
+    override put(
+      key: string,
+      body: Uint8Array,
+      options?: Parameters<MemoryStore["put"]>[2],
+    ): Promise<string> {
+      if (key === "queue.json") writes.push(performance.now());
+      return super.put(key, body, options);
+    }
+  }
+  const broker = await startBroker(new TimedStore(), { minCommitIntervalMs: 40 });
+  writes.length = 0;
+  for (let i = 0; i < 4; i++) await broker.request(push("t", i));
+  assert.equal(writes.length, 4);
+  for (let i = 1; i < writes.length; i++) {
+    assert.ok(writes[i] - writes[i - 1] >= 39, `writes ${i - 1} and ${i} too close`);
+  }
+  await broker.stop();
+});
