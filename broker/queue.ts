@@ -7,7 +7,6 @@
 import type { z } from "zod";
 import { ValidationError } from "../errors.ts";
 import type {
-  BackoffPolicy,
   ClaimedJob,
   Job,
   JsonValue,
@@ -18,21 +17,8 @@ import type {
 import type { QueueBackend } from "../protocol/backend.ts";
 import { Broker, type BrokerOptions } from "./broker.ts";
 
-/** Options of a push. */
-export interface QueuePushOptions {
-  /** Higher runs first (default 0). */
-  priority?: number;
-  /** Run no earlier than this many ms from now. */
-  delayMs?: number;
-  /** Run no earlier than this epoch-ms time. */
-  runAt?: number;
-  /** Attempts before dead-lettering (default 3). */
-  maxAttempts?: number;
-  /** Retry delay policy. */
-  backoff?: BackoffPolicy;
-  /** A second push with the same key returns the first job's id. */
-  idempotencyKey?: string;
-}
+/** Options of a push: everything a {@linkcode PushJob} holds but its type and payload. */
+export type QueuePushOptions = Omit<PushJob, "type" | "payload">;
 
 /** Options of a claim. */
 export interface QueueClaimOptions {

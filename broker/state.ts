@@ -13,7 +13,7 @@
  * @module
  */
 import { InvalidError } from "../errors.ts";
-import type { Job, JobState, QueueStats } from "../protocol/operations.ts";
+import type { Job, JobState, QueueStats, QueueTotals } from "../protocol/operations.ts";
 import { parseJobId } from "./job_id.ts";
 import { isCount, isObject, restoreJob } from "./job_codec.ts";
 import { KeyIndex } from "./key_index.ts";
@@ -27,24 +27,6 @@ export interface BrokerIdentity {
   id: string;
   /** The URL clients use to reach it. */
   url?: string;
-}
-
-/** Counters since the queue was created. */
-export interface QueueTotals {
-  /** Jobs pushed (duplicates by idempotency key not counted). */
-  pushed: number;
-  /** Jobs completed. */
-  completed: number;
-  /** Failed attempts reported with `fail`. */
-  failed: number;
-  /** Failed attempts that were scheduled for a retry. */
-  retried: number;
-  /** Jobs dead-lettered (by `fail` or by an expired last attempt). */
-  dead: number;
-  /** Leases that ran out. */
-  expired: number;
-  /** Jobs cancelled. */
-  cancelled: number;
 }
 
 /**
@@ -204,6 +186,11 @@ export function queueStats(state: QueueState, now: number): QueueStats {
     epoch: data.epoch,
     commit: data.commit,
   };
+}
+
+/** Every job the state holds (unfinished, and finished ones awaiting archive), by id order. */
+export function listJobs(state: QueueState): Job[] {
+  return [...stateData(state).jobs].map((job) => ({ ...job }));
 }
 
 /** The record of the job with this id, if the state holds it (as stored; callers must not mutate it). */

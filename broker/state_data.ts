@@ -31,7 +31,8 @@ import {
   type SortedListDraft,
   type SortedListView,
 } from "./sorted_list.ts";
-import type { BrokerIdentity, QueueState, QueueTotals } from "./state.ts";
+import type { QueueTotals } from "../protocol/operations.ts";
+import type { BrokerIdentity, QueueState } from "./state.ts";
 
 /** The fields a {@linkcode StateData} is built from. */
 export interface StateFields {

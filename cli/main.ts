@@ -10,7 +10,14 @@
 import { parseArgs } from "node:util";
 import { OsqueueError } from "@osqueue/osqueue";
 import { DirectoryStore, type ObjectStore, parseS3Url, S3Store } from "@osqueue/osqueue/storage";
-import { applyBatch, Broker, decodeState, jobCount, serveBroker } from "@osqueue/osqueue/broker";
+import {
+  Broker,
+  decodeState,
+  jobCount,
+  listJobs,
+  queueStats,
+  serveBroker,
+} from "@osqueue/osqueue/broker";
 import { parseDuration, parseListen } from "./args.ts";
 
 const HELP: Record<string, string> = {
@@ -287,12 +294,6 @@ async function inspectCommand(args: string[]): Promise<number> {
     return 1;
   }
   const state = decodeState(found.body);
-  const [stats] = applyBatch(state, [{ op: "stats" }], {
-    now: Date.now(),
-    defaultLeaseMs: 30_000,
-    newToken: () => "",
-    random: () => 0,
-  }).replies;
   console.log(JSON.stringify(
     {
       key,
@@ -301,39 +302,13 @@ async function inspectCommand(args: string[]): Promise<number> {
       etag: found.etag,
       leader: state.leader,
       jobs: jobCount(state),
-      stats: stats.ok ? stats.value : undefined,
+      stats: queueStats(state, Date.now()),
     },
     null,
     2,
   ));
-  if (values.jobs) {
-    const ids = listJobIds(found.body);
-    for (const id of ids) {
-      const [reply] = applyBatch(state, [{ op: "get", jobId: id }], {
-        now: Date.now(),
-        defaultLeaseMs: 30_000,
-        newToken: () => "",
-        random: () => 0,
-      }).replies;
-      if (reply.ok) console.log(JSON.stringify((reply.value as { job: unknown }).job));
-    }
-  }
+  if (values.jobs) { for (const job of listJobs(state)) console.log(JSON.stringify(job)); }
   return 0;
-}
-
-/** Job ids in an encoded state, without depending on its internal layout. */
-function listJobIds(body: Uint8Array): string[] {
-  const ids: string[] = [];
-  const visit = (value: unknown): void => {
-    if (Array.isArray(value)) value.forEach(visit);
-    else if (value !== null && typeof value === "object") {
-      const record = value as Record<string, unknown>;
-      if (typeof record.id === "string" && typeof record.type === "string") ids.push(record.id);
-      else Object.values(record).forEach(visit);
-    }
-  };
-  visit(JSON.parse(new TextDecoder().decode(body)));
-  return ids;
 }
 
 async function rest(

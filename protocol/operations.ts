@@ -121,6 +121,24 @@ export interface ClaimedJob {
   leaseExpiresAt: number;
 }
 
+/** Counters since the queue was created. */
+export interface QueueTotals {
+  /** Jobs pushed (duplicates by idempotency key not counted). */
+  pushed: number;
+  /** Jobs completed. */
+  completed: number;
+  /** Failed attempts reported with `fail`. */
+  failed: number;
+  /** Failed attempts that were scheduled for a retry. */
+  retried: number;
+  /** Jobs dead-lettered (by `fail` or by an expired last attempt). */
+  dead: number;
+  /** Leases that ran out. */
+  expired: number;
+  /** Jobs cancelled. */
+  cancelled: number;
+}
+
 /** Queue counters returned by `stats`. */
 export interface QueueStats {
   /** Jobs ready to run now. */
@@ -132,15 +150,7 @@ export interface QueueStats {
   /** Finished jobs still in the state, waiting to be archived. */
   finishedPending: number;
   /** Totals since the queue was created. */
-  totals: {
-    pushed: number;
-    completed: number;
-    failed: number;
-    retried: number;
-    dead: number;
-    expired: number;
-    cancelled: number;
-  };
+  totals: QueueTotals;
   /** Ready + delayed + active jobs by type. */
   byType: Record<string, number>;
   /** The leader's epoch. */

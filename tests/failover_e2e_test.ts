@@ -15,13 +15,14 @@ import { waitFor } from "./_helpers.ts";
 
 /** Serves a broker that is built once the server's URL is known (it advertises that URL). */
 function serveLate(make: (url: string) => Broker): { server: BrokerServer; broker: Broker } {
-  let broker: Broker | undefined;
+  const late: { broker?: Broker } = {};
   const backend: QueueBackend = {
-    request: (operation, options) => broker!.request(operation, options),
-    leaderInfo: () => broker!.leaderInfo(),
+    request: (operation, options) => late.broker!.request(operation, options),
+    leaderInfo: () => late.broker!.leaderInfo(),
   };
   const server = serveBroker({ backend, hostname: "127.0.0.1", port: 0 });
-  broker = make(server.url);
+  const broker = make(server.url);
+  late.broker = broker;
   return { server, broker };
 }
 
