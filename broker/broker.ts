@@ -194,6 +194,7 @@ export class Broker implements QueueBackend {
   #etag = "";
   #epoch = 0;
   #lastCommitAt = 0;
+  #lastFailedWriteAt = 0;
   #lastBatchSize = 0;
   #lastWriteMs = 0;
   #ticksSinceYield = 0;
@@ -415,7 +416,7 @@ export class Broker implements QueueBackend {
   async #waitForWork(stop: AbortSignal): Promise<void> {
     if (this.#mailbox.size > 0) return;
     const now = this.#clock.now();
-    let wakeAt = Math.min(this.#nextExpireAt, this.#lastCommitAt + this.#renewIntervalMs);
+    let wakeAt = Math.min(this.#nextExpireAt, this.#lastWriteAttemptAt() + this.#renewIntervalMs);
     if (this.#parked.length > 0) {
       const due = nextDueAt(this.#state, now);
       // A lease already past expiry waits for the next expiry check, not a busy loop.
@@ -456,10 +457,37 @@ export class Broker implements QueueBackend {
     const parked = this.#parked.splice(0).filter((pending) => !pending.signal?.aborted);
     const entries = [...batch, ...parked];
     const operations = [...housekeeping, ...entries.map((pending) => pending.operation)];
-    const renew = now - this.#lastCommitAt >= this.#renewIntervalMs;
+    const renew = now - this.#lastWriteAttemptAt() >= this.#renewIntervalMs;
 
     let replies: OperationReply[] | undefined;
     let error: OsqueueError | undefined;
+    try {
+      ({ replies, error } = await this.#commitBatch(operations, batch.length, renew));
+    } catch (thrown) {
+      // A bug must not leave callers hanging: answer everyone with `internal`.
+      this.#log({ event: "tick-error", error: String(thrown) });
+      error = thrown instanceof OsqueueError
+        ? thrown
+        : new OsqueueError("internal", `broker tick failed: ${String(thrown)}`, { cause: thrown });
+    }
+    this.#settle(entries, housekeeping.length, replies, error);
+  }
+
+  /** The time of the last write attempt, landed or failed (renewals wait for it, no busy loop). */
+  #lastWriteAttemptAt(): number {
+    return Math.max(this.#lastCommitAt, this.#lastFailedWriteAt);
+  }
+
+  /**
+   * Applies `operations` and writes the result once, re-applying on the fresh
+   * state after a conflict while still the leader. Returns the replies, or the
+   * error every request of the batch gets.
+   */
+  async #commitBatch(
+    operations: BrokerOperation[],
+    requests: number,
+    renew: boolean,
+  ): Promise<{ replies?: OperationReply[]; error?: OsqueueError }> {
     for (let attempt = 0;; attempt++) {
       const context = {
         now: this.#clock.now(),
@@ -469,35 +497,33 @@ export class Broker implements QueueBackend {
       };
       const result = applyBatch(this.#state, operations, context);
       if (!result.changed && !renew) {
-        replies = result.replies;
         this.#metrics.readOnlyBatches++;
-        break;
+        return { replies: result.replies };
       }
       const next = withCommit(result.state, { leader: this.#identity, epoch: this.#epoch });
       const outcome = await this.#write(next);
       if (outcome === "landed") {
-        replies = result.replies;
-        this.#metrics.committedRequests += batch.length;
-        this.#lastBatchSize = batch.length;
-        break;
+        this.#metrics.committedRequests += requests;
+        this.#lastBatchSize = requests;
+        return { replies: result.replies };
       }
-      if (outcome === "deposed") {
-        error = this.#notLeader();
-        break;
-      }
+      if (outcome === "deposed") return { error: this.#notLeader() };
       if (outcome instanceof OsqueueError) {
-        error = outcome;
-        break;
+        this.#lastFailedWriteAt = this.#clock.now();
+        return { error: outcome };
       }
       // outcome === "retry": the state was re-read and we still lead.
       if (attempt >= this.#maxConflictRetries) {
-        error = new UnavailableError(
-          `gave up after ${attempt + 1} conflicting writes; is another process writing the state?`,
-        );
-        break;
+        this.#lastFailedWriteAt = this.#clock.now();
+        return {
+          error: new UnavailableError(
+            `gave up after ${
+              attempt + 1
+            } conflicting writes; is another process writing the state?`,
+          ),
+        };
       }
     }
-    this.#settle(entries, housekeeping.length, replies, error);
   }
 
   /** Settles each request with its reply (or the batch's error); parks empty long-poll claims. */

@@ -416,3 +416,17 @@ Deno.test("broker: minCommitIntervalMs spaces state writes at least that far apa
   }
   await broker.stop();
 });
+
+Deno.test("broker: while storage is down, renewals back off instead of hammering it", async () => {
+  const store = new FaultyStore(new MemoryStore());
+  const broker = await startBroker(store, { renewIntervalMs: 40, heartbeatCheckMs: 40 });
+  store.resetStats();
+  // Every put fails from now on.
+  for (let i = 0; i < 1000; i++) store.failNext("put", new UnavailableError("down"));
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const attempts = store.stats.puts;
+  assert.ok(attempts >= 2, `renewals were attempted (${attempts})`);
+  assert.ok(attempts <= 12, `${attempts} write attempts in 300 ms with a 40 ms renew interval`);
+  await assert.rejects(broker.request(push()), UnavailableError);
+  await broker.stop();
+});
