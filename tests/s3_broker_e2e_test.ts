@@ -12,7 +12,7 @@ import { decodeArchive } from "../broker/archive.ts";
 import { S3Store } from "../storage/s3_store.ts";
 import { connectClient } from "../worker/client.ts";
 import { Worker } from "../worker/worker.ts";
-import { waitFor } from "./_helpers.ts";
+import { repoPath, runDeno, startCliBroker, tempDir, waitFor } from "./_helpers.ts";
 
 const endpoint = Deno.env.get("OSQUEUE_S3_ENDPOINT") ?? "";
 const bucket = Deno.env.get("OSQUEUE_S3_BUCKET") ?? "osqueue-test";
@@ -107,6 +107,47 @@ Deno.test({
     assert.equal(stats.epoch, a.state.epoch + 1);
     await b.stop();
     for (const key of await store.list(prefix)) await store.delete(key);
+    store.close();
+  },
+});
+
+Deno.test({
+  name: "CLI on S3: broker --storage s3://…, push, stats and inspect --storage",
+  ignore: endpoint === "",
+  async fn() {
+    await ensureBucket();
+    const prefix = `cli-e2e-${crypto.randomUUID().slice(0, 8)}`;
+    const s3 = [
+      "--storage",
+      `s3://${bucket}/${prefix}`,
+      "--s3-endpoint",
+      endpoint,
+      "--s3-path-style",
+    ];
+    await using data = await tempDir();
+    await using broker = await startCliBroker({ data: data.path, extra: s3 });
+    const pushed = await runDeno([
+      repoPath("cli/main.ts"),
+      "push",
+      "--url",
+      broker.url,
+      "--type",
+      "report",
+      "--payload",
+      '{"month":"2026-11"}',
+    ]);
+    assert.equal(pushed.code, 0, pushed.stderr);
+    const { id } = JSON.parse(pushed.stdout) as { id: string };
+    const stats = await runDeno([repoPath("cli/main.ts"), "stats", "--url", broker.url]);
+    assert.equal(JSON.parse(stats.stdout).ready, 1);
+    broker.child.kill("SIGTERM");
+    assert.equal((await broker.child.status).code, 0);
+    const inspected = await runDeno([repoPath("cli/main.ts"), "inspect", ...s3, "--jobs"]);
+    assert.equal(inspected.code, 0, inspected.stderr);
+    assert.match(inspected.stdout, new RegExp(`"id":"${id}".*"month":"2026-11"`));
+    assert.match(inspected.stdout, /"leader": null/, "a graceful stop resigned");
+    const store = new S3Store({ bucket, endpoint, region, forcePathStyle: true });
+    for (const key of await store.list(`${prefix}/`)) await store.delete(key);
     store.close();
   },
 });
