@@ -295,7 +295,7 @@ export async function runBrokerSuite(
       `${scenario.warmupMs} ms warm-up, then ${scenario.durationMs} ms measured.`,
       "Store: `FaultyStore({latencyMs})` over `MemoryStore` (the latency is added to every " +
       "get and put). Payload `{id, message}` with a 100-byte string.",
-      "ops/commit counts the operations a state write carried (requests plus housekeeping).",
+      "ops/commit = client requests carried per state write (the broker's `committedRequests / commits`).",
       "apply/encode ms: `applyBatch` and `encodeState` of one tick with the run's mean batch " +
       "(⅓ push, ⅓ claim, ⅓ complete) on the final state, median of 15 (the encode reuses the " +
       "bytes of unchanged job chunks, as in the broker).",

@@ -425,8 +425,8 @@ export async function runW1(
         "writes/1k jobs = store PUTs (state commits + archive objects) / jobs × 1000; " +
         "requests/commit = client requests (push, claim, complete, release; not the bench's " +
         "`stats` polls) per state write; ops/commit = the broker's `committedRequests / " +
-        "commits`, which also counts housekeeping and every parked push-delivery claim " +
-        "re-applied in each tick.",
+        "commits` (the client requests carried by writes, counted by the broker itself; " +
+        "read-only batches are not in it).",
         "Broker server, producer and workers in one Deno process; medians over runs.",
       ],
     },
