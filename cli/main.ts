@@ -45,7 +45,8 @@ Options:
   --heartbeat-check DUR     how often expired leases are looked for (default 5s)
   --takeover-timeout DUR    a standby takes over after the leader is silent this long (default 15s)
   --min-commit-interval DUR minimum time between state writes (default 0; ~1s for GCS/R2)
-  --identity NAME           this broker's id (default: random)
+  --identity NAME           this broker's id (default HOSTNAME:PORT, so a restarted
+                            broker takes over from its own earlier run at once)
   --advertise URL           URL clients are redirected to when this broker leads
                             (default http://<host>:<port>)
   --token TOKEN             require this bearer token; env OSQUEUE_TOKEN
@@ -199,7 +200,7 @@ async function brokerCommand(args: string[]): Promise<number> {
     broker = started.broker = new Broker({
       store,
       prefix,
-      identity: { id: values.identity ?? `broker-${crypto.randomUUID().slice(0, 8)}`, url },
+      identity: { id: values.identity ?? `${Deno.hostname()}:${server.addr.port}`, url },
       ...timing,
       log: (event) => {
         const important = !["commit", "conflict"].includes(event.event);

@@ -280,7 +280,7 @@ export async function runDeno(
 export interface CliBrokerOptions {
   /** The `--data` directory. */
   data: string;
-  /** `--identity` (default `e2e-broker`). */
+  /** `--identity` (default `e2e-broker`; `""` leaves it to the CLI's default). */
   identity?: string;
   /** `--listen` (default `127.0.0.1:0`). */
   listen?: string;
@@ -316,8 +316,7 @@ export async function startCliBroker(options: CliBrokerOptions): Promise<CliBrok
     options.listen ?? "127.0.0.1:0",
     "--data",
     options.data,
-    "--identity",
-    options.identity ?? "e2e-broker",
+    ...(options.identity === "" ? [] : ["--identity", options.identity ?? "e2e-broker"]),
     "--heartbeat-timeout",
     options.heartbeatTimeout ?? "30s",
     "--heartbeat-check",

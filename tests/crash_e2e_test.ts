@@ -75,7 +75,7 @@ Deno.test("the broker SIGKILLed and restarted on the same data: no acknowledged 
   const options = {
     data: dir.path,
     listen: `127.0.0.1:${port}`,
-    identity: "restart-broker",
+    identity: "", // the default, HOSTNAME:PORT: the restart on the same port takes over at once
     heartbeatTimeout: "1s",
     heartbeatCheck: "200ms",
   };
@@ -121,7 +121,8 @@ Deno.test("the broker SIGKILLed and restarted on the same data: no acknowledged 
     await pushing;
     const ackedBeforeCrash = acked.length;
 
-    // Restart on the same data, port and identity: it takes its leadership back.
+    // Restart on the same data and port, so the same default identity: it takes its
+    // leadership back at once (startCliBroker waits for the "leader on" line).
     await using second = await startCliBroker({ ...options, name: "broker-2" });
     assert.equal(second.url, url);
     // The client and the consumer reconnect by themselves; push a few more.
