@@ -42,11 +42,13 @@ import { stateData, StateDraft } from "./state_data.ts";
 
 /** Broker-internal: move every job whose lease ran out back to ready, or to dead after its last attempt. */
 export interface ExpireOperation {
+  /** The operation tag. */
   op: "expire";
 }
 
 /** Broker-internal: drop finished jobs that were archived (and free their idempotency keys). */
 export interface ArchivedOperation {
+  /** The operation tag. */
   op: "archived";
   /** Ids of archived jobs; ids of unknown or unfinished jobs are ignored. */
   ids: string[];

@@ -164,12 +164,16 @@ export interface QueueStats {
 
 /** Enqueue one or more jobs. */
 export interface PushOperation {
+  /** The operation tag. */
   op: "push";
+  /** The jobs to enqueue, in order. */
   jobs: PushJob[];
 }
 /** Lease up to `max` ready jobs (highest priority first, then FIFO). */
 export interface ClaimOperation {
+  /** The operation tag. */
   op: "claim";
+  /** The lease holder: who claims. */
   workerId: string;
   /** Only these types; all types when absent or empty. */
   types?: string[];
@@ -182,46 +186,65 @@ export interface ClaimOperation {
 }
 /** Extend a lease. */
 export interface HeartbeatOperation {
+  /** The operation tag. */
   op: "heartbeat";
+  /** The job concerned. */
   jobId: string;
+  /** The token of the lease being presented. */
   leaseToken: string;
   /** New lease duration from now, in ms (default: the broker's heartbeat timeout). */
   leaseMs?: number;
 }
 /** Finish a job successfully. */
 export interface CompleteOperation {
+  /** The operation tag. */
   op: "complete";
+  /** The job concerned. */
   jobId: string;
+  /** The token of the lease being presented. */
   leaseToken: string;
+  /** A small JSON result kept with the job. */
   result?: JsonValue;
 }
 /** Report a failed attempt: retry with backoff, or dead-letter. */
 export interface FailOperation {
+  /** The operation tag. */
   op: "fail";
+  /** The job concerned. */
   jobId: string;
+  /** The token of the lease being presented. */
   leaseToken: string;
+  /** What went wrong (truncated to 4096 characters). */
   error: string;
   /** `false` dead-letters at once, whatever attempts remain (default true). */
   retry?: boolean;
 }
 /** Give a job back unstarted: ready again at once, the attempt not counted. */
 export interface ReleaseOperation {
+  /** The operation tag. */
   op: "release";
+  /** The job concerned. */
   jobId: string;
+  /** The token of the lease being presented. */
   leaseToken: string;
 }
 /** Cancel a ready, delayed or active job (an active job's lease becomes stale). */
 export interface CancelOperation {
+  /** The operation tag. */
   op: "cancel";
+  /** The job concerned. */
   jobId: string;
 }
 /** Read a job's record. */
 export interface GetOperation {
+  /** The operation tag. */
   op: "get";
+  /** The job concerned. */
   jobId: string;
 }
 /** Read the queue's counters. */
 export interface StatsOperation {
+  /** The operation tag. */
   op: "stats";
 }
 
@@ -241,13 +264,21 @@ export type Operation =
 export interface OperationResults {
   /** One entry per pushed job, in order; `duplicate` when the idempotency key was known. */
   push: { jobs: { id: string; duplicate: boolean }[] };
+  /** The claimed jobs, possibly none. */
   claim: { jobs: ClaimedJob[] };
+  /** When the extended lease runs out, epoch ms. */
   heartbeat: { leaseExpiresAt: number };
+  /** Acknowledged. */
   complete: { ok: true };
+  /** Where the job went: retry (`ready` / `delayed` at `runAt`) or `dead`. */
   fail: { state: "ready" | "delayed" | "dead"; runAt?: number };
+  /** Acknowledged. */
   release: { ok: true };
+  /** Whether the job was cancelled (false when it had already finished). */
   cancel: { cancelled: boolean };
+  /** The job's record. */
   get: { job: Job };
+  /** The queue's counters. */
   stats: QueueStats;
 }
 
