@@ -1,25 +1,12 @@
 import assert from "node:assert/strict";
 import { assertCounter, type CounterStats, readCounter } from "../storage/_conformance.ts";
 import { DirectoryStore } from "../storage/directory_store.ts";
+import { LineLog } from "./_helpers.ts";
 
 const CHILD = new URL("./_cas_child.ts", import.meta.url).pathname;
 const PROCESSES = 4;
 const WRITERS = 2; // concurrent loops inside each process
 const ROUNDS = 25; // increments per loop
-
-/** Reads lines from a child's stdout. */
-async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
-  let buffered = "";
-  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-    buffered += chunk;
-    let newline;
-    while ((newline = buffered.indexOf("\n")) >= 0) {
-      yield buffered.slice(0, newline);
-      buffered = buffered.slice(newline + 1);
-    }
-  }
-  if (buffered !== "") yield buffered;
-}
 
 Deno.test("DirectoryStore: CAS is atomic across processes", async () => {
   const root = await Deno.makeTempDir({ prefix: "osqueue-multiprocess-" });
@@ -42,10 +29,10 @@ Deno.test("DirectoryStore: CAS is atomic across processes", async () => {
         stdout: "piped",
         stderr: "inherit",
       }).spawn();
-      return { child, output: lines(child.stdout) };
+      return { child, output: new LineLog(child.stdout) };
     });
     // Start all children together so that their loops overlap.
-    for (const { output } of children) assert.equal((await output.next()).value, "ready");
+    for (const { output } of children) await output.waitFor(/^ready$/);
     const go = new TextEncoder().encode("go\n");
     for (const { child } of children) {
       const writer = child.stdin.getWriter();
@@ -54,11 +41,10 @@ Deno.test("DirectoryStore: CAS is atomic across processes", async () => {
     }
     const stats: CounterStats[] = [];
     for (const { child, output } of children) {
-      const line = await output.next();
-      assert.equal(typeof line.value, "string", "child printed no stats");
-      stats.push(JSON.parse(line.value as string));
-      assert.equal((await output.next()).done, true);
       const status = await child.status;
+      await output.done;
+      assert.equal(output.lines.length, 2, `child printed ${JSON.stringify(output.lines)}`);
+      stats.push(JSON.parse(output.lines[1]));
       assert.equal(status.code, 0, "child failed");
     }
     const store = new DirectoryStore({ root });
