@@ -202,8 +202,24 @@ export class RpcSession {
     return this.#dispatcher;
   }
 
-  /** Handles one incoming frame (text, or binary which is rejected). Never throws. */
+  /**
+   * Handles one incoming frame (text, or binary which is rejected). Never
+   * throws: whatever one frame does, it gets a reply and the connection's
+   * other requests go on.
+   */
   handleFrame(data: unknown): void {
+    try {
+      this.#handleFrame(data);
+    } catch (error) {
+      this.#log(`${this.#label}: frame handling failed: ${String(error)}`);
+      this.#reply(
+        null,
+        new OsqueueError("internal", `the broker could not handle this frame: ${String(error)}`),
+      );
+    }
+  }
+
+  #handleFrame(data: unknown): void {
     if (this.#closed) return;
     if (typeof data !== "string") {
       const size = frameBytes(data);
@@ -270,7 +286,9 @@ export class RpcSession {
       return;
     }
     this.#pending++;
-    this.#execute(id, parsed.data).finally(() => this.#pending--);
+    this.#execute(id, parsed.data)
+      .catch((error) => this.#log(`${this.#label}: request failed: ${String(error)}`))
+      .finally(() => this.#pending--);
   }
 
   /** Cleans up after the socket closed: aborts parked claims, stops timers. Idempotent. */

@@ -6,3 +6,4 @@
 export * from "./operations.ts";
 export * from "./wire.ts";
 export * from "./backend.ts";
+export * from "./json_value.ts";

@@ -8,6 +8,7 @@
  * @module
  */
 import { z } from "zod";
+import { copyJsonValue, MAX_JSON_DEPTH } from "./json_value.ts";
 
 /** Any JSON value (payloads and results). */
 export type JsonValue =
@@ -308,12 +309,25 @@ export const LIMITS = {
   maxWaitMs: 120_000,
   /** Longest id, worker id, token or idempotency key. */
   maxIdLength: 256,
+  /** Deepest nesting of arrays and objects in a payload or result. */
+  maxJsonDepth: MAX_JSON_DEPTH,
 } as const;
 
-const jsonSize = (value: unknown) => new TextEncoder().encode(JSON.stringify(value) ?? "").length;
-
 const id = z.string().min(1).max(LIMITS.maxIdLength);
-const json: z.ZodType<JsonValue> = z.json() as z.ZodType<JsonValue>;
+
+/**
+ * A JSON value checked and copied without recursion (see `json_value.ts`): at
+ * most {@linkcode MAX_JSON_DEPTH} deep and `maxBytes` long. A recursive schema
+ * (`z.json()`) overflows the stack on a few KB of nested brackets.
+ */
+function jsonSchema(what: string, maxBytes: number): z.ZodType<JsonValue> {
+  return z.unknown().transform((value, ctx) => {
+    const copied = copyJsonValue(value, { maxBytes });
+    if (copied.ok) return copied.value;
+    ctx.issues.push({ code: "custom", message: `${what} ${copied.problem}`, input: value });
+    return z.NEVER;
+  }) as unknown as z.ZodType<JsonValue>;
+}
 
 const backoffSchema: z.ZodType<BackoffPolicy> = z.object({
   type: z.enum(["exponential", "fixed"]),
@@ -324,9 +338,7 @@ const backoffSchema: z.ZodType<BackoffPolicy> = z.object({
 
 const pushJobSchema: z.ZodType<PushJob> = z.object({
   type: z.string().min(1).max(LIMITS.maxTypeLength),
-  payload: json.refine((p) => jsonSize(p) <= LIMITS.maxPayloadBytes, {
-    message: `payload larger than ${LIMITS.maxPayloadBytes} bytes`,
-  }),
+  payload: jsonSchema("payload", LIMITS.maxPayloadBytes),
   priority: z.number().int().min(-1_000_000).max(1_000_000).optional(),
   delayMs: z.number().int().min(0).optional(),
   runAt: z.number().int().min(0).optional(),
@@ -359,9 +371,7 @@ export const operationSchema: z.ZodType<Operation> = z.discriminatedUnion("op", 
     op: z.literal("complete"),
     jobId: id,
     leaseToken: id,
-    result: json.refine((r) => jsonSize(r) <= LIMITS.maxResultBytes, {
-      message: `result larger than ${LIMITS.maxResultBytes} bytes`,
-    }).optional(),
+    result: jsonSchema("result", LIMITS.maxResultBytes).optional(),
   }),
   z.object({
     op: z.literal("fail"),

@@ -227,24 +227,12 @@ class Connection {
     onClose: (conn: Connection, event: CloseEvent) => void,
   ) {
     ws.addEventListener("message", (event) => {
-      if (typeof event.data !== "string") return;
-      let frame: unknown;
+      // Nothing a broker (or whatever answers on this URL) sends may crash the
+      // client: a frame that cannot be handled is dropped.
       try {
-        frame = JSON.parse(event.data);
+        this.#handleFrame(event.data, onNotification);
       } catch {
-        return;
-      }
-      if (typeof frame !== "object" || frame === null) return;
-      const { id, method, params, result, error } = frame as Record<string, unknown>;
-      if (typeof id === "number") {
-        const pending = this.pending.get(id);
-        if (pending === undefined) return;
-        this.pending.delete(id);
-        if (isWireError(error)) pending.reject(errorFromWire(error));
-        else pending.resolve(result);
-        this.#maybeFinishRetire();
-      } else if ((id === undefined || id === null) && typeof method === "string") {
-        onNotification(this, method, params);
+        // dropped
       }
     });
     this.#closedPromise = new Promise((resolve) => {
@@ -294,6 +282,31 @@ class Connection {
   retire(): void {
     this.#retiring = true;
     this.#maybeFinishRetire();
+  }
+
+  #handleFrame(
+    data: unknown,
+    onNotification: (conn: Connection, method: string, params: unknown) => void,
+  ): void {
+    if (typeof data !== "string") return;
+    let frame: unknown;
+    try {
+      frame = JSON.parse(data);
+    } catch {
+      return;
+    }
+    if (typeof frame !== "object" || frame === null) return;
+    const { id, method, params, result, error } = frame as Record<string, unknown>;
+    if (typeof id === "number") {
+      const pending = this.pending.get(id);
+      if (pending === undefined) return;
+      this.pending.delete(id);
+      if (isWireError(error)) pending.reject(errorFromWire(error));
+      else pending.resolve(result);
+      this.#maybeFinishRetire();
+    } else if ((id === undefined || id === null) && typeof method === "string") {
+      onNotification(this, method, params);
+    }
   }
 
   #maybeFinishRetire(): void {
