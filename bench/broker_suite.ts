@@ -13,8 +13,8 @@
  * @module
  */
 import { Broker, type BrokerMetrics } from "../broker/broker.ts";
-import { applyBatch, type ApplyContext, type BrokerOperation } from "../broker/apply.ts";
-import { createState, encodeState, type QueueState, withCommit } from "../broker/state.ts";
+import { applyBatch, type ApplyContext, type BrokerOperation } from "../core/apply.ts";
+import { createState, encodeState, type QueueState, withCommit } from "../core/state.ts";
 import type { ClaimedJob, PushJob } from "../protocol/operations.ts";
 import { FaultyStore } from "../storage/faulty_store.ts";
 import { MemoryStore } from "../storage/memory_store.ts";

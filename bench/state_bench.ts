@@ -7,14 +7,14 @@
  *
  * @module
  */
-import { applyBatch, type ApplyContext, type BrokerOperation } from "../broker/apply.ts";
+import { applyBatch, type ApplyContext, type BrokerOperation } from "../core/apply.ts";
 import {
   createState,
   decodeState,
   encodeState,
   type QueueState,
   withCommit,
-} from "../broker/state.ts";
+} from "../core/state.ts";
 import type { ClaimedJob, PushJob } from "../protocol/operations.ts";
 
 const SIZES = [1_000, 10_000, 100_000];

@@ -18,8 +18,8 @@
  * @module
  */
 import { Broker, type BrokerMetrics, type BrokerOptions } from "../broker/broker.ts";
-import { type BrokerServer, serveBroker } from "../broker/server.ts";
-import { decodeState } from "../broker/state.ts";
+import { type BrokerServer, serveBroker } from "../server/server.ts";
+import { decodeState } from "../core/state.ts";
 import type { QueueBackend } from "../protocol/backend.ts";
 import type { JsonValue } from "../protocol/operations.ts";
 import { FaultyStore, type FaultyStoreStats } from "../storage/faulty_store.ts";

@@ -32,7 +32,7 @@ import {
   type ArchivedOperation,
   type BrokerOperation,
   type OperationReply,
-} from "./apply.ts";
+} from "../core/apply.ts";
 import {
   type BrokerIdentity,
   createState,
@@ -42,8 +42,8 @@ import {
   type QueueState,
   selectArchive,
   withCommit,
-} from "./state.ts";
-import { archiveKey, encodeArchive } from "./archive.ts";
+} from "../core/state.ts";
+import { archiveKey, encodeArchive } from "../core/archive.ts";
 
 /** A source of the current time, in epoch milliseconds. */
 export interface Clock {

@@ -13,8 +13,8 @@ import { FaultyStore } from "../storage/faulty_store.ts";
 import type { ObjectStore } from "../storage/types.ts";
 import type { Operation, PushOperation } from "../protocol/operations.ts";
 import { Broker, type BrokerOptions } from "./broker.ts";
-import { decodeArchive } from "./archive.ts";
-import { decodeState } from "./state.ts";
+import { decodeArchive } from "../core/archive.ts";
+import { decodeState } from "../core/state.ts";
 
 const push = (type = "t", payload: unknown = null): PushOperation => ({
   op: "push",

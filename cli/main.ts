@@ -10,14 +10,9 @@
 import { parseArgs } from "node:util";
 import { OsqueueError } from "@osqueue/osqueue";
 import { DirectoryStore, type ObjectStore, parseS3Url, S3Store } from "@osqueue/osqueue/storage";
-import {
-  Broker,
-  decodeState,
-  jobCount,
-  listJobs,
-  queueStats,
-  serveBroker,
-} from "@osqueue/osqueue/broker";
+import { Broker } from "@osqueue/osqueue/broker";
+import { decodeState, jobCount, listJobs, queueStats } from "@osqueue/osqueue/core";
+import { serveBroker } from "@osqueue/osqueue/server";
 import { parseDuration, parseListen } from "./args.ts";
 
 const HELP: Record<string, string> = {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Broker } from "../broker/broker.ts";
-import { serveBroker } from "../broker/server.ts";
+import { serveBroker } from "../server/server.ts";
 import { MemoryStore } from "../storage/memory_store.ts";
 import { freePort, startCliBroker, tempDir } from "../tests/_helpers.ts";
 import { main } from "./main.ts";

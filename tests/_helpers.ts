@@ -5,8 +5,8 @@
  *
  * @module
  */
-import { decodeArchive } from "../broker/archive.ts";
-import { decodeState, findJob, type QueueState, queueStats } from "../broker/state.ts";
+import { decodeArchive } from "../core/archive.ts";
+import { decodeState, findJob, type QueueState, queueStats } from "../core/state.ts";
 import type { Job, QueueStats } from "../protocol/operations.ts";
 import { DirectoryStore } from "../storage/directory_store.ts";
 

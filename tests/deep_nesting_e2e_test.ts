@@ -5,7 +5,7 @@
  * keeps serving; in process, the embedded path refuses them too.
  */
 import assert from "node:assert/strict";
-import { TestClient } from "../broker/_test_ws_client.ts";
+import { TestClient } from "../server/_test_ws_client.ts";
 import { Broker } from "../broker/broker.ts";
 import { MemoryStore } from "../storage/memory_store.ts";
 import { ValidationError } from "../errors.ts";

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { Broker } from "../broker/broker.ts";
-import { type BrokerServer, serveBroker } from "../broker/server.ts";
+import { type BrokerServer, serveBroker } from "../server/server.ts";
 import { MemoryStore } from "../storage/memory_store.ts";
 import type { QueueBackend } from "../protocol/backend.ts";
 import { connectClient } from "../worker/client.ts";

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { DEFAULT_MAX_FRAME_BYTES } from "../protocol/wire.ts";
-import { TestClient } from "../broker/_test_ws_client.ts";
+import { TestClient } from "../server/_test_ws_client.ts";
 import { connectClient } from "../worker/client.ts";
 import { Worker } from "../worker/worker.ts";
 import { startCliBroker, tempDir, waitFor } from "./_helpers.ts";

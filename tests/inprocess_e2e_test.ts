@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { Broker } from "../broker/broker.ts";
-import { type BrokerServer, serveBroker } from "../broker/server.ts";
+import { type BrokerServer, serveBroker } from "../server/server.ts";
 import { DirectoryStore } from "../storage/directory_store.ts";
 import { MemoryStore } from "../storage/memory_store.ts";
 import type { ObjectStore } from "../storage/types.ts";

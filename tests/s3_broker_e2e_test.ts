@@ -7,8 +7,8 @@
 import assert from "node:assert/strict";
 import { CreateBucketCommand, HeadBucketCommand, S3Client } from "@aws-sdk/client-s3";
 import { Broker } from "../broker/broker.ts";
-import { serveBroker } from "../broker/server.ts";
-import { decodeArchive } from "../broker/archive.ts";
+import { serveBroker } from "../server/server.ts";
+import { decodeArchive } from "../core/archive.ts";
 import { S3Store } from "../storage/s3_store.ts";
 import { connectClient } from "../worker/client.ts";
 import { Worker } from "../worker/worker.ts";

@@ -18,7 +18,7 @@
  */
 import { parseArgs } from "node:util";
 import { Broker } from "../../broker/broker.ts";
-import { serveBroker } from "../../broker/server.ts";
+import { serveBroker } from "../../server/server.ts";
 import { DirectoryStore } from "../../storage/directory_store.ts";
 import { parseListen } from "../../cli/args.ts";
 import { type ClaimedJob, connectClient, type OsqueueClient } from "../../worker/mod.ts";

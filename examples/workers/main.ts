@@ -24,7 +24,7 @@
  */
 import { parseArgs } from "node:util";
 import { Broker } from "../../broker/broker.ts";
-import { serveBroker } from "../../broker/server.ts";
+import { serveBroker } from "../../server/server.ts";
 import { DirectoryStore } from "../../storage/directory_store.ts";
 import { MemoryStore } from "../../storage/memory_store.ts";
 import type { ObjectStore } from "../../storage/types.ts";
