@@ -1,16 +1,17 @@
 /**
  * The broker: a single-writer actor over the queue state. Each tick drains the
  * whole mailbox, applies every operation to the in-memory state with the pure
- * {@linkcode applyBatch}, writes the new state ONCE with a compare-and-swap put,
- * and only then settles the replies (group commit). Exactly one write is ever
- * in flight; messages that arrive during a write form the next batch.
+ * {@linkcode applyBatch}, appends ONE log record holding the batch's effects
+ * (see `state_store.ts`), and only then settles the replies (group commit).
+ * Exactly one log write is ever in flight; messages that arrive during a
+ * write form the next batch. Checkpoints and archive writes run beside it
+ * (`checkpointer.ts`, `archiver.ts`); leadership decisions are pure
+ * (`leadership.ts`).
  *
  * @module
  */
 import {
-  AmbiguousWriteError,
-  ConflictError,
-  InvalidError,
+  JobNotFoundError,
   NotLeaderError,
   OsqueueError,
   ShuttingDownError,
@@ -18,144 +19,44 @@ import {
   ValidationError,
 } from "../errors.ts";
 import { Mailbox } from "../actors/mailbox.ts";
-import type { ObjectStore } from "../storage/types.ts";
 import {
   type ClaimOperation,
-  type Job,
   type Operation,
   type OperationResult,
   operationSchema,
 } from "../protocol/operations.ts";
 import type { LeaderInfo, QueueBackend, RequestOptions } from "../protocol/backend.ts";
-import {
-  applyBatch,
-  type ArchivedOperation,
-  type BrokerOperation,
-  type OperationReply,
-} from "../core/apply.ts";
+import { applyBatch, type BrokerOperation, type OperationReply } from "../core/apply.ts";
+import { batchEffects, isEmptyEffects } from "../core/effects.ts";
 import {
   type BrokerIdentity,
   createState,
-  decodeState,
-  encodeState,
+  hasReady,
   nextDueAt,
   type QueueState,
-  selectArchive,
-  withCommit,
 } from "../core/state.ts";
-import { archiveKey, encodeArchive } from "../core/archive.ts";
+import { type LoadedState, type Opened, StateStore } from "./state_store.ts";
+import { Checkpointer } from "./checkpointer.ts";
+import { Archiver } from "./archiver.ts";
+import { decideStandby, leadsNow, type LogObservation } from "./leadership.ts";
+import { ParkedClaims, type Pending } from "./parked_claims.ts";
+import {
+  type BrokerEvent,
+  type BrokerMetrics,
+  type BrokerOptions,
+  type BrokerRole,
+  type Clock,
+  DEFAULTS,
+  positive,
+} from "./options.ts";
+import { abortable, sleep, withDeadline } from "./timing.ts";
 
-/** A source of the current time, in epoch milliseconds. */
-export interface Clock {
-  /** The current time, epoch ms. */
-  now(): number;
-}
-
-/** What the broker reports to its `log` option. */
-export interface BrokerEvent {
-  /** What happened, e.g. `commit`, `conflict`, `takeover`, `step-down`, `storage-error`. */
-  event: string;
-  /** Detail fields. */
-  [field: string]: unknown;
-}
-
-/** Options of {@linkcode Broker}. */
-export interface BrokerOptions {
-  /** Where the state and archives live. */
-  store: ObjectStore;
-  /** Key prefix for everything this queue writes (default ``; e.g. `queues/emails/`). */
-  prefix?: string;
-  /** The state object's key under the prefix (default `queue.json`). */
-  stateKey?: string;
-  /** This broker's id and advertised URL (default: a random id, no URL). */
-  identity?: BrokerIdentity;
-  /** Clock (default `Date.now`). */
-  clock?: Clock;
-  /** Lease tokens (default `crypto.randomUUID`). */
-  newToken?: () => string;
-  /** Randomness for backoff jitter (default `Math.random`). */
-  random?: () => number;
-  /** A lease not heartbeated for this long expires (default 30 s); also the default lease. */
-  heartbeatTimeoutMs?: number;
-  /** How often expired leases are looked for (default 5 s). */
-  heartbeatCheckMs?: number;
-  /** Minimum time between two commits, to cap the write rate (default 0). */
-  minCommitIntervalMs?: number;
-  /**
-   * Group-commit linger: when fewer requests are queued than the last commit
-   * carried, wait up to this long (and at most half the last write's duration)
-   * for the rest to arrive before writing (default 2 ms; 0 turns it off).
-   */
-  maxLingerMs?: number;
-  /** A standby takes over when the leader has not committed for this long, by its own clock (default 15 s). */
-  takeoverTimeoutMs?: number;
-  /** An idle leader commits at least this often to show it is alive (default takeoverTimeoutMs / 3). */
-  renewIntervalMs?: number;
-  /** How often a standby re-reads the state (default 1 s). */
-  standbyPollMs?: number;
-  /** Most requests queued in the mailbox; more get `overloaded` (default 10 000). */
-  mailboxCapacity?: number;
-  /** Finished jobs are archived once this many are pending (default 1000). */
-  archiveMaxJobs?: number;
-  /** …or once the oldest finished job is this old (default 5 s). */
-  archiveMaxAgeMs?: number;
-  /** Re-applies after CAS conflicts before a batch fails with `unavailable` (default 8). */
-  maxConflictRetries?: number;
-  /** Receives structured events (commits, conflicts, leadership changes, errors). */
-  log?: (event: BrokerEvent) => void;
-}
-
-/** The broker's role. */
-export type BrokerRole = "starting" | "leader" | "standby" | "stopped";
-
-/** Counters for tests, benchmarks and `/metrics`-style reporting. */
-export interface BrokerMetrics {
-  /** Successful state writes. */
-  commits: number;
-  /** Client requests carried by those writes (housekeeping and re-applied parked claims not counted). */
-  committedRequests: number;
-  /** Batches answered without a write. */
-  readOnlyBatches: number;
-  /** CAS conflicts seen. */
-  conflicts: number;
-  /** Ambiguous writes resolved by re-reading. */
-  ambiguousWrites: number;
-  /** Archive objects written. */
-  archiveWrites: number;
-  /** Bytes of the last state written. */
-  stateBytes: number;
-}
-
-interface Pending {
-  operation: BrokerOperation;
-  resolve(value: unknown): void;
-  reject(error: unknown): void;
-  signal?: AbortSignal;
-  /** For parked claims: when to give up and answer `{jobs: []}`. */
-  deadline?: number;
-}
-
-type Loaded = { state: QueueState; etag: string } | null;
-
-const DEFAULTS = {
-  prefix: "",
-  stateKey: "queue.json",
-  heartbeatTimeoutMs: 30_000,
-  heartbeatCheckMs: 5_000,
-  minCommitIntervalMs: 0,
-  maxLingerMs: 2,
-  takeoverTimeoutMs: 15_000,
-  standbyPollMs: 1_000,
-  mailboxCapacity: 10_000,
-  archiveMaxJobs: 1_000,
-  archiveMaxAgeMs: 5_000,
-  maxConflictRetries: 8,
-} as const;
+export type { BrokerEvent, BrokerMetrics, BrokerOptions, BrokerRole, Clock } from "./options.ts";
 
 /**
  * The broker actor. `start()` loads (or creates) the state and becomes the
  * leader, or a standby when another broker leads; `request()` sends one
- * operation and resolves once the commit holding it has landed.
+ * operation and resolves once the log record holding it has landed.
  *
  * @example
  * ```ts
@@ -169,37 +70,28 @@ const DEFAULTS = {
  * ```
  */
 export class Broker implements QueueBackend {
-  readonly #store: ObjectStore;
-  readonly #stateKey: string;
-  readonly #archivePrefix: string;
+  readonly #o: Required<Omit<BrokerOptions, "identity" | "clock" | "log" | "renewIntervalMs">>;
   readonly #identity: BrokerIdentity;
   readonly #clock: Clock;
-  readonly #newToken: () => string;
-  readonly #random: () => number;
-  readonly #heartbeatTimeoutMs: number;
-  readonly #heartbeatCheckMs: number;
-  readonly #minCommitIntervalMs: number;
-  readonly #maxLingerMs: number;
-  readonly #takeoverTimeoutMs: number;
   readonly #renewIntervalMs: number;
-  readonly #standbyPollMs: number;
-  readonly #archiveMaxJobs: number;
-  readonly #archiveMaxAgeMs: number;
-  readonly #maxConflictRetries: number;
   readonly #log: (event: BrokerEvent) => void;
   readonly #mailbox: Mailbox<Pending>;
+  readonly #stateStore: StateStore;
+  readonly #checkpointer: Checkpointer;
+  readonly #archiver: Archiver;
+  readonly #parked: ParkedClaims;
 
   #role: BrokerRole = "starting";
   #state: QueueState = createState();
-  #etag = "";
-  #epoch = 0;
-  #lastCommitAt = 0;
+  #started: Promise<void> | undefined;
+  #lastLandedAt = 0;
   #lastFailedWriteAt = 0;
   #lastBatchSize = 0;
   #lastWriteMs = 0;
   #ticksSinceYield = 0;
+  /** Set when the head changed under the leader: the next tick writes, to find out. */
+  #checkHead = false;
   #nextExpireAt = 0;
-  #parked: Pending[] = [];
   #knownLeader: BrokerIdentity | null = null;
   #loop: Promise<void> | undefined;
   #stopping = new AbortController();
@@ -211,39 +103,94 @@ export class Broker implements QueueBackend {
     ambiguousWrites: 0,
     archiveWrites: 0,
     stateBytes: 0,
+    logBytes: 0,
+    checkpoints: 0,
+    checkpointBytes: 0,
+    archiveBytes: 0,
+    gcDeleted: 0,
+    parkedClaims: 0,
   };
 
   /** Builds a broker; nothing happens until {@linkcode Broker.start}. */
   constructor(options: BrokerOptions) {
     const prefix = options.prefix ?? DEFAULTS.prefix;
     if (prefix !== "" && !prefix.endsWith("/")) {
-      throw new InvalidError(`prefix must be empty or end with "/", got ${JSON.stringify(prefix)}`);
+      throw new OsqueueError(
+        "invalid",
+        `prefix must be empty or end with "/", got ${JSON.stringify(prefix)}`,
+      );
     }
-    this.#store = options.store;
-    this.#stateKey = prefix + (options.stateKey ?? DEFAULTS.stateKey);
-    this.#archivePrefix = prefix + "archive/";
+    const takeoverTimeoutMs = positive("takeoverTimeoutMs", options.takeoverTimeoutMs) ??
+      DEFAULTS.takeoverTimeoutMs;
+    this.#o = {
+      store: options.store,
+      prefix,
+      stateKey: options.stateKey ?? DEFAULTS.stateKey,
+      newToken: options.newToken ?? (() => crypto.randomUUID()),
+      random: options.random ?? Math.random,
+      heartbeatTimeoutMs: positive("heartbeatTimeoutMs", options.heartbeatTimeoutMs) ??
+        DEFAULTS.heartbeatTimeoutMs,
+      heartbeatCheckMs: positive("heartbeatCheckMs", options.heartbeatCheckMs) ??
+        DEFAULTS.heartbeatCheckMs,
+      minCommitIntervalMs: options.minCommitIntervalMs ?? DEFAULTS.minCommitIntervalMs,
+      maxLingerMs: options.maxLingerMs ?? DEFAULTS.maxLingerMs,
+      takeoverTimeoutMs,
+      standbyPollMs: positive("standbyPollMs", options.standbyPollMs) ?? DEFAULTS.standbyPollMs,
+      mailboxCapacity: options.mailboxCapacity ?? DEFAULTS.mailboxCapacity,
+      maxParkedClaims: options.maxParkedClaims ?? DEFAULTS.maxParkedClaims,
+      archiveMaxJobs: positive("archiveMaxJobs", options.archiveMaxJobs) ?? DEFAULTS.archiveMaxJobs,
+      archiveMaxAgeMs: options.archiveMaxAgeMs ?? DEFAULTS.archiveMaxAgeMs,
+      maxConflictRetries: options.maxConflictRetries ?? DEFAULTS.maxConflictRetries,
+      checkpointMinRecords: options.checkpointMinRecords ?? 32,
+      checkpointMaxRecords: options.checkpointMaxRecords ?? 4096,
+      checkpointMinIntervalMs: options.checkpointMinIntervalMs ?? 1000,
+      startWaitMs: options.startWaitMs ?? DEFAULTS.startWaitMs,
+      stopTimeoutMs: positive("stopTimeoutMs", options.stopTimeoutMs) ?? DEFAULTS.stopTimeoutMs,
+    };
     this.#identity = options.identity ?? { id: `broker-${crypto.randomUUID().slice(0, 8)}` };
     this.#clock = options.clock ?? { now: () => Date.now() };
-    this.#newToken = options.newToken ?? (() => crypto.randomUUID());
-    this.#random = options.random ?? Math.random;
-    this.#heartbeatTimeoutMs = positive("heartbeatTimeoutMs", options.heartbeatTimeoutMs) ??
-      DEFAULTS.heartbeatTimeoutMs;
-    this.#heartbeatCheckMs = positive("heartbeatCheckMs", options.heartbeatCheckMs) ??
-      DEFAULTS.heartbeatCheckMs;
-    this.#minCommitIntervalMs = options.minCommitIntervalMs ?? DEFAULTS.minCommitIntervalMs;
-    this.#maxLingerMs = options.maxLingerMs ?? DEFAULTS.maxLingerMs;
-    this.#takeoverTimeoutMs = positive("takeoverTimeoutMs", options.takeoverTimeoutMs) ??
-      DEFAULTS.takeoverTimeoutMs;
     this.#renewIntervalMs = positive("renewIntervalMs", options.renewIntervalMs) ??
-      Math.max(1, Math.floor(this.#takeoverTimeoutMs / 3));
-    this.#standbyPollMs = positive("standbyPollMs", options.standbyPollMs) ??
-      DEFAULTS.standbyPollMs;
-    this.#archiveMaxJobs = positive("archiveMaxJobs", options.archiveMaxJobs) ??
-      DEFAULTS.archiveMaxJobs;
-    this.#archiveMaxAgeMs = options.archiveMaxAgeMs ?? DEFAULTS.archiveMaxAgeMs;
-    this.#maxConflictRetries = options.maxConflictRetries ?? DEFAULTS.maxConflictRetries;
-    this.#log = options.log ?? (() => {});
-    this.#mailbox = new Mailbox({ capacity: options.mailboxCapacity ?? DEFAULTS.mailboxCapacity });
+      Math.max(1, Math.floor(takeoverTimeoutMs / 3));
+    const log = options.log ?? (() => {});
+    this.#log = (event) => {
+      if (event.event === "ambiguous-write") this.#metrics.ambiguousWrites++;
+      log(event);
+    };
+    this.#mailbox = new Mailbox({ capacity: this.#o.mailboxCapacity });
+    this.#parked = new ParkedClaims({ max: this.#o.maxParkedClaims });
+    const now = () => this.#clock.now();
+    this.#stateStore = new StateStore({
+      store: options.store,
+      prefix,
+      headKey: this.#o.stateKey,
+      identity: this.#identity,
+      now,
+      log: this.#log,
+    });
+    this.#archiver = new Archiver({
+      store: options.store,
+      maxJobs: this.#o.archiveMaxJobs,
+      maxAgeMs: this.#o.archiveMaxAgeMs,
+      log: this.#log,
+    });
+    this.#checkpointer = new Checkpointer({
+      stateStore: this.#stateStore,
+      now,
+      minRecords: this.#o.checkpointMinRecords,
+      maxRecords: this.#o.checkpointMaxRecords,
+      minIntervalMs: this.#o.checkpointMinIntervalMs,
+      archives: () => this.#archiver.index(),
+      flushArchives: () => this.#archiver.flush(),
+      onDeposed: () => {
+        this.#checkHead = true;
+        try {
+          this.#mailbox.post(DEPOSED_PROBE); // wakes the loop
+        } catch {
+          // closed or full: the loop is busy or stopping anyway
+        }
+      },
+      log: this.#log,
+    });
   }
 
   /** This broker's identity. */
@@ -263,97 +210,130 @@ export class Broker implements QueueBackend {
 
   /** A snapshot of the broker's counters. */
   get metrics(): BrokerMetrics {
-    return { ...this.#metrics };
+    const checkpoints = this.#checkpointer.metrics;
+    const archives = this.#archiver.metrics;
+    return {
+      ...this.#metrics,
+      archiveWrites: archives.writes,
+      archiveBytes: archives.bytes,
+      checkpoints: checkpoints.checkpoints,
+      checkpointBytes: checkpoints.bytes,
+      gcDeleted: checkpoints.deleted,
+      parkedClaims: this.#parked.size,
+    };
   }
 
-  /** Current leadership, as transports report it. */
+  /**
+   * Current leadership, as transports report it: `leader` only while the last
+   * landed commit is recent (a leader frozen past the renewal window says no
+   * until it commits again).
+   */
   leaderInfo(): LeaderInfo {
+    const leading = this.#role === "leader" &&
+      leadsNow({
+        lastLandedAt: this.#lastLandedAt,
+        now: this.#clock.now(),
+        windowMs: Math.min(this.#o.takeoverTimeoutMs, 2 * this.#renewIntervalMs),
+      });
     const leader = this.#role === "leader" ? this.#identity : this.#knownLeader;
-    const info: LeaderInfo = { leader: this.#role === "leader", brokerId: this.#identity.id };
+    const info: LeaderInfo = { leader: leading, brokerId: this.#identity.id };
     if (leader?.url !== undefined) info.leaderUrl = leader.url;
     return info;
   }
 
   /**
-   * Loads the state (creating it with If-None-Match when absent) and becomes
-   * the leader — at once when the state names no leader or names this
-   * broker's id, otherwise after the current leader stops committing for
-   * `takeoverTimeoutMs` (until then the broker is a standby and answers
-   * `not_leader`). Resolves once the broker is leader or standby.
+   * Loads the state (creating the queue when absent, converting a version-1
+   * state) and becomes the leader — at once when the head names no leader or
+   * names this broker's id, otherwise after the current leader stops
+   * committing for `takeoverTimeoutMs` (until then the broker is a standby
+   * and answers `not_leader`). Resolves once the broker is leader or standby.
    */
-  async start(): Promise<void> {
-    if (this.#loop !== undefined) return;
-    const loaded = await this.#load();
-    if (loaded === null) {
-      await this.#create();
-    } else {
-      this.#adopt(loaded);
-      const leader = loaded.state.leader;
-      if (leader === null || leader.id === this.#identity.id) {
-        await this.#takeOver(loaded);
-      } else {
-        this.#becomeStandby(leader, "another broker leads");
-      }
-    }
+  start(): Promise<void> {
+    this.#started ??= this.#start();
+    return this.#started;
+  }
+
+  async #start(): Promise<void> {
+    const opened = await this.#stateStore.open();
+    await this.#settleOpened(opened);
     this.#loop = this.#run();
   }
 
+  /** Acts on what the head key holds: create, migrate, take over, or stand by. */
+  async #settleOpened(opened: Opened): Promise<void> {
+    if (opened.kind === "absent") {
+      const created = await this.#stateStore.create();
+      if (created !== null) return this.#becomeLeader(created, "created");
+      return this.#settleOpened(await this.#stateStore.open());
+    }
+    if (opened.kind === "v1") {
+      const leader = opened.state.leader;
+      if (leader === null || leader.id === this.#identity.id) {
+        const migrated = await this.#stateStore.migrate(opened);
+        if (migrated !== null) return this.#becomeLeader(migrated, "migrated from version 1");
+        return this.#settleOpened(await this.#stateStore.open());
+      }
+      this.#state = opened.state;
+      return this.#becomeStandby(leader, "a version-1 broker leads");
+    }
+    const leader = opened.head.leader;
+    if (leader === null || leader.id === this.#identity.id) {
+      const loaded = await this.#stateStore.takeOver(opened);
+      if (loaded !== null) return this.#becomeLeader(loaded, "takeover");
+      return this.#settleOpened(await this.#stateStore.open());
+    }
+    this.#state = (await this.#stateStore.load(opened)).state;
+    this.#becomeStandby(leader, "another broker leads");
+  }
+
   /**
-   * Stops: no new requests are taken, the commit in flight finishes and is
-   * answered, everything else (queued requests, parked claims) is rejected with
-   * `shutting_down`.
+   * Stops, each step bounded by `stopTimeoutMs`: no new requests are taken,
+   * the commit in flight finishes and is answered, everything else (queued
+   * requests, parked claims) is rejected with `shutting_down`; the checkpoint
+   * in progress and archive writes finish; the leader resigns.
    */
   async stop(): Promise<void> {
-    if (this.#role === "stopped" && this.#loop === undefined) return;
+    if (this.#role === "stopped") return;
     const rest = this.#mailbox.close();
     this.#stopping.abort(new ShuttingDownError("broker is stopping"));
     const error = new ShuttingDownError("broker stopped before this request was committed");
     for (const pending of rest) pending.reject(error);
-    await this.#loop;
+    const deadline = this.#o.stopTimeoutMs;
+    await withDeadline(this.#started?.catch(() => {}), deadline, "start", this.#log);
+    await withDeadline(this.#loop, deadline, "commit in flight", this.#log);
     this.#loop = undefined;
-    for (const pending of this.#parked.splice(0)) pending.reject(error);
-    if (this.#role === "leader") await this.#resign();
+    this.#parked.rejectAll(error);
+    if (this.#role === "leader") {
+      await withDeadline(this.#checkpointer.stop(), deadline, "checkpoint", this.#log);
+      await withDeadline(this.#archiver.flush().catch(() => {}), deadline, "archives", this.#log);
+      const resigned = await withDeadline(this.#stateStore.resign(), deadline, "resign", this.#log);
+      if (resigned === true) this.#log({ event: "resign", epoch: this.#stateStore.head.epoch });
+    }
     this.#role = "stopped";
   }
 
-  /** Writes `leader: null` so that the next broker takes over at once; best effort. */
-  async #resign(): Promise<void> {
-    const next = withCommit(this.#state, { leader: null, epoch: this.#epoch });
-    try {
-      this.#etag = await this.#store.put(this.#stateKey, encodeState(next), {
-        condition: { ifMatch: this.#etag },
-      });
-      this.#state = next;
-      this.#log({ event: "resign", epoch: this.#epoch, commit: next.commit });
-    } catch (error) {
-      this.#log({ event: "resign-failed", error: String(error) });
-    }
-  }
-
   /**
-   * Sends one operation. Resolves with its reply once the commit holding it has
-   * landed (reads, and batches that change nothing, resolve without a write).
-   * A `claim` with `waitMs` waits up to that long for a job.
+   * Sends one operation. Resolves with its reply once the log record holding
+   * it has landed (reads, and batches that change nothing, resolve without a
+   * write). A `claim` with `waitMs` waits up to that long for a job. A request
+   * sent while the broker starts waits for it (up to `startWaitMs`).
    */
-  request<O extends Operation>(
+  async request<O extends Operation>(
     operation: O,
     options: RequestOptions = {},
   ): Promise<OperationResult<O>> {
     const parsed = operationSchema.safeParse(operation);
     if (!parsed.success) {
-      return Promise.reject(
-        new ValidationError(`invalid ${describeOp(operation)}: ${parsed.error.message}`),
-      );
+      throw new ValidationError(`invalid ${describeOp(operation)}: ${parsed.error.message}`);
     }
-    if (this.#role !== "leader") return Promise.reject(this.#notLeader());
-    return new Promise((resolve, reject) => {
-      const pending: Pending = {
-        // zod's parse builds new objects: a caller mutating its payload later
-        // cannot reach the state (queue_test.ts checks this).
-        operation: parsed.data,
-        resolve: resolve as (value: unknown) => void,
-        reject,
-      };
+    if (this.#role === "starting" && this.#started !== undefined) {
+      await abortable(this.#started, this.#o.startWaitMs, options.signal).catch(() => {});
+    }
+    if (this.#role !== "leader") throw this.#notLeader();
+    const value = await new Promise<unknown>((resolve, reject) => {
+      // zod's parse builds new objects: a caller mutating its payload later
+      // cannot reach the state (queue_test.ts checks this).
+      const pending: Pending = { operation: parsed.data, resolve, reject };
       const signal = options.signal;
       if (signal !== undefined) {
         if (signal.aborted) return reject(signal.reason);
@@ -362,6 +342,7 @@ export class Broker implements QueueBackend {
       }
       this.#mailbox.post(pending);
     });
+    return value as OperationResult<O>;
   }
 
   // -------------------------------------------------------------------------
@@ -376,7 +357,7 @@ export class Broker implements QueueBackend {
       } catch (error) {
         if (stop.aborted) break;
         this.#log({ event: "loop-error", error: String(error) });
-        await sleep(Math.min(1000, this.#standbyPollMs), stop);
+        await sleep(Math.min(1000, this.#o.standbyPollMs), stop);
       }
     }
   }
@@ -384,11 +365,16 @@ export class Broker implements QueueBackend {
   async #leaderStep(stop: AbortSignal): Promise<void> {
     await this.#waitForWork(stop);
     if (stop.aborted && this.#mailbox.size === 0) return;
-    const wait = this.#lastCommitAt + this.#minCommitIntervalMs - this.#clock.now();
+    const wait = this.#lastLandedAt + this.#o.minCommitIntervalMs - this.#clock.now();
     if (wait > 0) await sleep(wait, stop);
     else await this.#linger(stop);
-    if (stop.aborted) return;
-    const batch = this.#mailbox.drain().filter((pending) => !pending.signal?.aborted);
+    if (stop.aborted && this.#mailbox.size === 0) return;
+    const batch = this.#mailbox.drain().filter((pending) => {
+      if (pending === DEPOSED_PROBE) return false;
+      if (!pending.signal?.aborted) return true;
+      pending.reject(pending.signal.reason);
+      return false;
+    });
     await this.#tick(batch);
   }
 
@@ -401,7 +387,7 @@ export class Broker implements QueueBackend {
    */
   async #linger(stop: AbortSignal): Promise<void> {
     const target = Math.ceil(this.#lastBatchSize * 0.75);
-    const ms = Math.min(this.#maxLingerMs, this.#lastWriteMs / 2);
+    const ms = Math.min(this.#o.maxLingerMs, this.#lastWriteMs / 2);
     if (this.#mailbox.size < target && ms >= 0.5) {
       this.#ticksSinceYield = 0;
       return await sleep(ms, stop);
@@ -417,13 +403,15 @@ export class Broker implements QueueBackend {
     if (this.#mailbox.size > 0) return;
     const now = this.#clock.now();
     let wakeAt = Math.min(this.#nextExpireAt, this.#lastWriteAttemptAt() + this.#renewIntervalMs);
-    if (this.#parked.length > 0) {
+    if (this.#parked.size > 0) {
       const due = nextDueAt(this.#state, now);
       // A lease already past expiry waits for the next expiry check, not a busy loop.
       if (due !== undefined && due > now) wakeAt = Math.min(wakeAt, due);
-      for (const parked of this.#parked) wakeAt = Math.min(wakeAt, parked.deadline ?? Infinity);
+      wakeAt = Math.min(wakeAt, this.#parked.nextDeadline());
     }
-    if (this.#hasFinishedJobs()) wakeAt = Math.min(wakeAt, now + this.#archiveMaxAgeMs);
+    if (this.#archiver.hasFinished(this.#state)) {
+      wakeAt = Math.min(wakeAt, now + this.#archiver.maxAgeMs);
+    }
     if (wakeAt <= now) return;
     const timer = new AbortController();
     const onStop = () => timer.abort();
@@ -441,89 +429,150 @@ export class Broker implements QueueBackend {
 
   /**
    * One tick: apply the batch (plus due housekeeping and parked claims) to
-   * the state, write it once, settle the replies. Retries on CAS conflict while
-   * still the leader.
+   * the state, append one log record, settle the replies.
    */
   async #tick(batch: Pending[]): Promise<void> {
     const now = this.#clock.now();
     const housekeeping: BrokerOperation[] = [];
     if (now >= this.#nextExpireAt) {
       housekeeping.push({ op: "expire" });
-      this.#nextExpireAt = now + this.#heartbeatCheckMs;
+      this.#nextExpireAt = now + this.#o.heartbeatCheckMs;
     }
-    const archived = await this.#archiveFinished(now);
-    if (archived !== undefined) housekeeping.push(archived);
-    this.#expireParked(now);
-    const parked = this.#parked.splice(0).filter((pending) => !pending.signal?.aborted);
-    const entries = [...batch, ...parked];
-    const operations = [...housekeeping, ...entries.map((pending) => pending.operation)];
-    const renew = now - this.#lastWriteAttemptAt() >= this.#renewIntervalMs;
-
-    let replies: OperationReply[] | undefined;
-    let error: OsqueueError | undefined;
+    const archiveIds = this.#archiver.select(this.#state, now);
+    if (archiveIds.length > 0) housekeeping.push({ op: "archived", ids: archiveIds });
+    this.#parked.expire(now);
+    const parked = this.#parked.takeAll();
+    const operations = [...housekeeping, ...batch.map((pending) => pending.operation)];
+    const renew = this.#checkHead || now - this.#lastWriteAttemptAt() >= this.#renewIntervalMs;
+    this.#checkHead = false;
+    let outcome: TickOutcome;
     try {
-      ({ replies, error } = await this.#commitBatch(operations, batch.length, renew));
+      outcome = await this.#commitBatch({
+        operations,
+        parked,
+        renew,
+        archiveIds,
+        requests: batch.length,
+      });
     } catch (thrown) {
       // A bug must not leave callers hanging: answer everyone with `internal`.
       this.#log({ event: "tick-error", error: String(thrown) });
-      error = thrown instanceof OsqueueError
+      const error = thrown instanceof OsqueueError
         ? thrown
         : new OsqueueError("internal", `broker tick failed: ${String(thrown)}`, { cause: thrown });
+      outcome = { error };
     }
-    this.#settle(entries, housekeeping.length, replies, error);
+    this.#settle(batch, housekeeping.length, outcome.replies, outcome.error);
+    this.#settleParked(parked, outcome.parkedReplies, outcome.error);
   }
 
   /** The time of the last write attempt, landed or failed (renewals wait for it, no busy loop). */
   #lastWriteAttemptAt(): number {
-    return Math.max(this.#lastCommitAt, this.#lastFailedWriteAt);
+    return Math.max(this.#lastLandedAt, this.#lastFailedWriteAt);
   }
 
   /**
-   * Applies `operations` and writes the result once, re-applying on the fresh
-   * state after a conflict while still the leader. Returns the replies, or the
-   * error every request of the batch gets.
+   * Applies the operations, then the parked claims that can now get a job,
+   * and appends the effects as one log record; re-applies on the newer state
+   * after a conflict while still the leader.
    */
-  async #commitBatch(
-    operations: BrokerOperation[],
-    requests: number,
-    renew: boolean,
-  ): Promise<{ replies?: OperationReply[]; error?: OsqueueError }> {
+  async #commitBatch(batch: {
+    operations: BrokerOperation[];
+    parked: Pending[];
+    renew: boolean;
+    archiveIds: string[];
+    requests: number;
+  }): Promise<TickOutcome> {
+    const started = performance.now();
     for (let attempt = 0;; attempt++) {
+      const now = this.#clock.now();
       const context = {
-        now: this.#clock.now(),
-        defaultLeaseMs: this.#heartbeatTimeoutMs,
-        newToken: this.#newToken,
-        random: this.#random,
+        now,
+        defaultLeaseMs: this.#o.heartbeatTimeoutMs,
+        newToken: this.#o.newToken,
+        random: this.#o.random,
       };
-      const result = applyBatch(this.#state, operations, context);
-      if (!result.changed && !renew) {
+      const before = this.#state;
+      const first = applyBatch(before, batch.operations, context);
+      const ready = batch.parked.filter((p) =>
+        hasReady(first.state, now, (p.operation as ClaimOperation).types)
+      );
+      const second = ready.length === 0
+        ? undefined
+        : applyBatch(first.state, ready.map((p) => p.operation), context);
+      const after = second?.state ?? first.state;
+      const parkedReplies = new Map<Pending, OperationReply>();
+      ready.forEach((p, i) => parkedReplies.set(p, second!.replies[i]));
+      const changes = new Map(first.changes);
+      for (const [seq, change] of second?.changes ?? []) changes.set(seq, change);
+      const effects = batchEffects(before, after, changes);
+      if (isEmptyEffects(effects) && !batch.renew) {
         this.#metrics.readOnlyBatches++;
-        return { replies: result.replies };
+        this.#state = after;
+        return { replies: first.replies, parkedReplies };
       }
-      const next = withCommit(result.state, { leader: this.#identity, epoch: this.#epoch });
-      const outcome = await this.#write(next);
-      if (outcome === "landed") {
-        this.#metrics.committedRequests += requests;
-        this.#lastBatchSize = requests;
-        return { replies: result.replies };
-      }
-      if (outcome === "deposed") return { error: this.#notLeader() };
-      if (outcome instanceof OsqueueError) {
-        this.#lastFailedWriteAt = this.#clock.now();
-        return { error: outcome };
-      }
-      // outcome === "retry": the state was re-read and we still lead.
-      if (attempt >= this.#maxConflictRetries) {
-        this.#lastFailedWriteAt = this.#clock.now();
-        return {
-          error: new UnavailableError(
-            `gave up after ${
-              attempt + 1
-            } conflicting writes; is another process writing the state?`,
-          ),
-        };
+      const removed = new Set(effects.del);
+      const outcome = await this.#stateStore.append({
+        before,
+        after,
+        effects,
+        archiveIds: batch.archiveIds.filter((id) => removed.has(id)),
+      });
+      switch (outcome.kind) {
+        case "landed": {
+          const ms = performance.now() - started;
+          this.#landed(outcome.state, outcome.bytes, ms);
+          this.#archiver.landed(outcome.record, before);
+          this.#checkpointer.noteCommit(outcome.bytes, outcome.state);
+          this.#metrics.committedRequests += batch.requests;
+          this.#lastBatchSize = batch.requests;
+          this.#log({
+            event: "commit",
+            epoch: outcome.record.epoch,
+            seq: outcome.record.seq,
+            requests: batch.requests,
+            operations: batch.operations.length + ready.length,
+            bytes: outcome.bytes,
+            ms,
+          });
+          return { replies: first.replies, parkedReplies };
+        }
+        case "deposed":
+          this.#becomeStandby(
+            outcome.leader,
+            `epoch ${outcome.epoch} belongs to ${outcome.leader?.id}`,
+          );
+          return { error: this.#notLeader() };
+        case "error":
+          this.#lastFailedWriteAt = this.#clock.now();
+          this.#log({ event: "storage-error", error: String(outcome.error) });
+          return { error: outcome.error };
+        case "conflict":
+          this.#metrics.conflicts++;
+          this.#log({ event: "conflict", seq: before.commit + 1 });
+          this.#state = outcome.state;
+          this.#archiver.add(outcome.archives);
+          if (attempt >= this.#o.maxConflictRetries) {
+            this.#lastFailedWriteAt = this.#clock.now();
+            return {
+              error: new UnavailableError(
+                `gave up after ${
+                  attempt + 1
+                } conflicting writes; is another process writing the log?`,
+              ),
+            };
+          }
       }
     }
+  }
+
+  #landed(state: QueueState, bytes: number, ms: number): void {
+    this.#state = state;
+    this.#lastLandedAt = this.#clock.now();
+    this.#lastWriteMs = ms;
+    this.#metrics.commits++;
+    this.#metrics.stateBytes = bytes;
+    this.#metrics.logBytes += bytes;
   }
 
   /** Settles each request with its reply (or the batch's error); parks empty long-poll claims. */
@@ -533,190 +582,78 @@ export class Broker implements QueueBackend {
     replies: OperationReply[] | undefined,
     error: OsqueueError | undefined,
   ): void {
-    const now = this.#clock.now();
     entries.forEach((pending, index) => {
-      if (replies === undefined) {
-        // A parked claim survives a failed batch unless the broker lost leadership.
-        if (pending.deadline !== undefined && this.#role === "leader") this.#parked.push(pending);
-        else pending.reject(error);
-        return;
-      }
-      const reply = replies[offset + index];
-      if (!reply.ok) return pending.reject(reply.error);
-      const operation = pending.operation;
-      if (
-        operation.op === "claim" &&
-        (reply.value as OperationResult<ClaimOperation>).jobs.length === 0
-      ) {
-        const waitMs = operation.waitMs ?? 0;
-        if (pending.deadline === undefined && waitMs > 0) pending.deadline = now + waitMs;
-        if (pending.deadline !== undefined && pending.deadline > now && this.#role === "leader") {
-          this.#parked.push(pending);
-          return;
-        }
-      }
-      pending.resolve(reply.value);
+      if (replies === undefined) return pending.reject(error);
+      this.#answer(pending, replies[offset + index]);
     });
   }
 
-  /** Answers parked claims whose wait is over with an empty result. */
-  #expireParked(now: number): void {
-    this.#parked = this.#parked.filter((pending) => {
-      if ((pending.deadline ?? 0) > now) return true;
-      pending.resolve({ jobs: [] });
-      return false;
-    });
+  /** Parked claims: answered when they got jobs, parked again otherwise (unless the batch failed as deposed). */
+  #settleParked(
+    parked: Pending[],
+    replies: Map<Pending, OperationReply> | undefined,
+    error: OsqueueError | undefined,
+  ): void {
+    for (const pending of parked) {
+      const reply = replies?.get(pending);
+      if (reply !== undefined) this.#answer(pending, reply);
+      else if (this.#role === "leader") this.#parked.park(pending);
+      else pending.reject(error ?? this.#notLeader());
+    }
+  }
+
+  #answer(pending: Pending, reply: OperationReply): void {
+    if (!reply.ok) {
+      const operation = pending.operation;
+      if (operation.op === "get" && reply.error instanceof JobNotFoundError) {
+        // It may have been archived: look there, without holding up the loop.
+        this.#archiver.find(operation.jobId).then(
+          (job) => job === undefined ? pending.reject(reply.error) : pending.resolve({ job }),
+          () => pending.reject(reply.error),
+        );
+        return;
+      }
+      return pending.reject(reply.error);
+    }
+    const operation = pending.operation;
+    if (operation.op === "claim") {
+      const jobs = (reply.value as OperationResult<ClaimOperation>).jobs;
+      const waitMs = operation.waitMs ?? 0;
+      const now = this.#clock.now();
+      if (jobs.length === 0 && this.#role === "leader") {
+        if (pending.deadline === undefined && waitMs > 0) pending.deadline = now + waitMs;
+        if (pending.deadline !== undefined && pending.deadline > now) {
+          return this.#parked.park(pending);
+        }
+      }
+    }
+    pending.resolve(reply.value);
   }
 
   /** A caller gave up (its signal aborted): drop its request if it is still queued or parked. */
   #abandon(pending: Pending): void {
-    const parkedAt = this.#parked.indexOf(pending);
-    if (parkedAt >= 0) this.#parked.splice(parkedAt, 1);
-    else if (!this.#mailbox.remove(pending)) return; // already in a batch: it completes
+    if (!this.#parked.remove(pending) && !this.#mailbox.remove(pending)) return; // in a batch: it completes
     pending.reject(pending.signal?.reason);
   }
 
   // -------------------------------------------------------------------------
-  // Storage.
+  // Leadership.
 
-  /** Writes `next` with If-Match; classifies the outcome. */
-  async #write(next: QueueState): Promise<"landed" | "retry" | "deposed" | OsqueueError> {
-    const body = encodeState(next);
-    const started = performance.now();
-    try {
-      this.#etag = await this.#store.put(this.#stateKey, body, {
-        condition: { ifMatch: this.#etag },
-      });
-      this.#lastWriteMs = performance.now() - started;
-      this.#committed(next, body.length);
-      return "landed";
-    } catch (error) {
-      if (error instanceof ConflictError) {
-        this.#metrics.conflicts++;
-        this.#log({ event: "conflict", commit: next.commit });
-        return await this.#reloadAfter(next, false);
-      }
-      if (error instanceof AmbiguousWriteError) {
-        this.#metrics.ambiguousWrites++;
-        this.#log({ event: "ambiguous-write", commit: next.commit, error: error.message });
-        return await this.#reloadAfter(next, true);
-      }
-      this.#log({ event: "storage-error", error: String(error) });
-      return error instanceof OsqueueError
-        ? error
-        : new UnavailableError(`state write failed: ${String(error)}`, { cause: error });
-    }
-  }
-
-  /**
-   * After a conflict or an ambiguous write: re-read. If our own write is what
-   * is there (same epoch, leader and commit), it landed. If another broker
-   * leads now, step down. Otherwise re-apply on the fresh state.
-   */
-  async #reloadAfter(
-    attempted: QueueState,
-    ambiguous: boolean,
-  ): Promise<"landed" | "retry" | "deposed" | OsqueueError> {
-    let loaded: Loaded;
-    try {
-      loaded = await this.#load();
-    } catch (error) {
-      return error instanceof OsqueueError
-        ? error
-        : new UnavailableError(`state re-read failed: ${String(error)}`);
-    }
-    if (loaded === null) {
-      this.#becomeStandby(null, "the state object disappeared");
-      return "deposed";
-    }
-    const found = loaded.state;
-    const ours = found.epoch === this.#epoch && found.leader?.id === this.#identity.id;
-    if (!ours) {
-      this.#adopt(loaded);
-      this.#becomeStandby(found.leader, `epoch ${found.epoch} belongs to ${found.leader?.id}`);
-      return "deposed";
-    }
-    if (ambiguous && found.commit === attempted.commit) {
-      // Our write landed; what is stored is exactly `attempted`.
-      this.#etag = loaded.etag;
-      this.#committed(attempted, 0);
-      return "landed";
-    }
-    this.#adopt(loaded);
-    return "retry";
-  }
-
-  #committed(state: QueueState, bytes: number): void {
-    this.#state = state;
-    this.#lastCommitAt = this.#clock.now();
-    this.#metrics.commits++;
-    if (bytes > 0) this.#metrics.stateBytes = bytes;
-  }
-
-  async #load(): Promise<Loaded> {
-    const found = await this.#store.get(this.#stateKey);
-    if (found === null) return null;
-    return { state: decodeState(found.body), etag: found.etag };
-  }
-
-  #adopt(loaded: NonNullable<Loaded>): void {
+  #becomeLeader(loaded: LoadedState, how: string): void {
     this.#state = loaded.state;
-    this.#etag = loaded.etag;
-    this.#knownLeader = loaded.state.leader;
-  }
-
-  /** Creates the state with If-None-Match; if someone else just did, starts over from their state. */
-  async #create(): Promise<void> {
-    const initial = withCommit(createState(), { leader: this.#identity, epoch: 1 });
-    const body = encodeState(initial);
-    try {
-      this.#etag = await this.#store.put(this.#stateKey, body, {
-        condition: { ifNoneMatch: "*" },
-      });
-    } catch (error) {
-      if (!(error instanceof ConflictError) && !(error instanceof AmbiguousWriteError)) throw error;
-      const loaded = await this.#load();
-      if (loaded === null) throw error;
-      this.#adopt(loaded);
-      if (loaded.state.leader?.id === this.#identity.id) return this.#takeOver(loaded);
-      return this.#becomeStandby(loaded.state.leader, "another broker created the state");
-    }
-    this.#epoch = 1;
-    this.#becomeLeader(initial, body.length);
-  }
-
-  /** Bumps the epoch with a CAS write; on conflict stays (or becomes) a standby. */
-  async #takeOver(loaded: NonNullable<Loaded>): Promise<void> {
-    const epoch = loaded.state.epoch + 1;
-    const next = withCommit(loaded.state, { leader: this.#identity, epoch });
-    const body = encodeState(next);
-    try {
-      this.#etag = await this.#store.put(this.#stateKey, body, {
-        condition: { ifMatch: loaded.etag },
-      });
-    } catch (error) {
-      if (!(error instanceof ConflictError) && !(error instanceof AmbiguousWriteError)) throw error;
-      const fresh = await this.#load();
-      if (fresh === null) return this.#becomeStandby(null, "the state object disappeared");
-      if (fresh.state.epoch === epoch && fresh.state.leader?.id === this.#identity.id) {
-        this.#epoch = epoch;
-        this.#etag = fresh.etag;
-        return this.#becomeLeader(fresh.state, body.length);
-      }
-      this.#adopt(fresh);
-      return this.#becomeStandby(fresh.state.leader, "lost the takeover race");
-    }
-    this.#epoch = epoch;
-    this.#becomeLeader(next, body.length);
-    this.#log({ event: "takeover", epoch, previous: loaded.state.leader?.id ?? null });
-  }
-
-  #becomeLeader(state: QueueState, bytes: number): void {
-    this.#committed(state, bytes);
     this.#role = "leader";
     this.#knownLeader = this.#identity;
+    this.#lastLandedAt = this.#clock.now();
     this.#nextExpireAt = this.#clock.now();
-    this.#log({ event: "leader", epoch: this.#epoch, commit: state.commit });
+    this.#checkpointer.reset(loaded);
+    this.#archiver.reset(loaded.manifest?.archives ?? [], loaded.archives);
+    this.#log({
+      event: "leader",
+      how,
+      epoch: loaded.state.epoch,
+      commit: loaded.state.commit,
+      tail: loaded.tail,
+    });
   }
 
   #becomeStandby(leader: BrokerIdentity | null, reason: string): void {
@@ -725,75 +662,55 @@ export class Broker implements QueueBackend {
     this.#knownLeader = leader;
     this.#log({ event: wasLeader ? "step-down" : "standby", reason, leader: leader?.id ?? null });
     if (wasLeader) {
+      void this.#checkpointer.stop();
       const error = this.#notLeader();
-      for (const pending of this.#parked.splice(0)) pending.reject(error);
+      this.#parked.rejectAll(error);
       for (const pending of this.#mailbox.drain()) pending.reject(error);
     }
   }
 
-  /** A standby watches the commit counter by its own clock and takes over when it stalls. */
+  /** A standby follows the log by its own clock and takes over when it stalls or the leader resigned. */
   async #standbyStep(stop: AbortSignal): Promise<void> {
-    for (const pending of this.#mailbox.drain()) pending.reject(this.#notLeader());
-    let seen = { epoch: this.#state.epoch, commit: this.#state.commit };
-    let since = this.#clock.now();
+    let seen: LogObservation = {
+      epoch: this.#state.epoch,
+      commit: this.#state.commit,
+      since: this.#clock.now(),
+    };
     while (!stop.aborted && this.#role === "standby") {
-      await Promise.race([sleep(this.#standbyPollMs, stop), this.#mailbox.next(stop)]).catch(
+      for (const pending of this.#mailbox.drain()) pending.reject(this.#notLeader());
+      await Promise.race([sleep(this.#o.standbyPollMs, stop), this.#mailbox.next(stop)]).catch(
         () => {},
       );
       for (const pending of this.#mailbox.drain()) pending.reject(this.#notLeader());
       if (stop.aborted) return;
-      const loaded = await this.#load().catch((error) => {
+      let followed;
+      try {
+        followed = await this.#stateStore.follow(this.#state);
+      } catch (error) {
         this.#log({ event: "standby-read-error", error: String(error) });
-        return undefined;
+        continue;
+      }
+      const { opened } = followed;
+      if (opened.kind !== "head") return await this.#settleOpened(opened);
+      this.#state = followed.state;
+      this.#knownLeader = opened.head.leader;
+      const decision = decideStandby({
+        seen,
+        reading: {
+          epoch: opened.head.epoch,
+          commit: followed.state.commit,
+          hasLeader: opened.head.leader !== null,
+        },
+        now: this.#clock.now(),
+        takeoverTimeoutMs: this.#o.takeoverTimeoutMs,
       });
-      if (loaded === undefined) continue;
-      if (loaded === null) return await this.#create();
-      this.#adopt(loaded);
-      const now = this.#clock.now();
-      const { epoch, commit } = loaded.state;
-      if (epoch !== seen.epoch || commit !== seen.commit) {
-        seen = { epoch, commit };
-        since = now;
-      } else if (loaded.state.leader === null || now - since >= this.#takeoverTimeoutMs) {
-        await this.#takeOver(loaded);
-        since = this.#clock.now();
+      seen = decision.seen;
+      if (decision.action === "take-over") {
+        const loaded = await this.#stateStore.takeOver(opened);
+        if (loaded !== null) return this.#becomeLeader(loaded, "takeover");
+        seen = { ...seen, since: this.#clock.now() };
       }
     }
-  }
-
-  // -------------------------------------------------------------------------
-  // Archive.
-
-  #hasFinishedJobs(): boolean {
-    return selectArchive(this.#state, { now: Infinity, maxJobs: 1, maxAgeMs: 0 }).length > 0;
-  }
-
-  /**
-   * Writes finished jobs to a time-bucketed archive object BEFORE the commit
-   * that removes them, so a crash can duplicate an archive record but never
-   * lose one. Returns the operation that drops them, or undefined.
-   */
-  async #archiveFinished(now: number): Promise<ArchivedOperation | undefined> {
-    const jobs: Job[] = selectArchive(this.#state, {
-      now,
-      maxJobs: this.#archiveMaxJobs,
-      maxAgeMs: this.#archiveMaxAgeMs,
-    });
-    if (jobs.length === 0) return undefined;
-    const key = archiveKey({
-      prefix: this.#archivePrefix,
-      time: now,
-      epoch: this.#epoch,
-      commit: this.#state.commit + 1,
-    });
-    try {
-      await this.#store.put(key, encodeArchive(jobs));
-    } catch (error) {
-      this.#log({ event: "archive-error", key, error: String(error) });
-      return undefined;
-    }
-    this.#metrics.archiveWrites++;
-    return { op: "archived", ids: jobs.map((job) => job.id) };
   }
 
   #notLeader(): OsqueueError {
@@ -811,29 +728,20 @@ export class Broker implements QueueBackend {
   }
 }
 
-function positive(name: string, value: number | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  if (!(value > 0) || !Number.isFinite(value)) {
-    throw new InvalidError(`${name} must be a positive number of milliseconds, got ${value}`);
-  }
-  return value;
+interface TickOutcome {
+  replies?: OperationReply[];
+  parkedReplies?: Map<Pending, OperationReply>;
+  error?: OsqueueError;
 }
+
+/** Posted by the checkpointer when the head changed under the leader: wakes the loop, which finds out on its next write. */
+const DEPOSED_PROBE: Pending = {
+  operation: { op: "stats" },
+  resolve: () => {},
+  reject: () => {},
+};
 
 function describeOp(operation: unknown): string {
   const op = (operation as { op?: unknown } | null)?.op;
   return typeof op === "string" ? `${op} operation` : "operation";
-}
-
-/** Resolves after `ms`, or early (without error) when `signal` aborts. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, Math.max(0, ms));
-    signal.addEventListener("abort", done, { once: true });
-  });
 }

@@ -14,7 +14,8 @@ import type { ObjectStore } from "../storage/types.ts";
 import type { Operation, PushOperation } from "../protocol/operations.ts";
 import { Broker, type BrokerOptions } from "./broker.ts";
 import { decodeArchive } from "../core/archive.ts";
-import { decodeState } from "../core/state.ts";
+import { decodeHead } from "./head.ts";
+import { logKey } from "./log_record.ts";
 
 const push = (type = "t", payload: unknown = null): PushOperation => ({
   op: "push",
@@ -72,8 +73,11 @@ Deno.test("broker: nothing is acknowledged before its write has landed", async (
   assert.equal(acknowledged, false);
   store.resume("put");
   const { jobs } = await reply;
-  const stored = decodeState((await store.inner.get("queue.json"))!.body);
-  assert.equal(stored.commit, broker.state.commit);
+  assert.notEqual(
+    await store.inner.get(logKey("", broker.state.commit)),
+    null,
+    "its record landed",
+  );
   const got = await broker.request({ op: "get", jobId: jobs[0].id });
   assert.equal(got.job.payload, 1);
   await broker.stop();
@@ -111,8 +115,8 @@ for (const lands of [true, false]) {
     store.ambiguousNext({ lands });
     const { jobs } = await broker.request(push("t", "once"));
     assert.equal(jobs.length, 1);
-    const stored = decodeState((await store.inner.get("queue.json"))!.body);
-    assert.equal(stored.commit, broker.state.commit);
+    assert.notEqual(await store.inner.get(logKey("", broker.state.commit)), null);
+    assert.equal(await store.inner.get(logKey("", broker.state.commit + 1)), null);
     const restarted = await startBroker(store.inner, { identity: { id: "a" } });
     await broker.stop();
     const stats = await restarted.request({ op: "stats" });
@@ -344,35 +348,57 @@ async function finishTwo(broker: Broker): Promise<string[]> {
   return jobs.map((job) => job.id).sort();
 }
 
-Deno.test("broker: finished jobs are archived before the commit that drops them", async () => {
+Deno.test("broker: finished jobs are archived after the log record that drops them, and get still finds them", async () => {
   const store = new RecordingStore();
   const broker = await startBroker(store, { archiveMaxJobs: 2, archiveMaxAgeMs: 60_000 });
   const ids = await finishTwo(broker);
   assert.deepEqual(await store.list("archive/"), []);
   await broker.request(push()); // the next tick archives
+  await eventually(async () => (await store.list("archive/")).length === 1);
   const keys = await store.list("archive/");
-  assert.equal(keys.length, 1);
   assert.match(keys[0], /^archive\/\d{4}\/\d{2}\/\d{2}\/\d{2}\/\d{8}-\d{12}\.jsonl$/);
   const archived = decodeArchive((await store.get(keys[0]))!.body);
   assert.deepEqual(archived.map((job) => job.id).sort(), ids);
   assert.ok(archived.every((job) => job.state === "completed"));
-  // The archive write came before the state write that dropped the jobs.
+  // Fenced: the log record that dropped the jobs (and names the archive) landed first.
   const archiveAt = store.writes.indexOf(keys[0]);
-  assert.equal(store.writes[archiveAt + 1], "queue.json");
-  await assert.rejects(broker.request({ op: "get", jobId: ids[0] }), JobNotFoundError);
+  const record = store.writes[archiveAt - 1];
+  assert.match(record, /^log\/\d{12}\.json$/);
+  assert.match(new TextDecoder().decode((await store.get(record))!.body), new RegExp(keys[0]));
+  assert.equal(broker.state.commit, Number(record.slice(4, 16)));
+  // The jobs left the state, yet get reads them back from the archive.
+  assert.equal((await broker.request({ op: "stats" })).finishedPending, 0);
+  const got = await broker.request({ op: "get", jobId: ids[0] });
+  assert.equal(got.job.state, "completed");
+  await assert.rejects(broker.request({ op: "get", jobId: "zzzz" }), JobNotFoundError);
   await broker.stop();
 });
 
-Deno.test("broker: a failed archive write keeps the finished jobs in the state", async () => {
-  const store = new FaultyStore(new MemoryStore());
+Deno.test("broker: a failed archive write is retried, and a crash before it loses nothing", async () => {
+  let failures = 1000;
+  class FlakyArchive extends MemoryStore {
+    override put(key: string, body: Uint8Array, options?: Parameters<MemoryStore["put"]>[2]) {
+      if (key.startsWith("archive/") && failures-- > 0) {
+        return Promise.reject(new UnavailableError("archive bucket down"));
+      }
+      return super.put(key, body, options);
+    }
+  }
+  const store = new FlakyArchive();
   const broker = await startBroker(store, { archiveMaxJobs: 2, archiveMaxAgeMs: 60_000 });
   const ids = await finishTwo(broker);
-  store.failNext("put", new UnavailableError("archive bucket down"));
+  await broker.request(push()); // drops them from the state; the archive write fails
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.deepEqual(await store.list("archive/"), []);
   assert.equal((await broker.request({ op: "get", jobId: ids[1] })).job.state, "completed");
-  assert.deepEqual(await store.inner.list("archive/"), []);
-  await broker.request(push()); // archived on the next tick instead
-  assert.equal((await store.inner.list("archive/")).length, 1);
-  await assert.rejects(broker.request({ op: "get", jobId: ids[1] }), JobNotFoundError);
+  // The broker dies without stopping; the next leader writes the archive from the log tail.
+  failures = 0;
+  const next = await startBroker(store, { identity: { id: "a" } });
+  await eventually(async () => (await store.list("archive/")).length === 1);
+  const archived = decodeArchive((await store.get((await store.list("archive/"))[0]))!.body);
+  assert.deepEqual(archived.map((job) => job.id).sort(), ids);
+  assert.equal((await next.request({ op: "get", jobId: ids[0] })).job.state, "completed");
+  await next.stop();
   await broker.stop();
 });
 
@@ -389,7 +415,8 @@ Deno.test("broker: a graceful stop resigns, so a standby takes over without wait
   assert.equal(b.role, "standby");
   await a.request(push("t", "kept"));
   await a.stop();
-  assert.equal(decodeState((await store.get("queue.json"))!.body).leader, null);
+  const head = decodeHead((await store.get("queue.json"))!.body);
+  assert.equal(head.kind === "head" && head.head.leader, null);
   await eventually(() => b.role === "leader");
   assert.equal((await b.request({ op: "stats" })).ready, 1);
   await b.stop();
@@ -403,7 +430,7 @@ Deno.test("broker: minCommitIntervalMs spaces state writes at least that far apa
       body: Uint8Array,
       options?: Parameters<MemoryStore["put"]>[2],
     ): Promise<string> {
-      if (key === "queue.json") writes.push(performance.now());
+      if (key.startsWith("log/")) writes.push(performance.now());
       return super.put(key, body, options);
     }
   }

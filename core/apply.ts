@@ -38,7 +38,9 @@ import { DEFAULT_MAX_ATTEMPTS, DEFAULT_PRIORITY, isFinished, isObject } from "./
 import { formatJobId, parseJobId } from "./job_id.ts";
 import { compareEntries, type IndexEntry } from "./sorted_list.ts";
 import { effectiveState, type QueueState, queueStats } from "./state.ts";
-import { stateData, StateDraft } from "./state_data.ts";
+import { type JobChange, stateData, StateDraft } from "./state_data.ts";
+
+export type { JobChange } from "./state_data.ts";
 
 /** Broker-internal: move every job whose lease ran out back to ready, or to dead after its last attempt. */
 export interface ExpireOperation {
@@ -88,6 +90,8 @@ export interface BatchResult {
   replies: OperationReply[];
   /** Whether anything that must be written changed; `false` lets the broker skip the write. */
   changed: boolean;
+  /** The jobs the batch added, updated or removed, by sequence number (what a log record holds). */
+  changes: ReadonlyMap<number, JobChange>;
 }
 
 /**
@@ -111,13 +115,13 @@ export function applyBatch(
     }
   }
   const next = draft.snapshot();
-  if (draft.dirty) return { state: next, replies, changed: true };
+  if (draft.dirty) return { state: next, replies, changed: true, changes: draft.changes };
   // Nothing stored changed. Keep any index-only work (due delayed jobs
   // promoted by a claim) in the input state itself, so a broker that keeps
   // its state after a read-only batch does not see those jobs as still
   // waiting on the clock (nor promote them again on every tick).
   if (next !== base) base.adoptIndexes(next);
-  return { state: base, replies, changed: false };
+  return { state: base, replies, changed: false, changes: draft.changes };
 }
 
 /**

@@ -165,3 +165,70 @@ function isTime(value: unknown): value is number {
 export function isCount(value: unknown): value is number {
   return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
 }
+
+/**
+ * The part of a job that operations change after its push: its lifecycle
+ * state, timing, attempts, lease, last error, result. A log record carries
+ * only this for a job it updates, so a heartbeat never rewrites a payload.
+ */
+export interface JobStatus {
+  /** The job's id. */
+  id: string;
+  /** Lifecycle state. */
+  state: JobState;
+  /** Epoch ms at which the job may run. */
+  runAt: number;
+  /** Attempts started so far. */
+  attempts: number;
+  /** Epoch ms of the last state change. */
+  updatedAt: number;
+  /** The lease, while active. */
+  lease?: Lease;
+  /** The last failure's message. */
+  lastError?: string;
+  /** The result given at completion. */
+  result?: JsonValue;
+  /** When the job finished. */
+  finishedAt?: number;
+}
+
+/** Whether `next` differs from `previous` only in {@linkcode JobStatus} fields. */
+export function onlyStatusChanged(previous: Job, next: Job): boolean {
+  return previous.id === next.id && previous.type === next.type &&
+    previous.payload === next.payload && previous.priority === next.priority &&
+    previous.maxAttempts === next.maxAttempts && previous.backoff === next.backoff &&
+    previous.createdAt === next.createdAt && previous.idempotencyKey === next.idempotencyKey;
+}
+
+/** The stored form of a job's status (see {@linkcode JobStatus}), ready for `JSON.stringify`. */
+export function storedStatus(job: Job): Record<string, unknown> {
+  const out: Record<string, unknown> = {
+    id: job.id,
+    state: job.state,
+    runAt: job.runAt,
+    attempts: job.attempts,
+    updatedAt: job.updatedAt,
+  };
+  if (job.lease !== undefined) out.lease = job.lease;
+  if (job.lastError !== undefined) out.lastError = job.lastError;
+  if (job.finishedAt !== undefined) out.finishedAt = job.finishedAt;
+  if (job.result !== undefined) out.result = job.result;
+  return out;
+}
+
+/**
+ * `previous` with the status from a stored status record; checks every field
+ * like {@linkcode restoreJob} and throws an {@linkcode InvalidError} naming `where`.
+ */
+export function restoreStatus(raw: unknown, previous: Job, where: string): Job {
+  if (!isObject(raw)) throw new InvalidError(`invalid state: ${where}: not an object`);
+  const merged: Record<string, unknown> = storedJob(previous);
+  for (const field of ["lease", "lastError", "finishedAt", "result"]) delete merged[field];
+  for (const field of ["state", "runAt", "attempts", "updatedAt"]) {
+    if (!(field in raw)) {
+      throw new InvalidError(`invalid state: ${where}: job ${previous.id}: ${field} missing`);
+    }
+  }
+  Object.assign(merged, raw, { id: previous.id });
+  return restoreJob(merged, where);
+}

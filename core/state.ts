@@ -77,12 +77,12 @@ export function createState(): QueueState {
 
 /**
  * `state` after one more successful write by `meta.leader` in `meta.epoch`:
- * commit + 1. A leader that steps down gracefully writes `leader: null`, so
+ * commit + 1 (or `meta.commit`, the log sequence number of that write). A leader that steps down gracefully writes `leader: null`, so
  * the next broker takes over without waiting.
  */
 export function withCommit(
   state: QueueState,
-  meta: { leader: BrokerIdentity | null; epoch: number },
+  meta: { leader: BrokerIdentity | null; epoch: number; commit?: number },
 ): QueueState {
   const data = stateData(state);
   const leader: BrokerIdentity | null = meta.leader === null
@@ -90,7 +90,7 @@ export function withCommit(
     : meta.leader.url === undefined
     ? { id: meta.leader.id }
     : { id: meta.leader.id, url: meta.leader.url };
-  return data.with({ commit: data.commit + 1, leader, epoch: meta.epoch });
+  return data.with({ commit: meta.commit ?? data.commit + 1, leader, epoch: meta.epoch });
 }
 
 /** Number of jobs held (unfinished plus finished ones awaiting archive). */

@@ -270,6 +270,12 @@ export function indexJobs(
 type ListSlot = SortedList | SortedListDraft;
 
 /**
+ * How a batch changed one job: `add` (a job the base state did not hold),
+ * `update` (a new record for a job it held), `remove` (dropped).
+ */
+export type JobChange = "add" | "update" | "remove";
+
+/**
  * A mutable, batch-scoped working copy of a {@linkcode StateData}. Every
  * container is drafted lazily on its first write, so a batch of reads copies
  * nothing; the base state is never changed.
@@ -282,6 +288,8 @@ export class StateDraft {
   #touched = false;
   /** Whether a change that must be written happened. */
   dirty = false;
+  /** Every job the draft changed since it started, by sequence number (persistence writes these). */
+  readonly changes: Map<number, JobChange> = new Map();
   #nextSeq: number;
   #totals: QueueTotals | undefined;
   #jobs: JobTableDraft | undefined;
@@ -382,9 +390,17 @@ export class StateDraft {
     this.#totals[total] += n;
   }
 
+  /** Sets the counters and the next sequence number as a log record says (replay). */
+  setMeta(meta: { nextSeq?: number; totals?: Readonly<QueueTotals> }): void {
+    this.#touch(true);
+    if (meta.nextSeq !== undefined) this.#nextSeq = meta.nextSeq;
+    if (meta.totals !== undefined) this.#totals = { ...meta.totals };
+  }
+
   /** Stores a new job and indexes it by its state. */
   add(seq: number, job: Job): void {
     this.#touch(true);
+    this.changes.set(seq, this.changes.get(seq) === "remove" ? "update" : "add");
     this.#jobsDraft().set(seq, job);
     if (job.idempotencyKey !== undefined) this.#keysDraft().set(job.idempotencyKey, seq);
     this.#place(seq, job);
@@ -393,6 +409,7 @@ export class StateDraft {
   /** Replaces job `seq` (now `previous`) with `next`, moving it between indexes as needed. */
   update(seq: number, previous: Job, next: Job): void {
     this.#touch(true);
+    if (this.changes.get(seq) !== "add") this.changes.set(seq, "update");
     this.#unplace(seq, previous);
     this.#jobsDraft().set(seq, next);
     this.#place(seq, next);
@@ -401,6 +418,8 @@ export class StateDraft {
   /** Drops job `seq` (now `job`) and its idempotency key. */
   remove(seq: number, job: Job): void {
     this.#touch(true);
+    if (this.changes.get(seq) === "add") this.changes.delete(seq);
+    else this.changes.set(seq, "remove");
     this.#unplace(seq, job);
     this.#jobsDraft().delete(seq);
     if (job.idempotencyKey !== undefined) this.#keysDraft().delete(job.idempotencyKey, seq);

@@ -1,0 +1,145 @@
+/**
+ * The broker's options, events, roles and counters, with their defaults.
+ *
+ * @module
+ */
+import { InvalidError } from "../errors.ts";
+import type { ObjectStore } from "../storage/types.ts";
+import type { BrokerIdentity } from "../core/state.ts";
+
+/** A source of the current time, in epoch milliseconds. */
+export interface Clock {
+  /** The current time, epoch ms. */
+  now(): number;
+}
+
+/** What the broker reports to its `log` option. */
+export interface BrokerEvent {
+  /**
+   * What happened, e.g. `commit` (with `epoch`, `seq`, `requests`, `operations`,
+   * `bytes`, `ms`), `conflict`, `ambiguous-write`, `takeover`, `step-down`,
+   * `checkpoint`, `gc`, `storage-error`.
+   */
+  event: string;
+  /** Detail fields. */
+  [field: string]: unknown;
+}
+
+/** Options of `Broker`. */
+export interface BrokerOptions {
+  /** Where the state and archives live. */
+  store: ObjectStore;
+  /** Key prefix for everything this queue writes (default ``; e.g. `queues/emails/`). */
+  prefix?: string;
+  /** The head object's key under the prefix (default `queue.json`). */
+  stateKey?: string;
+  /** This broker's id and advertised URL (default: a random id, no URL). */
+  identity?: BrokerIdentity;
+  /** Clock (default `Date.now`). */
+  clock?: Clock;
+  /** Lease tokens (default `crypto.randomUUID`). */
+  newToken?: () => string;
+  /** Randomness for backoff jitter (default `Math.random`). */
+  random?: () => number;
+  /** A lease not heartbeated for this long expires (default 30 s); also the default lease. */
+  heartbeatTimeoutMs?: number;
+  /** How often expired leases are looked for (default 5 s). */
+  heartbeatCheckMs?: number;
+  /** Minimum time between two commits, to cap the write rate (default 0). */
+  minCommitIntervalMs?: number;
+  /**
+   * Group-commit linger: when fewer requests are queued than the last commit
+   * carried, wait up to this long (and at most half the last write's duration)
+   * for the rest to arrive before writing (default 2 ms; 0 turns it off).
+   */
+  maxLingerMs?: number;
+  /** A standby takes over when the log has not grown for this long, by its own clock (default 15 s). */
+  takeoverTimeoutMs?: number;
+  /** An idle leader commits at least this often to show it is alive (default takeoverTimeoutMs / 3). */
+  renewIntervalMs?: number;
+  /** How often a standby reads the head and the log (default 1 s). */
+  standbyPollMs?: number;
+  /** Most requests queued in the mailbox; more get `overloaded` (default 10 000). */
+  mailboxCapacity?: number;
+  /** Most long-poll claims parked at once; more get `overloaded` (default 10 000). */
+  maxParkedClaims?: number;
+  /** Finished jobs are archived once this many are pending (default 1000). */
+  archiveMaxJobs?: number;
+  /** …or once the oldest finished job is this old (default 5 s). */
+  archiveMaxAgeMs?: number;
+  /** Re-applies after log conflicts before a batch fails with `unavailable` (default 8). */
+  maxConflictRetries?: number;
+  /** Fewest log records between two checkpoints (default 32). */
+  checkpointMinRecords?: number;
+  /** Most log records between two checkpoints: bounds what a restart reads (default 4096). */
+  checkpointMaxRecords?: number;
+  /** Least time between two checkpoints (default 1 s). */
+  checkpointMinIntervalMs?: number;
+  /** How long a request sent while the broker starts waits for it before `not_leader` (default 10 s). */
+  startWaitMs?: number;
+  /** The longest any single step of `stop()` may take (default 10 s). */
+  stopTimeoutMs?: number;
+  /** Receives structured events (commits, conflicts, leadership changes, errors). */
+  log?: (event: BrokerEvent) => void;
+}
+
+/** The broker's role. */
+export type BrokerRole = "starting" | "leader" | "standby" | "stopped";
+
+/** Counters for tests, benchmarks and `/metrics`. */
+export interface BrokerMetrics {
+  /** Log records written (commits, including renewals and takeovers). */
+  commits: number;
+  /** Client requests carried by those writes (housekeeping and re-applied parked claims not counted). */
+  committedRequests: number;
+  /** Batches answered without a write. */
+  readOnlyBatches: number;
+  /** Log conflicts seen (another writer took the sequence number). */
+  conflicts: number;
+  /** Ambiguous writes resolved by reading back. */
+  ambiguousWrites: number;
+  /** Archive objects written. */
+  archiveWrites: number;
+  /** Bytes of the last log record written. */
+  stateBytes: number;
+  /** Bytes of every log record written. */
+  logBytes: number;
+  /** Checkpoints installed. */
+  checkpoints: number;
+  /** Bytes of checkpoint segments and manifests written. */
+  checkpointBytes: number;
+  /** Bytes of archive objects written. */
+  archiveBytes: number;
+  /** Objects deleted by garbage collection. */
+  gcDeleted: number;
+  /** Long-poll claims parked now. */
+  parkedClaims: number;
+}
+
+/** Defaults of the options. */
+export const DEFAULTS = {
+  prefix: "",
+  stateKey: "queue.json",
+  heartbeatTimeoutMs: 30_000,
+  heartbeatCheckMs: 5_000,
+  minCommitIntervalMs: 0,
+  maxLingerMs: 2,
+  takeoverTimeoutMs: 15_000,
+  standbyPollMs: 1_000,
+  mailboxCapacity: 10_000,
+  maxParkedClaims: 10_000,
+  archiveMaxJobs: 1_000,
+  archiveMaxAgeMs: 5_000,
+  maxConflictRetries: 8,
+  startWaitMs: 10_000,
+  stopTimeoutMs: 10_000,
+} as const;
+
+/** `value` if it is a positive finite number; undefined when absent; else an InvalidError. */
+export function positive(name: string, value: number | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!(value > 0) || !Number.isFinite(value)) {
+    throw new InvalidError(`${name} must be a positive number of milliseconds, got ${value}`);
+  }
+  return value;
+}

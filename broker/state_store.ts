@@ -1,0 +1,542 @@
+/**
+ * The broker's persistence seam: every read and write of the queue's state
+ * goes through a {@linkcode StateStore}. It speaks the log-structured layout
+ * (see `head.ts`, `log_record.ts`, `checkpoint.ts`):
+ *
+ * - `load()` reads the head, the checkpoint it points at, then the log
+ *   records after it until the first missing sequence number;
+ * - `create()` / `takeOver()` change the head with compare-and-swap and then
+ *   append a record of the new epoch, which fences out the previous leader;
+ * - `append()` creates the next log record with `If-None-Match: *` and
+ *   classifies the outcome (landed, conflict with a newer state, deposed, or
+ *   a storage error), resolving ambiguous writes by reading the record back;
+ * - `follow()` lets a standby tail the log;
+ * - `resign()` writes `leader: null`.
+ *
+ * Records of an epoch lower than one already replayed are void (a deposed
+ * leader's late write cannot count after the new leader's first record).
+ *
+ * @module
+ */
+import {
+  AmbiguousWriteError,
+  ConflictError,
+  InvalidError,
+  OsqueueError,
+  UnavailableError,
+} from "../errors.ts";
+import type { ObjectStore } from "../storage/types.ts";
+import { type BatchEffects, jobsById, replayEffects } from "../core/effects.ts";
+import { archiveKey } from "../core/archive.ts";
+import type { Job } from "../protocol/operations.ts";
+import { type BrokerIdentity, createState, decodeState, type QueueState } from "../core/state.ts";
+import { decodeHead, encodeHead, type Head, type Manifest } from "./head.ts";
+import { decodeLogRecord, encodeLogRecord, logKey, type LogRecord } from "./log_record.ts";
+import { loadCheckpoint, MissingObjectError, writeCheckpoint } from "./checkpoint.ts";
+
+/** Options of {@linkcode StateStore}. */
+export interface StateStoreOptions {
+  /** Where everything lives. */
+  store: ObjectStore;
+  /** Key prefix of this queue (empty or ending in `/`). */
+  prefix: string;
+  /** The head object's key under the prefix (default `queue.json`). */
+  headKey?: string;
+  /** This broker. */
+  identity: BrokerIdentity;
+  /** The current time, epoch ms. */
+  now: () => number;
+  /** A fresh unique string per write attempt (default `crypto.randomUUID`). */
+  newNonce?: () => string;
+  /** Receives structured events. */
+  log?: (event: { event: string; [field: string]: unknown }) => void;
+}
+
+/** An archive object a record asks for, with the jobs it must hold. */
+export interface ArchiveWrite {
+  /** The archive object's key. */
+  key: string;
+  /** The jobs, as they were before the record removed them. */
+  jobs: Job[];
+}
+
+/** The state a broker works from, and what loading it found. */
+export interface LoadedState {
+  /** The materialised state; `commit` is the last log sequence number applied. */
+  state: QueueState;
+  /** The head as read. */
+  head: Head;
+  /** The manifest of the head's checkpoint, if there is one. */
+  manifest: Manifest | null;
+  /** The checkpoint's own state, before the log tail (what the next checkpoint is compared with). */
+  base: QueueState;
+  /** Archive objects that records in the log tail asked for (they may already exist). */
+  archives: ArchiveWrite[];
+  /** Log records read after the checkpoint. */
+  tail: number;
+}
+
+/** What the head key held when a broker started. */
+export type Opened =
+  | { kind: "absent" }
+  | { kind: "v1"; state: QueueState; etag: string }
+  | { kind: "head"; head: Head; etag: string };
+
+/** The outcome of {@linkcode StateStore.append}. */
+export type AppendOutcome =
+  | { kind: "landed"; state: QueueState; record: LogRecord; bytes: number }
+  | { kind: "conflict"; state: QueueState; archives: ArchiveWrite[] }
+  | { kind: "deposed"; leader: BrokerIdentity | null; epoch: number }
+  | { kind: "error"; error: OsqueueError };
+
+/** How many log records are read at once when a tail turns out to be long. */
+const READ_WINDOW = 16;
+/** How often an ambiguous write is read back and retried before giving up. */
+const AMBIGUITY_ROUNDS = 5;
+
+/** Reads and writes the queue's state in the log-structured layout. */
+export class StateStore {
+  readonly #store: ObjectStore;
+  readonly #prefix: string;
+  readonly #headKey: string;
+  readonly #identity: BrokerIdentity;
+  readonly #now: () => number;
+  readonly #newNonce: () => string;
+  readonly #log: (event: { event: string; [field: string]: unknown }) => void;
+  #headEtag = "";
+  #head: Head = { epoch: 0, leader: null, checkpoint: null };
+
+  /** Builds a store view; nothing is read until called. */
+  constructor(options: StateStoreOptions) {
+    this.#store = options.store;
+    this.#prefix = options.prefix;
+    this.#headKey = options.prefix + (options.headKey ?? "queue.json");
+    this.#identity = options.identity;
+    this.#now = options.now;
+    this.#newNonce = options.newNonce ?? (() => crypto.randomUUID());
+    this.#log = options.log ?? (() => {});
+  }
+
+  /** The object store. */
+  get store(): ObjectStore {
+    return this.#store;
+  }
+
+  /** The queue's key prefix. */
+  get prefix(): string {
+    return this.#prefix;
+  }
+
+  /** The head as last read or written by this broker. */
+  get head(): Head {
+    return this.#head;
+  }
+
+  /** Reads the head key: absent, a version-1 state to migrate, or a head. */
+  async open(): Promise<Opened> {
+    const found = await this.#store.get(this.#headKey);
+    if (found === null) return { kind: "absent" };
+    const content = decodeHead(found.body);
+    if (content.kind === "v1") {
+      return { kind: "v1", state: decodeState(found.body), etag: found.etag };
+    }
+    this.#head = content.head;
+    this.#headEtag = found.etag;
+    return { kind: "head", head: content.head, etag: found.etag };
+  }
+
+  /**
+   * Loads the state the head describes: checkpoint, then the log tail. A
+   * checkpoint object that vanished (garbage-collected under a slow reader)
+   * makes it re-read the head and start over, a few times.
+   */
+  async load(opened?: Extract<Opened, { kind: "head" }>): Promise<LoadedState> {
+    for (let attempt = 0;; attempt++) {
+      const current = opened ?? await this.open();
+      opened = undefined;
+      if (current.kind !== "head") {
+        throw new InvalidError(`cannot load: the head is ${current.kind}`);
+      }
+      const head = current.head;
+      let base: { state: QueueState; manifest: Manifest | null };
+      try {
+        base = head.checkpoint === null
+          ? { state: createState(), manifest: null }
+          : await loadCheckpoint({ store: this.#store, key: head.checkpoint.key });
+      } catch (error) {
+        if (!(error instanceof MissingObjectError) || attempt >= 3) throw error;
+        this.#log({ event: "checkpoint-vanished", key: error.key, attempt });
+        continue;
+      }
+      const { state, archives, records } = await this.#replayFrom(base.state);
+      return { state, head, manifest: base.manifest, base: base.state, archives, tail: records };
+    }
+  }
+
+  /** Reads and applies the log records after `state.commit` until the first missing one. */
+  async #replayFrom(
+    start: QueueState,
+  ): Promise<{ state: QueueState; archives: ArchiveWrite[]; records: number }> {
+    let state = start;
+    const archives: ArchiveWrite[] = [];
+    let records = 0;
+    let window = 1;
+    for (;;) {
+      const first = state.commit + 1;
+      const bodies = await Promise.all(
+        Array.from({ length: window }, (_, i) => this.#store.get(logKey(this.#prefix, first + i))),
+      );
+      let complete = true;
+      for (let i = 0; i < bodies.length; i++) {
+        const found = bodies[i];
+        if (found === null) {
+          complete = false;
+          break;
+        }
+        const record = decodeLogRecord(found.body, logKey(this.#prefix, first + i));
+        const applied = applyRecord(state, record);
+        if (applied.archive !== undefined) archives.push(applied.archive);
+        state = applied.state;
+        records++;
+      }
+      if (!complete) return { state, archives, records };
+      window = READ_WINDOW;
+    }
+  }
+
+  /**
+   * Creates the queue: the head (If-None-Match), epoch 1, led by this broker,
+   * then the first log record. Returns null when another broker created it first.
+   */
+  async create(): Promise<LoadedState | null> {
+    const head: Head = { epoch: 1, leader: this.#identity, checkpoint: null };
+    try {
+      this.#headEtag = await this.#store.put(this.#headKey, encodeHead(head), {
+        condition: { ifNoneMatch: "*" },
+      });
+    } catch (error) {
+      if (error instanceof ConflictError) return null;
+      if (error instanceof AmbiguousWriteError) {
+        const opened = await this.open();
+        if (opened.kind !== "head" || opened.head.leader?.id !== this.#identity.id) return null;
+        return await this.#fence(await this.load(opened));
+      }
+      throw error;
+    }
+    this.#head = head;
+    return await this.#fence({
+      state: createState(),
+      head,
+      manifest: null,
+      base: createState(),
+      archives: [],
+      tail: 0,
+    });
+  }
+
+  /**
+   * Converts a version-1 single-object state: writes it as a checkpoint, then
+   * replaces the old object with a head (If-Match) in a new epoch led by this
+   * broker. Returns null when the old object changed meanwhile.
+   */
+  async migrate(opened: Extract<Opened, { kind: "v1" }>): Promise<LoadedState | null> {
+    const epoch = opened.state.epoch + 1;
+    const written = await writeCheckpoint({
+      store: this.#store,
+      prefix: this.#prefix,
+      state: opened.state,
+      epoch,
+      previous: null,
+      archives: [],
+    });
+    const head: Head = {
+      epoch,
+      leader: this.#identity,
+      checkpoint: { seq: opened.state.commit, key: written.key },
+    };
+    try {
+      this.#headEtag = await this.#store.put(this.#headKey, encodeHead(head), {
+        condition: { ifMatch: opened.etag },
+      });
+    } catch (error) {
+      if (error instanceof ConflictError || error instanceof AmbiguousWriteError) return null;
+      throw error;
+    }
+    this.#head = head;
+    this.#log({ event: "migrated", from: 1, jobs: written.manifest.segments.length, epoch });
+    return await this.#fence({
+      state: opened.state,
+      head,
+      manifest: written.manifest,
+      base: opened.state,
+      archives: [],
+      tail: 0,
+    });
+  }
+
+  /**
+   * Takes over from `opened` (a head this broker read): bumps the epoch with
+   * If-Match, loads the state, then appends the first record of the new
+   * epoch. Returns null when another broker changed the head first, or when
+   * a newer epoch's record appears while catching up.
+   */
+  async takeOver(opened: Extract<Opened, { kind: "head" }>): Promise<LoadedState | null> {
+    const head: Head = {
+      epoch: opened.head.epoch + 1,
+      leader: this.#identity,
+      checkpoint: opened.head.checkpoint,
+    };
+    try {
+      this.#headEtag = await this.#store.put(this.#headKey, encodeHead(head), {
+        condition: { ifMatch: opened.etag },
+      });
+    } catch (error) {
+      if (error instanceof ConflictError) return null;
+      if (!(error instanceof AmbiguousWriteError)) throw error;
+      const again = await this.open();
+      if (
+        again.kind !== "head" || again.head.epoch !== head.epoch ||
+        again.head.leader?.id !== this.#identity.id
+      ) return null;
+    }
+    this.#head = head;
+    return await this.#fence(await this.load({ kind: "head", head, etag: this.#headEtag }));
+  }
+
+  /**
+   * Appends an empty record of the current epoch after `loaded`'s state,
+   * catching up on records that appear meanwhile. Once it lands, no broker
+   * of an older epoch can commit: its next record's sequence number is taken.
+   */
+  async #fence(loaded: LoadedState): Promise<LoadedState | null> {
+    let state = loaded.state;
+    const archives = [...loaded.archives];
+    for (let attempt = 0; attempt < 64; attempt++) {
+      const outcome = await this.append({ before: state, after: state, effects: EMPTY_EFFECTS });
+      switch (outcome.kind) {
+        case "landed":
+          return { ...loaded, state: outcome.state, archives };
+        case "conflict":
+          state = outcome.state;
+          archives.push(...outcome.archives);
+          continue;
+        case "deposed":
+          return null;
+        case "error":
+          throw outcome.error;
+      }
+    }
+    throw new UnavailableError("could not append the takeover record: the log kept growing");
+  }
+
+  /**
+   * Creates the next log record holding `effects` (the batch that turned
+   * `before` into `after`), written by this broker in the head's epoch.
+   *
+   * - `landed`: `state` is `after`, committed at the record's sequence number;
+   * - `conflict`: another record took the sequence number first; `state` is
+   *   `before` with every newer record applied: re-apply the batch on it;
+   * - `deposed`: a newer epoch wrote the log: step down;
+   * - `error`: nothing (known to be) written; the batch fails.
+   */
+  async append(batch: {
+    before: QueueState;
+    after: QueueState;
+    effects: BatchEffects;
+    archiveIds?: readonly string[];
+  }): Promise<AppendOutcome> {
+    const seq = batch.before.commit + 1;
+    const epoch = this.#head.epoch;
+    const at = this.#now();
+    const record: LogRecord = {
+      seq,
+      epoch,
+      writer: this.#identity,
+      nonce: this.#newNonce(),
+      at,
+      effects: batch.effects,
+    };
+    if (batch.archiveIds !== undefined && batch.archiveIds.length > 0) {
+      record.archive = {
+        key: archiveKey({ prefix: `${this.#prefix}archive/`, time: at, epoch, commit: seq }),
+        ids: [...batch.archiveIds],
+      };
+    }
+    const body = encodeLogRecord(record);
+    const key = logKey(this.#prefix, seq);
+    const landed = (): AppendOutcome => ({
+      kind: "landed",
+      state: withRecordMeta(batch.after, record),
+      record,
+      bytes: body.length,
+    });
+    for (let round = 0;; round++) {
+      try {
+        await this.#store.put(key, body, { condition: { ifNoneMatch: "*" } });
+        return landed();
+      } catch (error) {
+        if (error instanceof ConflictError) {
+          return await this.#afterConflict(batch.before, record, landed);
+        }
+        if (!(error instanceof AmbiguousWriteError)) {
+          return { kind: "error", error: asStorageError(error, "log write failed") };
+        }
+        this.#log({ event: "ambiguous-write", seq, error: error.message });
+        if (round >= AMBIGUITY_ROUNDS) {
+          return {
+            kind: "error",
+            error: new UnavailableError(
+              `the outcome of log record ${seq} stayed unknown after ${round + 1} tries; ` +
+                "the batch may or may not have been committed",
+              { cause: error },
+            ),
+          };
+        }
+        // Read it back: ours (landed), another's (conflict) or absent (write it again).
+        let found;
+        try {
+          found = await this.#store.get(key);
+        } catch {
+          continue;
+        }
+        if (found !== null) {
+          return await this.#afterConflict(batch.before, record, landed, found.body);
+        }
+      }
+    }
+  }
+
+  /** Sequence `record.seq` is taken: ours after all, a newer epoch, or records to catch up on. */
+  async #afterConflict(
+    before: QueueState,
+    record: LogRecord,
+    landed: () => AppendOutcome,
+    body?: Uint8Array,
+  ): Promise<AppendOutcome> {
+    try {
+      const key = logKey(this.#prefix, record.seq);
+      const bytes = body ?? (await this.#store.get(key))?.body;
+      if (bytes === undefined) {
+        // The store said "exists" but nothing is there (a store glitch, or a
+        // record collected already): re-read from here and try again.
+        const { state, archives } = await this.#replayFrom(before);
+        return { kind: "conflict", state, archives };
+      }
+      const found = decodeLogRecord(bytes, key);
+      if (found.nonce === record.nonce) return landed();
+      if (found.epoch > record.epoch) {
+        return { kind: "deposed", leader: found.writer, epoch: found.epoch };
+      }
+      const { state, archives } = await this.#replayFrom(before);
+      if (state.epoch > record.epoch) {
+        return { kind: "deposed", leader: state.leader, epoch: state.epoch };
+      }
+      return { kind: "conflict", state, archives };
+    } catch (error) {
+      return { kind: "error", error: asStorageError(error, "log re-read failed") };
+    }
+  }
+
+  /**
+   * For a standby: re-reads the head and applies any new log records to
+   * `state`. When the log was garbage-collected past `state`, reloads from the
+   * head's checkpoint.
+   */
+  async follow(state: QueueState): Promise<{ opened: Opened; state: QueueState }> {
+    const opened = await this.open();
+    if (opened.kind !== "head") return { opened, state };
+    const checkpoint = opened.head.checkpoint;
+    if (checkpoint !== null && checkpoint.seq > state.commit) {
+      const loaded = await this.load(opened);
+      return { opened, state: loaded.state };
+    }
+    const { state: next } = await this.#replayFrom(state);
+    return { opened, state: next };
+  }
+
+  /** Points the head at a new checkpoint (If-Match); false when the head changed (deposed). */
+  async installCheckpoint(checkpoint: { seq: number; key: string }): Promise<boolean> {
+    const head: Head = { epoch: this.#head.epoch, leader: this.#identity, checkpoint };
+    try {
+      this.#headEtag = await this.#store.put(this.#headKey, encodeHead(head), {
+        condition: { ifMatch: this.#headEtag },
+      });
+    } catch (error) {
+      if (!(error instanceof ConflictError) && !(error instanceof AmbiguousWriteError)) throw error;
+      const again = await this.open();
+      if (
+        again.kind !== "head" || again.head.epoch !== head.epoch ||
+        again.head.checkpoint?.key !== checkpoint.key
+      ) return false;
+    }
+    this.#head = head;
+    return true;
+  }
+
+  /** Writes `leader: null` (If-Match) so the next broker takes over at once; best effort. */
+  async resign(): Promise<boolean> {
+    const head: Head = { ...this.#head, leader: null };
+    try {
+      this.#headEtag = await this.#store.put(this.#headKey, encodeHead(head), {
+        condition: { ifMatch: this.#headEtag },
+      });
+      this.#head = head;
+      return true;
+    } catch (error) {
+      this.#log({ event: "resign-failed", error: String(error) });
+      return false;
+    }
+  }
+}
+
+const EMPTY_EFFECTS: BatchEffects = { add: [], set: [], del: [] };
+
+/** `state` after `record`: its effects, its epoch, sequence number and writer. Void records change nothing. */
+export function applyRecord(
+  state: QueueState,
+  record: LogRecord,
+): { state: QueueState; archive?: ArchiveWrite } {
+  if (record.seq !== state.commit + 1) {
+    throw new InvalidError(
+      `invalid state: log record ${record.seq} follows ${state.commit}: the log has a hole`,
+    );
+  }
+  if (record.epoch < state.epoch) {
+    // A deposed leader's late record: void, but it takes its sequence number.
+    return {
+      state: withRecordMeta(state, {
+        ...record,
+        epoch: state.epoch,
+        writer: state.leader ?? record.writer,
+      }),
+    };
+  }
+  const archive = record.archive === undefined
+    ? undefined
+    : { key: record.archive.key, jobs: jobsById(state, record.archive.ids) };
+  const next = replayEffects(state, record.effects, {
+    epoch: record.epoch,
+    commit: record.seq,
+    leader: record.writer,
+    where: `log record ${record.seq}`,
+  });
+  return archive === undefined ? { state: next } : { state: next, archive };
+}
+
+function withRecordMeta(
+  state: QueueState,
+  record: Pick<LogRecord, "epoch" | "seq" | "writer">,
+): QueueState {
+  return replayEffects(state, EMPTY_EFFECTS, {
+    epoch: record.epoch,
+    commit: record.seq,
+    leader: record.writer,
+    where: `log record ${record.seq}`,
+  });
+}
+
+function asStorageError(error: unknown, what: string): OsqueueError {
+  return error instanceof OsqueueError
+    ? error
+    : new UnavailableError(`${what}: ${String(error)}`, { cause: error });
+}
