@@ -19,7 +19,7 @@
  */
 import { Broker, type BrokerMetrics, type BrokerOptions } from "../broker/broker.ts";
 import { type BrokerServer, serveBroker } from "../server/server.ts";
-import { decodeState } from "../core/state.ts";
+import { readQueueState } from "../broker/read_state.ts";
 import type { QueueBackend } from "../protocol/backend.ts";
 import type { JsonValue } from "../protocol/operations.ts";
 import { FaultyStore, type FaultyStoreStats } from "../storage/faulty_store.ts";
@@ -233,11 +233,11 @@ async function waitCompleted(client: OsqueueClient, target: number, timeoutMs: n
   }
 }
 
-/** Reads the state object from the store itself and returns its completed count. */
+/** Reads the state from the store itself (head, checkpoint, log) and returns its completed count. */
 async function storedCompleted(cluster: Cluster): Promise<number> {
-  const found = await cluster.opened.store.get(STATE_KEY);
-  if (found === null) throw new Error("the state object is missing");
-  return decodeState(found.body).totals.completed;
+  const snapshot = await readQueueState({ store: cluster.opened.store, headKey: STATE_KEY });
+  if (snapshot === null) throw new Error("the queue state is missing");
+  return snapshot.state.totals.completed;
 }
 
 /** Runs W1 once on `backend`. */

@@ -6,3 +6,5 @@
  */
 export * from "./broker.ts";
 export * from "./queue.ts";
+export * from "./read_state.ts";
+export type { Head, Manifest } from "./head.ts";

@@ -10,8 +10,8 @@
 import { parseArgs } from "node:util";
 import { OsqueueError } from "@osqueue/osqueue";
 import { DirectoryStore, type ObjectStore, parseS3Url, S3Store } from "@osqueue/osqueue/storage";
-import { Broker } from "@osqueue/osqueue/broker";
-import { decodeState, jobCount, listJobs, queueStats } from "@osqueue/osqueue/core";
+import { Broker, readQueueState } from "@osqueue/osqueue/broker";
+import { jobCount, listJobs, queueStats } from "@osqueue/osqueue/core";
 import { serveBroker } from "@osqueue/osqueue/server";
 import { parseDuration, parseListen } from "./args.ts";
 
@@ -283,20 +283,28 @@ async function inspectCommand(args: string[]): Promise<number> {
   });
   if (values.help) return help("inspect");
   const { store, prefix } = openStore(values);
-  const key = prefix + (values.key ?? "queue.json");
-  const found = await store.get(key);
-  if (found === null) {
-    console.error(`osqueue inspect: no queue state at ${key} in ${store.description}`);
+  const snapshot = await readQueueState({ store, prefix, headKey: values.key ?? "queue.json" });
+  if (snapshot === null) {
+    console.error(
+      `osqueue inspect: no queue state at ${prefix}${
+        values.key ?? "queue.json"
+      } in ${store.description}`,
+    );
     return 1;
   }
-  const state = decodeState(found.body);
+  const { state, head, manifest } = snapshot;
   console.log(JSON.stringify(
     {
-      key,
+      key: snapshot.key,
       store: store.description,
-      bytes: found.body.length,
-      etag: found.etag,
-      leader: state.leader,
+      layout: snapshot.version === 1 ? { version: 1 } : {
+        version: 2,
+        epoch: head?.epoch,
+        checkpoint: head?.checkpoint ?? null,
+        segments: manifest?.segments.length ?? 0,
+        logTail: snapshot.tail,
+      },
+      leader: head === undefined ? state.leader : head.leader,
       jobs: jobCount(state),
       stats: queueStats(state, Date.now()),
     },

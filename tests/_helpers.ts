@@ -6,7 +6,8 @@
  * @module
  */
 import { decodeArchive } from "../core/archive.ts";
-import { decodeState, findJob, type QueueState, queueStats } from "../core/state.ts";
+import { findJob, type QueueState, queueStats } from "../core/state.ts";
+import { readQueueState } from "../broker/read_state.ts";
 import type { Job, QueueStats } from "../protocol/operations.ts";
 import { DirectoryStore } from "../storage/directory_store.ts";
 
@@ -357,9 +358,9 @@ export interface QueueContents {
 /** Reads a queue straight from a `--data` directory (state plus archives). */
 export async function readQueue(root: string): Promise<QueueContents> {
   const store = new DirectoryStore({ root });
-  const found = await store.get("queue.json");
-  if (found === null) throw new Error(`no queue state in ${root}`);
-  const state = decodeState(found.body);
+  const snapshot = await readQueueState({ store });
+  if (snapshot === null) throw new Error(`no queue state in ${root}`);
+  const state = snapshot.state;
   const archived = new Map<string, Job>();
   for (const key of await store.list("archive/")) {
     const object = await store.get(key);
