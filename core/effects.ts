@@ -63,7 +63,7 @@ export function batchEffects(
     if (job === undefined) {
       if (previous !== undefined) effects.del.push(previous.id);
     } else if (previous !== undefined && onlyStatusChanged(previous, job)) {
-      effects.set.push(storedStatus(job));
+      effects.set.push(storedStatus(previous, job));
     } else {
       effects.add.push(storedJob(job));
     }

@@ -200,35 +200,58 @@ export function onlyStatusChanged(previous: Job, next: Job): boolean {
     previous.createdAt === next.createdAt && previous.idempotencyKey === next.idempotencyKey;
 }
 
-/** The stored form of a job's status (see {@linkcode JobStatus}), ready for `JSON.stringify`. */
-export function storedStatus(job: Job): Record<string, unknown> {
-  const out: Record<string, unknown> = {
-    id: job.id,
-    state: job.state,
-    runAt: job.runAt,
-    attempts: job.attempts,
-    updatedAt: job.updatedAt,
-  };
-  if (job.lease !== undefined) out.lease = job.lease;
-  if (job.lastError !== undefined) out.lastError = job.lastError;
-  if (job.finishedAt !== undefined) out.finishedAt = job.finishedAt;
-  if (job.result !== undefined) out.result = job.result;
+const STATUS_FIELDS = [
+  "state",
+  "runAt",
+  "attempts",
+  "updatedAt",
+  "lease",
+  "lastError",
+  "finishedAt",
+  "result",
+] as const;
+
+/**
+ * The stored form of how a job's status changed from `previous` to `job`
+ * (see {@linkcode JobStatus}): its id, the status fields that differ, and
+ * the names of the fields that went away under `unset`. Ready for `JSON.stringify`.
+ */
+export function storedStatus(previous: Job, job: Job): Record<string, unknown> {
+  const out: Record<string, unknown> = { id: job.id };
+  const unset: string[] = [];
+  for (const field of STATUS_FIELDS) {
+    const before = previous[field];
+    const after = job[field];
+    if (before === after) continue;
+    if (field === "lease" && before !== undefined && after !== undefined) {
+      const [x, y] = [before as Lease, after as Lease];
+      if (x.token === y.token && x.workerId === y.workerId && x.expiresAt === y.expiresAt) continue;
+    }
+    if (after === undefined) unset.push(field);
+    else out[field] = after;
+  }
+  if (unset.length > 0) out.unset = unset;
   return out;
 }
 
 /**
- * `previous` with the status from a stored status record; checks every field
- * like {@linkcode restoreJob} and throws an {@linkcode InvalidError} naming `where`.
+ * `previous` with the status changes of a stored status record applied
+ * (fields named in `unset` are removed); checks the result like {@linkcode restoreJob}
+ * and throws an {@linkcode InvalidError} naming `where`.
  */
 export function restoreStatus(raw: unknown, previous: Job, where: string): Job {
   if (!isObject(raw)) throw new InvalidError(`invalid state: ${where}: not an object`);
-  const merged: Record<string, unknown> = storedJob(previous);
-  for (const field of ["lease", "lastError", "finishedAt", "result"]) delete merged[field];
-  for (const field of ["state", "runAt", "attempts", "updatedAt"]) {
-    if (!(field in raw)) {
-      throw new InvalidError(`invalid state: ${where}: job ${previous.id}: ${field} missing`);
-    }
+  const merged: Record<string, unknown> = { ...previous };
+  const unset = raw.unset ?? [];
+  if (!Array.isArray(unset)) throw new InvalidError(`invalid state: ${where}: bad unset`);
+  for (const field of STATUS_FIELDS) {
+    if (unset.includes(field)) delete merged[field];
+    else if (field in raw) merged[field] = raw[field];
   }
-  Object.assign(merged, raw, { id: previous.id });
-  return restoreJob(merged, where);
+  return restoreJob(storedForm(merged as unknown as Job), where);
+}
+
+/** The stored form of a full record (no defaults dropped: `restoreJob` reads both). */
+function storedForm(job: Job): Record<string, unknown> {
+  return { ...job };
 }
