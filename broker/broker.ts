@@ -11,7 +11,6 @@
  * @module
  */
 import {
-  JobNotFoundError,
   NotLeaderError,
   OsqueueError,
   ShuttingDownError,
@@ -19,35 +18,26 @@ import {
   ValidationError,
 } from "../errors.ts";
 import { Mailbox } from "../actors/mailbox.ts";
-import {
-  type ClaimOperation,
-  type Operation,
-  type OperationResult,
-  operationSchema,
-} from "../protocol/operations.ts";
+import { type Operation, type OperationResult, operationSchema } from "../protocol/operations.ts";
 import type { LeaderInfo, QueueBackend, RequestOptions } from "../protocol/backend.ts";
-import { applyBatch, type BrokerOperation, type OperationReply } from "../core/apply.ts";
-import { batchEffects, isEmptyEffects } from "../core/effects.ts";
-import {
-  type BrokerIdentity,
-  createState,
-  hasReady,
-  nextDueAt,
-  type QueueState,
-} from "../core/state.ts";
+import type { BrokerOperation, OperationReply } from "../core/apply.ts";
+import { commitOnce } from "./commit_batch.ts";
+import { type BrokerIdentity, createState, nextDueAt, type QueueState } from "../core/state.ts";
 import { type LoadedState, type Opened, StateStore } from "./state_store.ts";
 import { Checkpointer } from "./checkpointer.ts";
 import { Archiver } from "./archiver.ts";
-import { decideStandby, leadsNow, type LogObservation } from "./leadership.ts";
+import { leadsNow } from "./leadership.ts";
+import { followLeader } from "./standby.ts";
 import { ParkedClaims, type Pending } from "./parked_claims.ts";
+import { settleBatch, type SettleContext, settleParked } from "./replies.ts";
 import {
   type BrokerEvent,
   type BrokerMetrics,
   type BrokerOptions,
   type BrokerRole,
   type Clock,
-  DEFAULTS,
-  positive,
+  type ResolvedBrokerOptions,
+  resolveOptions,
 } from "./options.ts";
 import { abortable, sleep, withDeadline } from "./timing.ts";
 
@@ -70,16 +60,16 @@ export type { BrokerEvent, BrokerMetrics, BrokerOptions, BrokerRole, Clock } fro
  * ```
  */
 export class Broker implements QueueBackend {
-  readonly #o: Required<Omit<BrokerOptions, "identity" | "clock" | "log" | "renewIntervalMs">>;
+  readonly #o: ResolvedBrokerOptions;
   readonly #identity: BrokerIdentity;
   readonly #clock: Clock;
-  readonly #renewIntervalMs: number;
   readonly #log: (event: BrokerEvent) => void;
   readonly #mailbox: Mailbox<Pending>;
   readonly #stateStore: StateStore;
   readonly #checkpointer: Checkpointer;
   readonly #archiver: Archiver;
   readonly #parked: ParkedClaims;
+  readonly #replies: SettleContext;
 
   #role: BrokerRole = "starting";
   #state: QueueState = createState();
@@ -113,84 +103,53 @@ export class Broker implements QueueBackend {
 
   /** Builds a broker; nothing happens until {@linkcode Broker.start}. */
   constructor(options: BrokerOptions) {
-    const prefix = options.prefix ?? DEFAULTS.prefix;
-    if (prefix !== "" && !prefix.endsWith("/")) {
-      throw new OsqueueError(
-        "invalid",
-        `prefix must be empty or end with "/", got ${JSON.stringify(prefix)}`,
-      );
-    }
-    const takeoverTimeoutMs = positive("takeoverTimeoutMs", options.takeoverTimeoutMs) ??
-      DEFAULTS.takeoverTimeoutMs;
-    this.#o = {
-      store: options.store,
-      prefix,
-      stateKey: options.stateKey ?? DEFAULTS.stateKey,
-      newToken: options.newToken ?? (() => crypto.randomUUID()),
-      random: options.random ?? Math.random,
-      heartbeatTimeoutMs: positive("heartbeatTimeoutMs", options.heartbeatTimeoutMs) ??
-        DEFAULTS.heartbeatTimeoutMs,
-      heartbeatCheckMs: positive("heartbeatCheckMs", options.heartbeatCheckMs) ??
-        DEFAULTS.heartbeatCheckMs,
-      minCommitIntervalMs: options.minCommitIntervalMs ?? DEFAULTS.minCommitIntervalMs,
-      maxLingerMs: options.maxLingerMs ?? DEFAULTS.maxLingerMs,
-      takeoverTimeoutMs,
-      standbyPollMs: positive("standbyPollMs", options.standbyPollMs) ?? DEFAULTS.standbyPollMs,
-      mailboxCapacity: options.mailboxCapacity ?? DEFAULTS.mailboxCapacity,
-      maxParkedClaims: options.maxParkedClaims ?? DEFAULTS.maxParkedClaims,
-      archiveMaxJobs: positive("archiveMaxJobs", options.archiveMaxJobs) ?? DEFAULTS.archiveMaxJobs,
-      archiveMaxAgeMs: options.archiveMaxAgeMs ?? DEFAULTS.archiveMaxAgeMs,
-      maxConflictRetries: options.maxConflictRetries ?? DEFAULTS.maxConflictRetries,
-      checkpointMinRecords: options.checkpointMinRecords ?? 32,
-      checkpointMaxRecords: options.checkpointMaxRecords ?? 4096,
-      checkpointMinIntervalMs: options.checkpointMinIntervalMs ?? 1000,
-      startWaitMs: options.startWaitMs ?? DEFAULTS.startWaitMs,
-      stopTimeoutMs: positive("stopTimeoutMs", options.stopTimeoutMs) ?? DEFAULTS.stopTimeoutMs,
-    };
-    this.#identity = options.identity ?? { id: `broker-${crypto.randomUUID().slice(0, 8)}` };
-    this.#clock = options.clock ?? { now: () => Date.now() };
-    this.#renewIntervalMs = positive("renewIntervalMs", options.renewIntervalMs) ??
-      Math.max(1, Math.floor(takeoverTimeoutMs / 3));
-    const log = options.log ?? (() => {});
+    const o = this.#o = resolveOptions(options);
+    this.#identity = o.identity;
+    this.#clock = o.clock;
     this.#log = (event) => {
       if (event.event === "ambiguous-write") this.#metrics.ambiguousWrites++;
-      log(event);
+      o.log(event);
     };
-    this.#mailbox = new Mailbox({ capacity: this.#o.mailboxCapacity });
-    this.#parked = new ParkedClaims({ max: this.#o.maxParkedClaims });
+    this.#mailbox = new Mailbox({ capacity: o.mailboxCapacity });
+    this.#parked = new ParkedClaims({ max: o.maxParkedClaims });
     const now = () => this.#clock.now();
-    this.#stateStore = new StateStore({
-      store: options.store,
-      prefix,
-      headKey: this.#o.stateKey,
-      identity: this.#identity,
-      now,
-      log: this.#log,
-    });
+    const { store, prefix, identity } = o;
+    const log = this.#log;
+    this.#stateStore = new StateStore({ store, prefix, headKey: o.stateKey, identity, now, log });
     this.#archiver = new Archiver({
-      store: options.store,
-      maxJobs: this.#o.archiveMaxJobs,
-      maxAgeMs: this.#o.archiveMaxAgeMs,
-      log: this.#log,
+      store,
+      maxJobs: o.archiveMaxJobs,
+      maxAgeMs: o.archiveMaxAgeMs,
+      log,
     });
     this.#checkpointer = new Checkpointer({
       stateStore: this.#stateStore,
       now,
-      minRecords: this.#o.checkpointMinRecords,
-      maxRecords: this.#o.checkpointMaxRecords,
-      minIntervalMs: this.#o.checkpointMinIntervalMs,
+      minRecords: o.checkpointMinRecords,
+      maxRecords: o.checkpointMaxRecords,
+      minIntervalMs: o.checkpointMinIntervalMs,
       archives: () => this.#archiver.index(),
       flushArchives: () => this.#archiver.flush(),
-      onDeposed: () => {
-        this.#checkHead = true;
-        try {
-          this.#mailbox.post(DEPOSED_PROBE); // wakes the loop
-        } catch {
-          // closed or full: the loop is busy or stopping anyway
-        }
-      },
-      log: this.#log,
+      onDeposed: () => this.#suspectDeposed(),
+      log,
     });
+    this.#replies = {
+      parked: this.#parked,
+      leading: () => this.#role === "leader",
+      now,
+      findArchived: (id) => this.#archiver.find(id),
+      notLeader: () => this.#notLeader(),
+    };
+  }
+
+  /** The head changed under us (a checkpoint's CAS failed): wake the loop, whose next write finds out. */
+  #suspectDeposed(): void {
+    this.#checkHead = true;
+    try {
+      this.#mailbox.post(DEPOSED_PROBE);
+    } catch {
+      // closed or full: the loop is busy or stopping anyway
+    }
   }
 
   /** This broker's identity. */
@@ -233,7 +192,7 @@ export class Broker implements QueueBackend {
       leadsNow({
         lastLandedAt: this.#lastLandedAt,
         now: this.#clock.now(),
-        windowMs: Math.min(this.#o.takeoverTimeoutMs, 2 * this.#renewIntervalMs),
+        windowMs: Math.min(this.#o.takeoverTimeoutMs, 2 * this.#o.renewIntervalMs),
       });
     const leader = this.#role === "leader" ? this.#identity : this.#knownLeader;
     const info: LeaderInfo = { leader: leading, brokerId: this.#identity.id };
@@ -402,7 +361,7 @@ export class Broker implements QueueBackend {
   async #waitForWork(stop: AbortSignal): Promise<void> {
     if (this.#mailbox.size > 0) return;
     const now = this.#clock.now();
-    let wakeAt = Math.min(this.#nextExpireAt, this.#lastWriteAttemptAt() + this.#renewIntervalMs);
+    let wakeAt = Math.min(this.#nextExpireAt, this.#lastWriteAttemptAt() + this.#o.renewIntervalMs);
     if (this.#parked.size > 0) {
       const due = nextDueAt(this.#state, now);
       // A lease already past expiry waits for the next expiry check, not a busy loop.
@@ -443,7 +402,7 @@ export class Broker implements QueueBackend {
     this.#parked.expire(now);
     const parked = this.#parked.takeAll();
     const operations = [...housekeeping, ...batch.map((pending) => pending.operation)];
-    const renew = this.#checkHead || now - this.#lastWriteAttemptAt() >= this.#renewIntervalMs;
+    const renew = this.#checkHead || now - this.#lastWriteAttemptAt() >= this.#o.renewIntervalMs;
     this.#checkHead = false;
     let outcome: TickOutcome;
     try {
@@ -462,8 +421,8 @@ export class Broker implements QueueBackend {
         : new OsqueueError("internal", `broker tick failed: ${String(thrown)}`, { cause: thrown });
       outcome = { error };
     }
-    this.#settle(batch, housekeeping.length, outcome.replies, outcome.error);
-    this.#settleParked(parked, outcome.parkedReplies, outcome.error);
+    settleBatch(this.#replies, batch, housekeeping.length, outcome.replies, outcome.error);
+    settleParked(this.#replies, parked, outcome.parkedReplies, outcome.error);
   }
 
   /** The time of the last write attempt, landed or failed (renewals wait for it, no busy loop). */
@@ -471,11 +430,7 @@ export class Broker implements QueueBackend {
     return Math.max(this.#lastLandedAt, this.#lastFailedWriteAt);
   }
 
-  /**
-   * Applies the operations, then the parked claims that can now get a job,
-   * and appends the effects as one log record; re-applies on the newer state
-   * after a conflict while still the leader.
-   */
+  /** Commits the batch, re-applying on the newer state after a conflict while still the leader. */
   async #commitBatch(batch: {
     operations: BrokerOperation[];
     parked: Pending[];
@@ -485,57 +440,40 @@ export class Broker implements QueueBackend {
   }): Promise<TickOutcome> {
     const started = performance.now();
     for (let attempt = 0;; attempt++) {
-      const now = this.#clock.now();
-      const context = {
-        now,
-        defaultLeaseMs: this.#o.heartbeatTimeoutMs,
-        newToken: this.#o.newToken,
-        random: this.#o.random,
-      };
-      const before = this.#state;
-      const first = applyBatch(before, batch.operations, context);
-      const ready = batch.parked.filter((p) =>
-        hasReady(first.state, now, (p.operation as ClaimOperation).types)
-      );
-      const second = ready.length === 0
-        ? undefined
-        : applyBatch(first.state, ready.map((p) => p.operation), context);
-      const after = second?.state ?? first.state;
-      const parkedReplies = new Map<Pending, OperationReply>();
-      ready.forEach((p, i) => parkedReplies.set(p, second!.replies[i]));
-      const changes = new Map(first.changes);
-      for (const [seq, change] of second?.changes ?? []) changes.set(seq, change);
-      const effects = batchEffects(before, after, changes);
-      if (isEmptyEffects(effects) && !batch.renew) {
-        this.#metrics.readOnlyBatches++;
-        this.#state = after;
-        return { replies: first.replies, parkedReplies };
-      }
-      const removed = new Set(effects.del);
-      const outcome = await this.#stateStore.append({
-        before,
-        after,
-        effects,
-        archiveIds: batch.archiveIds.filter((id) => removed.has(id)),
+      const outcome = await commitOnce(this.#stateStore, {
+        ...batch,
+        state: this.#state,
+        context: {
+          now: this.#clock.now(),
+          defaultLeaseMs: this.#o.heartbeatTimeoutMs,
+          newToken: this.#o.newToken,
+          random: this.#o.random,
+        },
       });
       switch (outcome.kind) {
+        case "read-only":
+          this.#metrics.readOnlyBatches++;
+          this.#state = outcome.state;
+          return outcome;
         case "landed": {
           const ms = performance.now() - started;
           this.#landed(outcome.state, outcome.bytes, ms);
-          this.#archiver.landed(outcome.record, before);
+          this.#archiver.landed(outcome.record, outcome.before);
           this.#checkpointer.noteCommit(outcome.bytes, outcome.state);
           this.#metrics.committedRequests += batch.requests;
           this.#lastBatchSize = batch.requests;
+          const { epoch, seq } = outcome.record;
+          const { requests } = batch;
           this.#log({
             event: "commit",
-            epoch: outcome.record.epoch,
-            seq: outcome.record.seq,
-            requests: batch.requests,
-            operations: batch.operations.length + ready.length,
+            epoch,
+            seq,
+            requests,
+            operations: outcome.applied,
             bytes: outcome.bytes,
             ms,
           });
-          return { replies: first.replies, parkedReplies };
+          return outcome;
         }
         case "deposed":
           this.#becomeStandby(
@@ -549,7 +487,7 @@ export class Broker implements QueueBackend {
           return { error: outcome.error };
         case "conflict":
           this.#metrics.conflicts++;
-          this.#log({ event: "conflict", seq: before.commit + 1 });
+          this.#log({ event: "conflict", seq: this.#state.commit + 1 });
           this.#state = outcome.state;
           this.#archiver.add(outcome.archives);
           if (attempt >= this.#o.maxConflictRetries) {
@@ -573,61 +511,6 @@ export class Broker implements QueueBackend {
     this.#metrics.commits++;
     this.#metrics.stateBytes = bytes;
     this.#metrics.logBytes += bytes;
-  }
-
-  /** Settles each request with its reply (or the batch's error); parks empty long-poll claims. */
-  #settle(
-    entries: Pending[],
-    offset: number,
-    replies: OperationReply[] | undefined,
-    error: OsqueueError | undefined,
-  ): void {
-    entries.forEach((pending, index) => {
-      if (replies === undefined) return pending.reject(error);
-      this.#answer(pending, replies[offset + index]);
-    });
-  }
-
-  /** Parked claims: answered when they got jobs, parked again otherwise (unless the batch failed as deposed). */
-  #settleParked(
-    parked: Pending[],
-    replies: Map<Pending, OperationReply> | undefined,
-    error: OsqueueError | undefined,
-  ): void {
-    for (const pending of parked) {
-      const reply = replies?.get(pending);
-      if (reply !== undefined) this.#answer(pending, reply);
-      else if (this.#role === "leader") this.#parked.park(pending);
-      else pending.reject(error ?? this.#notLeader());
-    }
-  }
-
-  #answer(pending: Pending, reply: OperationReply): void {
-    if (!reply.ok) {
-      const operation = pending.operation;
-      if (operation.op === "get" && reply.error instanceof JobNotFoundError) {
-        // It may have been archived: look there, without holding up the loop.
-        this.#archiver.find(operation.jobId).then(
-          (job) => job === undefined ? pending.reject(reply.error) : pending.resolve({ job }),
-          () => pending.reject(reply.error),
-        );
-        return;
-      }
-      return pending.reject(reply.error);
-    }
-    const operation = pending.operation;
-    if (operation.op === "claim") {
-      const jobs = (reply.value as OperationResult<ClaimOperation>).jobs;
-      const waitMs = operation.waitMs ?? 0;
-      const now = this.#clock.now();
-      if (jobs.length === 0 && this.#role === "leader") {
-        if (pending.deadline === undefined && waitMs > 0) pending.deadline = now + waitMs;
-        if (pending.deadline !== undefined && pending.deadline > now) {
-          return this.#parked.park(pending);
-        }
-      }
-    }
-    pending.resolve(reply.value);
   }
 
   /** A caller gave up (its signal aborted): drop its request if it is still queued or parked. */
@@ -671,46 +554,27 @@ export class Broker implements QueueBackend {
 
   /** A standby follows the log by its own clock and takes over when it stalls or the leader resigned. */
   async #standbyStep(stop: AbortSignal): Promise<void> {
-    let seen: LogObservation = {
-      epoch: this.#state.epoch,
-      commit: this.#state.commit,
-      since: this.#clock.now(),
-    };
-    while (!stop.aborted && this.#role === "standby") {
-      for (const pending of this.#mailbox.drain()) pending.reject(this.#notLeader());
-      await Promise.race([sleep(this.#o.standbyPollMs, stop), this.#mailbox.next(stop)]).catch(
-        () => {},
-      );
-      for (const pending of this.#mailbox.drain()) pending.reject(this.#notLeader());
-      if (stop.aborted) return;
-      let followed;
-      try {
-        followed = await this.#stateStore.follow(this.#state);
-      } catch (error) {
-        this.#log({ event: "standby-read-error", error: String(error) });
-        continue;
-      }
-      const { opened } = followed;
-      if (opened.kind !== "head") return await this.#settleOpened(opened);
-      this.#state = followed.state;
-      this.#knownLeader = opened.head.leader;
-      const decision = decideStandby({
-        seen,
-        reading: {
-          epoch: opened.head.epoch,
-          commit: followed.state.commit,
-          hasLeader: opened.head.leader !== null,
-        },
-        now: this.#clock.now(),
-        takeoverTimeoutMs: this.#o.takeoverTimeoutMs,
-      });
-      seen = decision.seen;
-      if (decision.action === "take-over") {
-        const loaded = await this.#stateStore.takeOver(opened);
-        if (loaded !== null) return this.#becomeLeader(loaded, "takeover");
-        seen = { ...seen, since: this.#clock.now() };
-      }
-    }
+    const outcome = await followLeader({
+      stateStore: this.#stateStore,
+      now: () => this.#clock.now(),
+      takeoverTimeoutMs: this.#o.takeoverTimeoutMs,
+      pause: () =>
+        Promise.race([sleep(this.#o.standbyPollMs, stop), this.#mailbox.next(stop)]).catch(
+          () => {},
+        ),
+      rejectQueued: () => {
+        for (const pending of this.#mailbox.drain()) pending.reject(this.#notLeader());
+      },
+      done: () => stop.aborted || this.#role !== "standby",
+      state: () => this.#state,
+      observe: (state, leader) => {
+        this.#state = state;
+        this.#knownLeader = leader;
+      },
+      log: this.#log,
+    });
+    if (outcome.kind === "leader") this.#becomeLeader(outcome.loaded, "takeover");
+    else if (outcome.kind === "reopen") await this.#settleOpened(outcome.opened);
   }
 
   #notLeader(): OsqueueError {

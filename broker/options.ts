@@ -131,9 +131,56 @@ export const DEFAULTS = {
   archiveMaxJobs: 1_000,
   archiveMaxAgeMs: 5_000,
   maxConflictRetries: 8,
+  checkpointMinRecords: 32,
+  checkpointMaxRecords: 4096,
+  checkpointMinIntervalMs: 1_000,
   startWaitMs: 10_000,
   stopTimeoutMs: 10_000,
 } as const;
+
+/** Every option with its default applied (what the broker runs with). */
+export type ResolvedBrokerOptions =
+  & Required<Omit<BrokerOptions, "log">>
+  & { log: (event: BrokerEvent) => void };
+
+/** Applies the defaults and checks the values; throws an `InvalidError` for a bad one. */
+export function resolveOptions(options: BrokerOptions): ResolvedBrokerOptions {
+  const prefix = options.prefix ?? DEFAULTS.prefix;
+  if (prefix !== "" && !prefix.endsWith("/")) {
+    throw new InvalidError(`prefix must be empty or end with "/", got ${JSON.stringify(prefix)}`);
+  }
+  const ms = (name: keyof typeof DEFAULTS & keyof BrokerOptions) =>
+    positive(name, options[name] as number | undefined) ?? DEFAULTS[name] as number;
+  const takeoverTimeoutMs = ms("takeoverTimeoutMs");
+  return {
+    store: options.store,
+    prefix,
+    stateKey: options.stateKey ?? DEFAULTS.stateKey,
+    identity: options.identity ?? { id: `broker-${crypto.randomUUID().slice(0, 8)}` },
+    clock: options.clock ?? { now: () => Date.now() },
+    newToken: options.newToken ?? (() => crypto.randomUUID()),
+    random: options.random ?? Math.random,
+    heartbeatTimeoutMs: ms("heartbeatTimeoutMs"),
+    heartbeatCheckMs: ms("heartbeatCheckMs"),
+    minCommitIntervalMs: options.minCommitIntervalMs ?? DEFAULTS.minCommitIntervalMs,
+    maxLingerMs: options.maxLingerMs ?? DEFAULTS.maxLingerMs,
+    takeoverTimeoutMs,
+    renewIntervalMs: positive("renewIntervalMs", options.renewIntervalMs) ??
+      Math.max(1, Math.floor(takeoverTimeoutMs / 3)),
+    standbyPollMs: ms("standbyPollMs"),
+    mailboxCapacity: options.mailboxCapacity ?? DEFAULTS.mailboxCapacity,
+    maxParkedClaims: options.maxParkedClaims ?? DEFAULTS.maxParkedClaims,
+    archiveMaxJobs: ms("archiveMaxJobs"),
+    archiveMaxAgeMs: options.archiveMaxAgeMs ?? DEFAULTS.archiveMaxAgeMs,
+    maxConflictRetries: options.maxConflictRetries ?? DEFAULTS.maxConflictRetries,
+    checkpointMinRecords: options.checkpointMinRecords ?? DEFAULTS.checkpointMinRecords,
+    checkpointMaxRecords: options.checkpointMaxRecords ?? DEFAULTS.checkpointMaxRecords,
+    checkpointMinIntervalMs: options.checkpointMinIntervalMs ?? DEFAULTS.checkpointMinIntervalMs,
+    startWaitMs: options.startWaitMs ?? DEFAULTS.startWaitMs,
+    stopTimeoutMs: ms("stopTimeoutMs"),
+    log: options.log ?? (() => {}),
+  };
+}
 
 /** `value` if it is a positive finite number; undefined when absent; else an InvalidError. */
 export function positive(name: string, value: number | undefined): number | undefined {

@@ -26,12 +26,12 @@ import {
   UnavailableError,
 } from "../errors.ts";
 import type { ObjectStore } from "../storage/types.ts";
-import { type BatchEffects, jobsById, replayEffects } from "../core/effects.ts";
+import type { BatchEffects } from "../core/effects.ts";
 import { archiveKey } from "../core/archive.ts";
-import type { Job } from "../protocol/operations.ts";
 import { type BrokerIdentity, createState, decodeState, type QueueState } from "../core/state.ts";
 import { decodeHead, encodeHead, type Head, type Manifest } from "./head.ts";
 import { decodeLogRecord, encodeLogRecord, logKey, type LogRecord } from "./log_record.ts";
+import { EMPTY_EFFECTS, type ReplayedTail, replayLog, withRecordMeta } from "./log_replay.ts";
 import { loadCheckpoint, MissingObjectError, writeCheckpoint } from "./checkpoint.ts";
 
 /** Options of {@linkcode StateStore}. */
@@ -52,13 +52,8 @@ export interface StateStoreOptions {
   log?: (event: { event: string; [field: string]: unknown }) => void;
 }
 
-/** An archive object a record asks for, with the jobs it must hold. */
-export interface ArchiveWrite {
-  /** The archive object's key. */
-  key: string;
-  /** The jobs, as they were before the record removed them. */
-  jobs: Job[];
-}
+export type { ArchiveWrite } from "./log_replay.ts";
+import type { ArchiveWrite } from "./log_replay.ts";
 
 /** The state a broker works from, and what loading it found. */
 export interface LoadedState {
@@ -89,8 +84,6 @@ export type AppendOutcome =
   | { kind: "deposed"; leader: BrokerIdentity | null; epoch: number }
   | { kind: "error"; error: OsqueueError };
 
-/** How many log records are read at once when a tail turns out to be long. */
-const READ_WINDOW = 16;
 /** How often an ambiguous write is read back and retried before giving up. */
 const AMBIGUITY_ROUNDS = 5;
 
@@ -174,34 +167,8 @@ export class StateStore {
   }
 
   /** Reads and applies the log records after `state.commit` until the first missing one. */
-  async #replayFrom(
-    start: QueueState,
-  ): Promise<{ state: QueueState; archives: ArchiveWrite[]; records: number }> {
-    let state = start;
-    const archives: ArchiveWrite[] = [];
-    let records = 0;
-    let window = 1;
-    for (;;) {
-      const first = state.commit + 1;
-      const bodies = await Promise.all(
-        Array.from({ length: window }, (_, i) => this.#store.get(logKey(this.#prefix, first + i))),
-      );
-      let complete = true;
-      for (let i = 0; i < bodies.length; i++) {
-        const found = bodies[i];
-        if (found === null) {
-          complete = false;
-          break;
-        }
-        const record = decodeLogRecord(found.body, logKey(this.#prefix, first + i));
-        const applied = applyRecord(state, record);
-        if (applied.archive !== undefined) archives.push(applied.archive);
-        state = applied.state;
-        records++;
-      }
-      if (!complete) return { state, archives, records };
-      window = READ_WINDOW;
-    }
+  #replayFrom(start: QueueState): Promise<ReplayedTail> {
+    return replayLog({ store: this.#store, prefix: this.#prefix, state: start });
   }
 
   /**
@@ -487,52 +454,6 @@ export class StateStore {
       return false;
     }
   }
-}
-
-const EMPTY_EFFECTS: BatchEffects = { add: [], set: [], del: [] };
-
-/** `state` after `record`: its effects, its epoch, sequence number and writer. Void records change nothing. */
-export function applyRecord(
-  state: QueueState,
-  record: LogRecord,
-): { state: QueueState; archive?: ArchiveWrite } {
-  if (record.seq !== state.commit + 1) {
-    throw new InvalidError(
-      `invalid state: log record ${record.seq} follows ${state.commit}: the log has a hole`,
-    );
-  }
-  if (record.epoch < state.epoch) {
-    // A deposed leader's late record: void, but it takes its sequence number.
-    return {
-      state: withRecordMeta(state, {
-        ...record,
-        epoch: state.epoch,
-        writer: state.leader ?? record.writer,
-      }),
-    };
-  }
-  const archive = record.archive === undefined
-    ? undefined
-    : { key: record.archive.key, jobs: jobsById(state, record.archive.ids) };
-  const next = replayEffects(state, record.effects, {
-    epoch: record.epoch,
-    commit: record.seq,
-    leader: record.writer,
-    where: `log record ${record.seq}`,
-  });
-  return archive === undefined ? { state: next } : { state: next, archive };
-}
-
-function withRecordMeta(
-  state: QueueState,
-  record: Pick<LogRecord, "epoch" | "seq" | "writer">,
-): QueueState {
-  return replayEffects(state, EMPTY_EFFECTS, {
-    epoch: record.epoch,
-    commit: record.seq,
-    leader: record.writer,
-    where: `log record ${record.seq}`,
-  });
 }
 
 function asStorageError(error: unknown, what: string): OsqueueError {
