@@ -421,8 +421,9 @@ export class Broker implements QueueBackend {
         : new OsqueueError("internal", `broker tick failed: ${String(thrown)}`, { cause: thrown });
       outcome = { error };
     }
-    settleBatch(this.#replies, batch, housekeeping.length, outcome.replies, outcome.error);
+    // Claims parked earlier keep their places; new ones queue behind them (and hit the cap first).
     settleParked(this.#replies, parked, outcome.parkedReplies, outcome.error);
+    settleBatch(this.#replies, batch, housekeeping.length, outcome.replies, outcome.error);
   }
 
   /** The time of the last write attempt, landed or failed (renewals wait for it, no busy loop). */

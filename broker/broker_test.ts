@@ -457,3 +457,91 @@ Deno.test("broker: while storage is down, renewals back off instead of hammering
   await assert.rejects(broker.request(push()), UnavailableError);
   await broker.stop();
 });
+
+Deno.test("broker: a parked claim aborted while its batch is being written is settled, and stop does not hang", async () => {
+  const store = new FaultyStore(new MemoryStore());
+  const broker = await startBroker(store);
+  const controller = new AbortController();
+  const claim = broker.request({ op: "claim", workerId: "w", waitMs: 60_000 }, {
+    signal: controller.signal,
+  });
+  await eventually(() => broker.metrics.parkedClaims === 1);
+  // A push's commit is in flight; the parked claim is part of that tick.
+  store.pause("put");
+  const pushed = broker.request(push("other", 1));
+  await eventually(() => store.stats.putsInFlight === 1);
+  controller.abort(new Error("caller gave up"));
+  store.resume("put");
+  await pushed;
+  // The claim was either filled by the push's commit or rejected with the caller's reason.
+  const settled = await claim.then(() => "filled", (error) => (error as Error).message);
+  assert.ok(settled === "filled" || settled === "caller gave up", settled);
+  await broker.request(push("other", 2)); // the next tick must not drop it silently
+  assert.equal(broker.metrics.parkedClaims, 0);
+  const stopped = await Promise.race([
+    broker.stop().then(() => "stopped"),
+    new Promise((resolve) => setTimeout(() => resolve("hung"), 2000)),
+  ]);
+  assert.equal(stopped, "stopped");
+});
+
+Deno.test("broker: an aborted parked claim that got no job is rejected on the next tick, never dropped", async () => {
+  const store = new FaultyStore(new MemoryStore());
+  const broker = await startBroker(store);
+  const controller = new AbortController();
+  const claim = broker.request({ op: "claim", workerId: "w", types: ["none"], waitMs: 60_000 }, {
+    signal: controller.signal,
+  });
+  await eventually(() => broker.metrics.parkedClaims === 1);
+  store.pause("put");
+  const pushed = broker.request(push("other", 1));
+  await eventually(() => store.stats.putsInFlight === 1);
+  controller.abort(new Error("caller gave up"));
+  store.resume("put");
+  await pushed;
+  await assert.rejects(claim, /caller gave up/);
+  assert.equal(broker.metrics.parkedClaims, 0);
+  await broker.stop();
+});
+
+Deno.test("broker: leaderInfo says leader only while its last commit is recent", async () => {
+  let now = 1_000_000;
+  const broker = await startBroker(new MemoryStore(), {
+    clock: { now: () => now },
+    takeoverTimeoutMs: 3000,
+    renewIntervalMs: 1000,
+  });
+  assert.equal(broker.leaderInfo().leader, true);
+  now += 1500;
+  assert.equal(broker.leaderInfo().leader, true, "within twice the renewal interval");
+  now += 45_000; // frozen, then resumed: no commit for 45 s
+  assert.equal(broker.leaderInfo().leader, false);
+  await broker.request(push()); // a landed commit proves it again
+  assert.equal(broker.leaderInfo().leader, true);
+  await broker.stop();
+});
+
+Deno.test("broker: a request sent while the broker starts waits for it instead of not_leader", async () => {
+  const store = new FaultyStore(new MemoryStore(), { latencyMs: 30 });
+  const broker = new Broker({ store, identity: { id: "a" } });
+  const starting = broker.start();
+  assert.equal(broker.role, "starting");
+  const { jobs } = await broker.request(push("t", "early"));
+  assert.equal(jobs.length, 1);
+  await starting;
+  await broker.stop();
+});
+
+Deno.test("broker: the global cap on parked claims answers overloaded", async () => {
+  const broker = await startBroker(new MemoryStore(), { maxParkedClaims: 2 });
+  const waits = [1, 2].map(() =>
+    broker.request({ op: "claim", workerId: "w", types: ["x"], waitMs: 50 })
+  );
+  await eventually(() => broker.metrics.parkedClaims === 2);
+  await assert.rejects(
+    broker.request({ op: "claim", workerId: "w", types: ["x"], waitMs: 50 }),
+    OverloadedError,
+  );
+  for (const wait of waits) assert.deepEqual(await wait, { jobs: [] });
+  await broker.stop();
+});
