@@ -499,7 +499,10 @@ Deno.test("broker: an aborted parked claim that got no job is rejected on the ne
   controller.abort(new Error("caller gave up"));
   store.resume("put");
   await pushed;
-  await assert.rejects(claim, /caller gave up/);
+  const hung = new Promise((_, reject) =>
+    setTimeout(() => reject(new Error("claim never settled")), 2000)
+  );
+  await assert.rejects(Promise.race([claim, hung]), /caller gave up/);
   assert.equal(broker.metrics.parkedClaims, 0);
   await broker.stop();
 });
