@@ -1,6 +1,7 @@
 /**
- * osqueue: a durable job queue whose whole state lives in one JSON object on
- * object storage, changed only by compare-and-swap writes.
+ * osqueue: a durable job queue whose state lives on object storage (a head
+ * object, one log object per commit, background checkpoints), changed only by
+ * compare-and-swap writes.
  *
  * @module
  */
