@@ -106,6 +106,15 @@ export class Mailbox<M> {
    */
   next(signal?: AbortSignal): Promise<void> {
     if (this.#queue.length > 0 || this.#closed) return Promise.resolve();
+    return this.posted(signal);
+  }
+
+  /**
+   * Resolves at the next post (or close), even when messages are already
+   * queued; rejects with the signal's reason when it aborts first.
+   */
+  posted(signal?: AbortSignal): Promise<void> {
+    if (this.#closed) return Promise.resolve();
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise<void>((resolve, reject) => {
       const onAbort = (): void => {

@@ -123,3 +123,19 @@ Deno.test("Mailbox.next removes its abort listener once woken", async () => {
   controller.abort(new Error("late"));
   assert.deepEqual(mailbox.drain(), [1]);
 });
+
+Deno.test("mailbox: posted() waits for the next post even when messages are queued", async () => {
+  const mailbox = new Mailbox<number>();
+  mailbox.post(1);
+  let woke = false;
+  const waiting = mailbox.posted().then(() => woke = true);
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  assert.equal(woke, false, "a queued message does not wake it");
+  mailbox.post(2);
+  await waiting;
+  assert.equal(woke, true);
+  const controller = new AbortController();
+  const aborted = mailbox.posted(controller.signal);
+  controller.abort(new Error("stop"));
+  await assert.rejects(aborted, /stop/);
+});

@@ -76,7 +76,8 @@ export class Broker implements QueueBackend {
   #started: Promise<void> | undefined;
   #lastLandedAt = 0;
   #lastFailedWriteAt = 0;
-  #lastBatchSize = 0;
+  /** Requests the last commit carried plus those queued while it was written. */
+  #demand = 0;
   #lastWriteMs = 0;
   #ticksSinceYield = 0;
   /** Set when the head changed under the leader: the next tick writes, to find out. */
@@ -339,17 +340,33 @@ export class Broker implements QueueBackend {
 
   /**
    * Group commit: after a commit its callers answer with their next requests
-   * a moment later. When fewer are queued than the last batch carried, wait a
-   * little (at most `maxLingerMs`, at most half a write) so they share the next
-   * write. Also yields to the event loop now and then, so that timers run
-   * even when the store answers without ever waiting (MemoryStore).
+   * a moment later. The demand is what the last commit carried plus what
+   * queued while it was written; when fewer than ¾ of that are queued, wait a
+   * little (at most `maxLingerMs`, at most half a write) for the rest, so that
+   * callers who took turns in two alternating groups share one write. Also
+   * yields to the event loop now and then, so that timers run even when the
+   * store answers without ever waiting (MemoryStore).
    */
   async #linger(stop: AbortSignal): Promise<void> {
-    const target = Math.ceil(this.#lastBatchSize * 0.75);
+    const target = Math.ceil(this.#demand * 0.75);
     const ms = Math.min(this.#o.maxLingerMs, this.#lastWriteMs / 2);
-    if (this.#mailbox.size < target && ms >= 0.5) {
+    if (this.#mailbox.size < target && ms >= 0.2) {
       this.#ticksSinceYield = 0;
-      return await sleep(ms, stop);
+      const until = performance.now() + ms;
+      const timer = new AbortController();
+      const onStop = () => timer.abort();
+      stop.addEventListener("abort", onStop, { once: true });
+      const deadline = sleep(ms, timer.signal).then(() => timer.abort());
+      try {
+        while (this.#mailbox.size < target && performance.now() < until && !timer.signal.aborted) {
+          await this.#mailbox.posted(timer.signal).catch(() => {});
+        }
+      } finally {
+        timer.abort();
+        stop.removeEventListener("abort", onStop);
+        await deadline;
+      }
+      return;
     }
     if (++this.#ticksSinceYield >= 16) {
       this.#ticksSinceYield = 0;
@@ -462,7 +479,7 @@ export class Broker implements QueueBackend {
           this.#archiver.landed(outcome.record, outcome.before);
           this.#checkpointer.noteCommit(outcome.bytes, outcome.state);
           this.#metrics.committedRequests += batch.requests;
-          this.#lastBatchSize = batch.requests;
+          this.#demand = batch.requests + this.#mailbox.size;
           const { epoch, seq } = outcome.record;
           const { requests } = batch;
           this.#log({
