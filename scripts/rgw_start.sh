@@ -10,7 +10,8 @@
 # path-style addressing, bucket "osqueue-test" (created here when curl can sign requests).
 # DIR/env.sh exports OSQUEUE_S3_* and AWS_* for the tests: `source DIR/env.sh`.
 # Ceph also binds 3300, 6789 and 6800-6807 on 127.0.0.1, so one cluster per machine.
-# OBJSTORE=bluestore keeps the data in a 2 GiB sparse file in DIR instead of RAM.
+# OBJSTORE=bluestore keeps the data in a 2 GiB sparse file in DIR instead of RAM. The memstore
+# OSD holds MEMSTORE_BYTES (default 6 GiB; the suite and the benchmarks write many objects).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -92,7 +93,7 @@ mon_warn_on_pool_no_redundancy = false
 mon_allow_pool_delete = true
 [osd]
 osd_objectstore = $OBJSTORE
-memstore_device_bytes = 2147483648
+memstore_device_bytes = ${MEMSTORE_BYTES:-6442450944}
 bluestore_block_path = $D/osd/ceph-0/block.file
 bluestore_block_create = true
 bluestore_block_size = 2147483648
