@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Readable } from "node:stream";
-import { S3Client } from "@aws-sdk/client-s3";
+import { S3Client, type S3ClientConfig } from "@aws-sdk/client-s3";
 import { AmbiguousWriteError, ConflictError, InvalidError, UnavailableError } from "../errors.ts";
 import { parseS3Url, S3Store, type S3StoreOptions, unquoteEtag } from "./s3_store.ts";
 
@@ -84,8 +84,10 @@ class FakeS3 {
   destroy(): void {}
 }
 
-function asHandler(fake: FakeS3): S3StoreOptions["requestHandler"] {
-  return fake as unknown as S3StoreOptions["requestHandler"];
+function asHandler(
+  fake: FakeS3,
+): S3StoreOptions["requestHandler"] & S3ClientConfig["requestHandler"] {
+  return fake as unknown as S3StoreOptions["requestHandler"] & S3ClientConfig["requestHandler"];
 }
 
 function xmlError(code: string): string {
