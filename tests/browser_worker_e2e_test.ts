@@ -111,7 +111,10 @@ Deno.test(
       const bad = await rest<Job>(broker.url, `/v1/jobs/${badId}`);
       assert.equal(bad.state, "dead");
       assert.equal(bad.attempts, 1);
-      assert.match(bad.lastError ?? "", /invalid payload for job type "math:sum": numbers: Too small/);
+      assert.match(
+        bad.lastError ?? "",
+        /invalid payload for job type "math:sum": numbers: Too small/,
+      );
 
       // The page's producer validates before sending: an invalid payload is refused and nothing
       // is pushed; a valid one goes through and the page's worker completes it.

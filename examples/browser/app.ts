@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 /**
  * The browser example's page script: a {@linkcode Worker} that runs the jobs of
  * `jobs.ts` in the page, and a producer form that submits jobs (validated in
