@@ -206,6 +206,8 @@ const NOT_CONNECTED_ERRNOS = new Set([
 ]);
 /** SDK errors raised before anything was sent (configuration). */
 const CONFIG_ERROR_NAMES = new Set(["CredentialsProviderError", "TokenProviderError"]);
+/** Deno's errors for a missing permission (`--allow-net`, `--allow-sys=osRelease`…): nothing was sent. */
+const PERMISSION_ERROR_NAMES = new Set(["NotCapable", "PermissionDenied"]);
 
 /** Marks an attempt that ran out of time. */
 class AttemptTimeout extends Error {
@@ -237,6 +239,7 @@ function classify(error: unknown, aborted: boolean): Failure {
   if (aborted) return "aborted";
   const status = statusOf(error);
   const name = nameOf(error);
+  if (PERMISSION_ERROR_NAMES.has(name)) return "rejected";
   if (status !== undefined) {
     if (status === 412) return "conflict";
     if (status === 409) return name === "ConditionalRequestConflict" ? "conflict" : "not_processed";
@@ -261,6 +264,7 @@ function describe(error: unknown): string {
   const name = nameOf(error);
   const message = error instanceof Error ? error.message : String(error);
   const code = (error as SdkErrorShape | null)?.code;
+  if (PERMISSION_ERROR_NAMES.has(name)) return `missing permission: ${message}`;
   const parts = [
     status === undefined ? "" : `HTTP ${status}`,
     name === "" || name === "Error" ? "" : name,
