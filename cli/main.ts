@@ -2,8 +2,16 @@
  * The osqueue command line: `osqueue broker | push | stats | inspect`.
  *
  * ```sh
- * deno run -A jsr:@osqueue/cli broker --listen :8080 --data ./data
+ * deno install -g -A -n osqueue jsr:@osqueue/cli
+ * osqueue broker --listen :8080 --data ./data
+ * deno run -A jsr:@osqueue/cli push --type email:send --payload '{"to":"a@example.com"}'
  * ```
+ *
+ * Each command needs only some permissions (see the README): `--help` none,
+ * `push`/`stats` `--allow-net --allow-env=OSQUEUE_URL,OSQUEUE_TOKEN`, a
+ * broker on a directory `--allow-net --allow-read=DIR --allow-write=DIR
+ * --allow-env=OSQUEUE_TOKEN --allow-sys=hostname`, S3 also
+ * `--allow-env --allow-sys=osRelease`.
  *
  * @module
  */
