@@ -55,7 +55,17 @@ Deno.test("package: test tools and internals are not exported from the root", as
   for (const name of ["FaultyStore", "seededRandom", "S3Store", "parseS3Url", "unquoteEtag"]) {
     assert.ok(!(name in root), `the root module exports ${name}`);
   }
-  for (const name of ["Mailbox", "Actor", "compareKeys", "operationSchema", "rpcRequestSchema"]) {
+  for (
+    const name of [
+      "Mailbox",
+      "Actor",
+      "compareKeys",
+      "operationSchema",
+      "rpcRequestSchema",
+      "websocketUrl",
+      "defaultTimers",
+    ]
+  ) {
     assert.ok(!(name in root), `the root module exports internal ${name}`);
   }
   // What moved is still reachable from its own entry point.

@@ -24,7 +24,18 @@
  *
  * @module
  */
-export * from "./client.ts";
+export {
+  type ClaimOptions,
+  type ClientOptions,
+  connectClient,
+  type DeliveryHandler,
+  type FailOptions,
+  type HeartbeatLoopOptions,
+  OsqueueClient,
+  type ReconnectOptions,
+  type Timers,
+  type WebSocketConstructor,
+} from "./client.ts";
 export * from "./registry.ts";
 export * from "./worker.ts";
 export * from "../errors.ts";
