@@ -143,6 +143,7 @@ Deno.test(
 
       await page.screenshot({ path: `${await screenshotDir()}browser_worker.png`, fullPage: true });
       assert.deepEqual(pageErrors, []);
+      assert.deepEqual(await page.locator("#events li.error").allInnerTexts(), []);
     } finally {
       await site.server.shutdown();
     }
