@@ -4,7 +4,6 @@
  *
  * @module
  */
-import type { z } from "zod";
 import { ValidationError } from "../errors.ts";
 import type {
   ClaimedJob,
@@ -15,6 +14,7 @@ import type {
   QueueStats,
 } from "../protocol/operations.ts";
 import type { QueueBackend } from "../protocol/backend.ts";
+import { parsePayload, type PayloadSchema } from "../protocol/payload_schema.ts";
 import { Broker, type BrokerOptions } from "./broker.ts";
 
 /** Options of a push: everything a {@linkcode PushJob} holds but its type and payload. */
@@ -42,8 +42,8 @@ export interface QueueJob<T> extends ClaimedJob {
 
 /** Options of {@linkcode Queue}. */
 export interface QueueOptions<T> {
-  /** Validates payloads on push and on claim. */
-  schema?: z.ZodType<T>;
+  /** Validates payloads on push and on claim (any Standard Schema: zod, `zod/mini`, valibot…). */
+  schema?: PayloadSchema<unknown, T>;
   /** The job type this queue pushes and claims (default `default`). */
   type?: string;
   /** Lease holder name for claims (default `embedded`). */
@@ -71,7 +71,7 @@ export type OpenQueueOptions<T> = BrokerOptions & QueueOptions<T>;
 export class Queue<T> {
   readonly #backend: QueueBackend;
   #owned: Broker | undefined;
-  readonly #schema: z.ZodType<T> | undefined;
+  readonly #schema: PayloadSchema<unknown, T> | undefined;
   readonly #type: string;
   readonly #workerId: string;
 
@@ -206,13 +206,13 @@ export class Queue<T> {
 
   #validate(payload: T, when: "push" | "claim"): JsonValue {
     if (this.#schema === undefined) return payload as JsonValue;
-    const parsed = this.#schema.safeParse(payload);
-    if (!parsed.success) {
-      const issues = parsed.error.issues.map((issue) =>
-        `${issue.path.length ? issue.path.join(".") : "payload"}: ${issue.message}`
+    const parsed = parsePayload(this.#schema, payload);
+    if (!parsed.ok) {
+      const issues = parsed.issues.map((issue) =>
+        `${issue.path === "(root)" ? "payload" : issue.path}: ${issue.message}`
       ).join("; ");
       throw new ValidationError(`invalid ${this.#type} payload at ${when}: ${issues}`);
     }
-    return parsed.data as JsonValue;
+    return parsed.value as JsonValue;
   }
 }

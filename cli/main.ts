@@ -2,14 +2,22 @@
  * The osqueue command line: `osqueue broker | push | stats | inspect`.
  *
  * ```sh
- * deno run -A jsr:@osqueue/cli broker --listen :8080 --data ./data
+ * deno install -g -A -n osqueue jsr:@osqueue/cli
+ * osqueue broker --listen :8080 --data ./data
+ * deno run -A jsr:@osqueue/cli push --type email:send --payload '{"to":"a@example.com"}'
  * ```
+ *
+ * Each command needs only some permissions (see the README): `--help` none,
+ * `push`/`stats` `--allow-net --allow-env=OSQUEUE_URL,OSQUEUE_TOKEN`, a
+ * broker on a directory `--allow-net --allow-read=DIR --allow-write=DIR
+ * --allow-env=OSQUEUE_TOKEN --allow-sys=hostname`, S3 also
+ * `--allow-env --allow-sys=osRelease`.
  *
  * @module
  */
 import { parseArgs } from "node:util";
 import { OsqueueError } from "@osqueue/osqueue";
-import { DirectoryStore, type ObjectStore, parseS3Url, S3Store } from "@osqueue/osqueue/storage";
+import { DirectoryStore, type ObjectStore } from "@osqueue/osqueue/storage";
 import { Broker, readQueueState } from "@osqueue/osqueue/broker";
 import { jobCount, listJobs, queueStats } from "@osqueue/osqueue/core";
 import { serveBroker } from "@osqueue/osqueue/server";
@@ -128,9 +136,13 @@ type StorageFlags = {
   "s3-path-style"?: boolean;
 };
 
-/** Opens the store named by `--data` or `--storage`; returns it with the key prefix to use. */
-function openStore(flags: StorageFlags): { store: ObjectStore; prefix: string } {
+/**
+ * Opens the store named by `--data` or `--storage`; returns it with the key prefix to use.
+ * The S3 store (and the AWS SDK, which needs more permissions) is loaded only when asked for.
+ */
+async function openStore(flags: StorageFlags): Promise<{ store: ObjectStore; prefix: string }> {
   if (flags.storage !== undefined) {
+    const { parseS3Url, S3Store } = await import("@osqueue/osqueue/s3");
     const { bucket, prefix } = parseS3Url(flags.storage);
     const endpoint = flags["s3-endpoint"] ?? Deno.env.get("OSQUEUE_S3_ENDPOINT");
     const store = new S3Store({
@@ -164,7 +176,7 @@ async function brokerCommand(args: string[]): Promise<number> {
   if (values.help) return help("broker");
   const listen = parseListen(values.listen);
   const token = values.token ?? Deno.env.get("OSQUEUE_TOKEN");
-  const { store, prefix } = openStore(values);
+  const { store, prefix } = await openStore(values);
   const quiet = values.quiet ?? false;
   const advertiseHost = listen.hostname === "0.0.0.0" ? "127.0.0.1" : listen.hostname;
   const log = (line: string) => console.error(`[osqueue] ${line}`);
@@ -282,7 +294,7 @@ async function inspectCommand(args: string[]): Promise<number> {
     options: { ...STORAGE_OPTIONS, jobs: { type: "boolean" }, key: { type: "string" } },
   });
   if (values.help) return help("inspect");
-  const { store, prefix } = openStore(values);
+  const { store, prefix } = await openStore(values);
   const snapshot = await readQueueState({ store, prefix, headKey: values.key ?? "queue.json" });
   if (snapshot === null) {
     console.error(

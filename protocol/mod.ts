@@ -1,9 +1,46 @@
 /**
- * The operations, replies and wire messages shared by brokers and clients.
+ * The operations, replies and wire messages shared by brokers and clients,
+ * and the payload schema contract ({@link https://standardschema.dev | Standard Schema}).
+ * The zod schemas that validate incoming operations and frames are internal
+ * to the broker and the server.
+ *
+ * @example Build an operation and its typed reply
+ * ```ts
+ * import type { OperationResult, PushOperation } from "@osqueue/osqueue/protocol";
+ * import { LIMITS } from "@osqueue/osqueue/protocol";
+ *
+ * const push: PushOperation = { op: "push", jobs: [{ type: "email:send", payload: { to: "a@b.c" } }] };
+ * type PushReply = OperationResult<PushOperation>; // { jobs: { id, duplicate }[] }
+ * console.log(push.jobs.length <= LIMITS.maxPushBatch);
+ * ```
  *
  * @module
  */
-export * from "./operations.ts";
+export {
+  type BackoffPolicy,
+  type CancelOperation,
+  type ClaimedJob,
+  type ClaimOperation,
+  type CompleteOperation,
+  type FailOperation,
+  type GetOperation,
+  type HeartbeatOperation,
+  type Job,
+  type JobState,
+  type JsonValue,
+  type Lease,
+  LIMITS,
+  type Operation,
+  type OperationResult,
+  type OperationResults,
+  type PushJob,
+  type PushOperation,
+  type QueueStats,
+  type QueueTotals,
+  type ReleaseOperation,
+  type StatsOperation,
+} from "./operations.ts";
 export * from "./wire.ts";
 export * from "./backend.ts";
 export * from "./json_value.ts";
+export * from "./payload_schema.ts";

@@ -22,7 +22,6 @@
  *
  * @module
  */
-import { z } from "zod";
 import type { WireError } from "../errors.ts";
 import type { ClaimedJob } from "./operations.ts";
 
@@ -55,13 +54,6 @@ export interface RpcNotification {
   params: { jobs: ClaimedJob[] };
 }
 
-/** Validates a request frame's envelope (params are validated per method). */
-export const rpcRequestSchema: z.ZodType<RpcRequest> = z.object({
-  id: z.union([z.number().int(), z.string().min(1).max(64)]),
-  method: z.string().min(1).max(64),
-  params: z.unknown().optional(),
-}) as z.ZodType<RpcRequest>;
-
 /** Parameters of `hello`. */
 export interface HelloParams {
   /** Bearer token, when the server requires one. */
@@ -82,13 +74,6 @@ export interface HelloResult {
   leaderUrl?: string;
 }
 
-/** Validates `hello` params. */
-export const helloParamsSchema: z.ZodType<HelloParams> = z.object({
-  token: z.string().max(4096).optional(),
-  clientId: z.string().max(256).optional(),
-  protocol: z.number().int().optional(),
-});
-
 /** Parameters of `subscribe`. */
 export interface SubscribeParams {
   /** The worker's id (lease holder name). */
@@ -101,21 +86,8 @@ export interface SubscribeParams {
   leaseMs?: number;
 }
 
-/** Validates `subscribe` params. */
-export const subscribeParamsSchema: z.ZodType<SubscribeParams> = z.object({
-  workerId: z.string().min(1).max(256),
-  types: z.array(z.string().min(1).max(128)).max(100).optional(),
-  credits: z.number().int().min(0).max(10_000),
-  leaseMs: z.number().int().min(1).max(24 * 3600_000).optional(),
-});
-
 /** Parameters of `credit`. */
 export interface CreditParams {
   /** Additional credits. */
   credits: number;
 }
-
-/** Validates `credit` params. */
-export const creditParamsSchema: z.ZodType<CreditParams> = z.object({
-  credits: z.number().int().min(1).max(10_000),
-});

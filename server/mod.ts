@@ -2,6 +2,18 @@
  * The network edge: WebSocket RPC with push delivery, REST, and bearer-token
  * auth, served by `Deno.serve` over any `QueueBackend` (a `Broker`).
  *
+ * @example Serve a broker to remote workers
+ * ```ts
+ * import { Broker } from "@osqueue/osqueue/broker";
+ * import { serveBroker } from "@osqueue/osqueue/server";
+ * import { DirectoryStore } from "@osqueue/osqueue/storage";
+ *
+ * const broker = new Broker({ store: new DirectoryStore({ root: "./data" }) });
+ * await broker.start();
+ * const server = serveBroker({ backend: broker, port: 8080, token: Deno.env.get("OSQUEUE_TOKEN") });
+ * console.log(`workers connect to ${server.url}`);
+ * ```
+ *
  * @module
  */
 export * from "./server.ts";

@@ -10,15 +10,17 @@ import { errorToWire, OsqueueError, type WireError } from "../errors.ts";
 import type { QueueBackend } from "../protocol/backend.ts";
 import { type ClaimedJob, type Operation, operationSchema } from "../protocol/operations.ts";
 import {
-  creditParamsSchema,
   DEFAULT_MAX_FRAME_BYTES,
-  helloParamsSchema,
   type HelloResult,
   type RpcNotification,
   type RpcReply,
+} from "../protocol/wire.ts";
+import {
+  creditParamsSchema,
+  helloParamsSchema,
   rpcRequestSchema,
   subscribeParamsSchema,
-} from "../protocol/wire.ts";
+} from "../protocol/wire_schemas.ts";
 import type { TokenChecker } from "./auth.ts";
 import { type DispatcherClock, PushDispatcher, releaseJobs, systemClock } from "./dispatcher.ts";
 

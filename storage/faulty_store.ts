@@ -4,7 +4,8 @@
  * passes through it.
  *
  * ```ts ignore
- * import { FaultyStore, MemoryStore, seededRandom, UnavailableError } from "@osqueue/osqueue";
+ * import { FaultyStore, seededRandom } from "@osqueue/osqueue/testing";
+ * import { MemoryStore, UnavailableError } from "@osqueue/osqueue";
  *
  * const store = new FaultyStore(new MemoryStore(), {
  *   latencyMs: 1,

@@ -69,6 +69,28 @@ export interface S3Credentials {
   sessionToken?: string;
 }
 
+/**
+ * The parts of an `S3Client` (from `@aws-sdk/client-s3`) that {@linkcode S3Store} uses.
+ * Pass a real `S3Client` built with `maxAttempts: 1`.
+ */
+export interface S3ClientLike {
+  /** Sends one SDK command. */
+  send(command: unknown, options?: { abortSignal?: AbortSignal }): Promise<unknown>;
+  /** The resolved configuration; `maxAttempts()` must resolve to 1. */
+  readonly config: { maxAttempts(): Promise<number> };
+  /** Releases the client's connections. */
+  destroy(): void;
+}
+
+/**
+ * An HTTP handler for the SDK's `requestHandler` option, such as a
+ * `FetchHttpHandler` from `@smithy/fetch-http-handler` (tests inject fakes).
+ */
+export interface S3RequestHandler {
+  /** Sends one HTTP request; resolves with the SDK's `{response}`. */
+  handle(request: unknown, options?: { abortSignal?: AbortSignal }): Promise<{ response: unknown }>;
+}
+
 /** Options of {@linkcode S3Store}. */
 export interface S3StoreOptions {
   /** The bucket; it must exist. */
@@ -98,9 +120,9 @@ export interface S3StoreOptions {
    * store does its own retries and must never retry a conditional put blindly; the first request
    * fails with `InvalidError` otherwise. Connection options above are then ignored.
    */
-  client?: S3Client;
+  client?: S3ClientLike;
   /** The SDK's HTTP handler for the client this store builds (tests inject a fake one). */
-  requestHandler?: S3ClientConfig["requestHandler"];
+  requestHandler?: S3RequestHandler;
   /** Waits between retries; default `setTimeout`. Tests pass an instant one. */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   /** Source of retry jitter in [0, 1); default `Math.random`. */
@@ -184,6 +206,8 @@ const NOT_CONNECTED_ERRNOS = new Set([
 ]);
 /** SDK errors raised before anything was sent (configuration). */
 const CONFIG_ERROR_NAMES = new Set(["CredentialsProviderError", "TokenProviderError"]);
+/** Deno's errors for a missing permission (`--allow-net`, `--allow-sys=osRelease`…): nothing was sent. */
+const PERMISSION_ERROR_NAMES = new Set(["NotCapable", "PermissionDenied"]);
 
 /** Marks an attempt that ran out of time. */
 class AttemptTimeout extends Error {
@@ -215,6 +239,7 @@ function classify(error: unknown, aborted: boolean): Failure {
   if (aborted) return "aborted";
   const status = statusOf(error);
   const name = nameOf(error);
+  if (PERMISSION_ERROR_NAMES.has(name)) return "rejected";
   if (status !== undefined) {
     if (status === 412) return "conflict";
     if (status === 409) return name === "ConditionalRequestConflict" ? "conflict" : "not_processed";
@@ -239,6 +264,7 @@ function describe(error: unknown): string {
   const name = nameOf(error);
   const message = error instanceof Error ? error.message : String(error);
   const code = (error as SdkErrorShape | null)?.code;
+  if (PERMISSION_ERROR_NAMES.has(name)) return `missing permission: ${message}`;
   const parts = [
     status === undefined ? "" : `HTTP ${status}`,
     name === "" || name === "Error" ? "" : name,
@@ -269,7 +295,7 @@ function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
  *
  * @example
  * ```ts
- * import { S3Store, parseS3Url } from "@osqueue/osqueue/storage";
+ * import { parseS3Url, S3Store } from "@osqueue/osqueue/s3";
  * const store = new S3Store({ ...parseS3Url("s3://my-bucket/queues/emails") });
  * ```
  */
@@ -315,7 +341,7 @@ export class S3Store implements ObjectStore {
     this.#sleep = options.sleep ?? defaultSleep;
     this.#random = options.random ?? Math.random;
     if (options.client !== undefined) {
-      this.#client = options.client;
+      this.#client = options.client as S3Client;
       this.#ownsClient = false;
     } else {
       const config: S3ClientConfig = {
@@ -327,7 +353,9 @@ export class S3Store implements ObjectStore {
       if (options.region !== undefined) config.region = options.region;
       if (options.forcePathStyle !== undefined) config.forcePathStyle = options.forcePathStyle;
       if (options.credentials !== undefined) config.credentials = options.credentials;
-      if (options.requestHandler !== undefined) config.requestHandler = options.requestHandler;
+      if (options.requestHandler !== undefined) {
+        config.requestHandler = options.requestHandler as S3ClientConfig["requestHandler"];
+      }
       this.#client = new S3Client(config);
       this.#ownsClient = true;
       this.#clientChecked = Promise.resolve();

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Readable } from "node:stream";
-import { S3Client } from "@aws-sdk/client-s3";
+import { S3Client, type S3ClientConfig } from "@aws-sdk/client-s3";
 import { AmbiguousWriteError, ConflictError, InvalidError, UnavailableError } from "../errors.ts";
 import { parseS3Url, S3Store, type S3StoreOptions, unquoteEtag } from "./s3_store.ts";
 
@@ -84,8 +84,10 @@ class FakeS3 {
   destroy(): void {}
 }
 
-function asHandler(fake: FakeS3): S3StoreOptions["requestHandler"] {
-  return fake as unknown as S3StoreOptions["requestHandler"];
+function asHandler(
+  fake: FakeS3,
+): S3StoreOptions["requestHandler"] & S3ClientConfig["requestHandler"] {
+  return fake as unknown as S3StoreOptions["requestHandler"] & S3ClientConfig["requestHandler"];
 }
 
 function xmlError(code: string): string {
@@ -440,4 +442,50 @@ Deno.test("unquoteEtag strips surrounding quotes only", () => {
   assert.equal(unquoteEtag('"abc"'), "abc");
   assert.equal(unquoteEtag("abc"), "abc");
   assert.equal(unquoteEtag('"a-1"'), "a-1");
+});
+
+Deno.test("S3Store: a missing Deno permission is an InvalidError at once, never retried", async () => {
+  let calls = 0;
+  const denied: S3StoreOptions["requestHandler"] = {
+    handle: () => {
+      calls++;
+      return Promise.reject(
+        new Deno.errors.NotCapable(
+          'Requires sys access to "osRelease", run again with the --allow-sys flag',
+        ),
+      );
+    },
+  };
+  sleeps.length = 0;
+  const store = new S3Store({
+    bucket: "bkt",
+    endpoint: "http://s3.fake.test",
+    region: "us-east-1",
+    forcePathStyle: true,
+    credentials: { accessKeyId: "id", secretAccessKey: "secret" },
+    requestHandler: denied,
+    maxAttempts: 4,
+    sleep: (ms) => {
+      sleeps.push(ms);
+      return Promise.resolve();
+    },
+  });
+  await rejectsWith(store.get("k"), InvalidError, /missing permission: .*--allow-sys/);
+  await rejectsWith(store.list(""), InvalidError, /missing permission/);
+  await rejectsWith(
+    store.put("k", body, { condition: { ifNoneMatch: "*" } }),
+    InvalidError,
+    /conditional put of .*missing permission: .*--allow-sys/,
+  );
+  const other = new Deno.errors.PermissionDenied("Permission denied (os error 13)");
+  const deniedByOs = new S3Store({
+    bucket: "bkt",
+    endpoint: "http://s3.fake.test",
+    region: "us-east-1",
+    credentials: { accessKeyId: "id", secretAccessKey: "secret" },
+    requestHandler: { handle: () => (calls++, Promise.reject(other)) },
+  });
+  await rejectsWith(deniedByOs.put("k", body), InvalidError, /missing permission/);
+  assert.equal(calls, 4, "one attempt per call");
+  assert.deepEqual(sleeps, []);
 });

@@ -5,9 +5,37 @@
  * Deno, Deno Deploy, Node and Bun. The typed errors and the protocol types
  * the client uses are re-exported, so this entry point is self-sufficient.
  *
+ * @example A typed producer and worker (zod here; any Standard Schema works)
+ * ```ts
+ * import { z } from "zod";
+ * import { connectClient, createProducer, defineJobs, Worker } from "@osqueue/osqueue/worker";
+ *
+ * const jobs = defineJobs({ "email:send": z.object({ to: z.email() }) });
+ * const client = connectClient({ url: "http://127.0.0.1:8080", token: "secret" });
+ * await createProducer(client, jobs).submit("email:send", { to: "a@example.com" });
+ * const worker = new Worker({
+ *   client,
+ *   workerId: "w1",
+ *   registry: jobs,
+ *   handlers: { "email:send": (job) => ({ sentTo: job.payload.to }) },
+ * });
+ * await worker.start();
+ * ```
+ *
  * @module
  */
-export * from "./client.ts";
+export {
+  type ClaimOptions,
+  type ClientOptions,
+  connectClient,
+  type DeliveryHandler,
+  type FailOptions,
+  type HeartbeatLoopOptions,
+  OsqueueClient,
+  type ReconnectOptions,
+  type Timers,
+  type WebSocketConstructor,
+} from "./client.ts";
 export * from "./registry.ts";
 export * from "./worker.ts";
 export * from "../errors.ts";

@@ -1,7 +1,8 @@
 /**
- * A typed job registry: one zod schema per job type, shared by producers
+ * A typed job registry: one schema per job type, shared by producers
  * (validated at submit) and workers (validated at receipt, handlers typed from
- * it).
+ * it). Any {@link https://standardschema.dev | Standard Schema} works: zod 4,
+ * `zod/mini` (much smaller in a browser bundle), valibot, ArkType.
  *
  * @example Define jobs once, submit typed payloads
  * ```ts ignore
@@ -19,29 +20,29 @@
  *
  * @module
  */
-import type { z } from "zod";
 import { ValidationError } from "../errors.ts";
 import type { JsonValue, OperationResults, PushJob } from "../protocol/operations.ts";
+import {
+  parsePayload,
+  type PayloadIssue,
+  type PayloadSchema,
+  type SchemaInput,
+  type SchemaOutput,
+} from "../protocol/payload_schema.ts";
 
-/** One zod schema per job type. */
-export type JobSchemas = Record<string, z.ZodType>;
+export type { PayloadIssue, PayloadSchema };
+
+/** One schema per job type (any Standard Schema: zod, `zod/mini`, valibot…). */
+export type JobSchemas = Record<string, PayloadSchema>;
 
 /** The job type names of a registry's schemas. */
 export type JobType<S extends JobSchemas> = keyof S & string;
 
 /** What a producer passes for job type `K` (the schema's input). */
-export type JobInput<S extends JobSchemas, K extends JobType<S>> = z.input<S[K]>;
+export type JobInput<S extends JobSchemas, K extends JobType<S>> = SchemaInput<S[K]>;
 
 /** What a handler receives for job type `K` (the schema's output). */
-export type JobPayload<S extends JobSchemas, K extends JobType<S>> = z.output<S[K]>;
-
-/** One problem found by validation. */
-export interface PayloadIssue {
-  /** Dotted path to the offending field (`(root)` for the payload itself). */
-  path: string;
-  /** What is wrong. */
-  message: string;
-}
+export type JobPayload<S extends JobSchemas, K extends JobType<S>> = SchemaOutput<S[K]>;
 
 /** A set of job types with their payload schemas. */
 export interface JobRegistry<S extends JobSchemas> {
@@ -59,18 +60,8 @@ export interface JobRegistry<S extends JobSchemas> {
   parse<K extends JobType<S>>(type: K, payload: unknown): JobPayload<S, K>;
 }
 
-function formatPath(path: readonly PropertyKey[]): string {
-  if (path.length === 0) return "(root)";
-  let out = "";
-  for (const key of path) {
-    if (typeof key === "number") out += `[${key}]`;
-    else out += out === "" ? String(key) : `.${String(key)}`;
-  }
-  return out;
-}
-
 /**
- * Defines a job registry from one zod schema per job type.
+ * Defines a job registry from one schema per job type.
  *
  * @example
  * ```ts ignore
@@ -93,12 +84,9 @@ export function defineJobs<S extends JobSchemas>(schemas: S): JobRegistry<S> {
           { data: { type, issues: [] } },
         );
       }
-      const parsed = own[type].safeParse(payload);
-      if (parsed.success) return parsed.data as JobPayload<S, K>;
-      const issues: PayloadIssue[] = parsed.error.issues.map((issue) => ({
-        path: formatPath(issue.path),
-        message: issue.message,
-      }));
+      const parsed = parsePayload(own[type], payload);
+      if (parsed.ok) return parsed.value as JobPayload<S, K>;
+      const issues = parsed.issues;
       const detail = issues.map((issue) => `${issue.path}: ${issue.message}`).join("; ");
       throw new ValidationError(`invalid payload for job type "${type}": ${detail}`, {
         data: { type, issues },

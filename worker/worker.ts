@@ -44,7 +44,6 @@
  *
  * @module
  */
-import type { z } from "zod";
 import { Actor } from "../actors/actor.ts";
 import {
   InvalidError,
@@ -54,6 +53,7 @@ import {
   ValidationError,
 } from "../errors.ts";
 import type { ClaimedJob, JsonValue } from "../protocol/operations.ts";
+import type { PayloadSchema } from "../protocol/payload_schema.ts";
 import type { SubscribeParams } from "../protocol/wire.ts";
 import {
   defaultTimers,
@@ -132,7 +132,7 @@ export type HandlersFor<S extends JobSchemas> = {
 };
 
 /** The schemas of a worker without a registry: any type, JSON payloads. */
-export type UntypedSchemas = Record<string, z.ZodType<JsonValue>>;
+export type UntypedSchemas = Record<string, PayloadSchema<JsonValue>>;
 
 /** Lifecycle hooks, called with the job as delivered; errors they throw are logged and otherwise ignored. */
 export interface WorkerHooks {
