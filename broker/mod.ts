@@ -20,4 +20,4 @@
 export * from "./broker.ts";
 export * from "./queue.ts";
 export * from "./read_state.ts";
-export type { Head, Manifest } from "./head.ts";
+export type { ArchiveRef, Head, Manifest } from "./head.ts";
