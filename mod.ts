@@ -36,6 +36,7 @@
  * @module
  */
 export * from "./errors.ts";
+export * from "./clock.ts";
 export * from "./storage/mod.ts";
 export * from "./protocol/mod.ts";
 export * from "./core/mod.ts";

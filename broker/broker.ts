@@ -18,6 +18,7 @@ import {
   ValidationError,
 } from "../errors.ts";
 import { Mailbox } from "../actors/mailbox.ts";
+import type { Clock } from "../clock.ts";
 import { type Operation, type OperationResult, operationSchema } from "../protocol/operations.ts";
 import type { LeaderInfo, QueueBackend, RequestOptions } from "../protocol/backend.ts";
 import type { BrokerOperation, OperationReply } from "../core/apply.ts";
@@ -35,13 +36,18 @@ import {
   type BrokerMetrics,
   type BrokerOptions,
   type BrokerRole,
-  type Clock,
   type ResolvedBrokerOptions,
   resolveOptions,
 } from "./options.ts";
 import { abortable, sleep, withDeadline } from "./timing.ts";
 
-export type { BrokerEvent, BrokerMetrics, BrokerOptions, BrokerRole, Clock } from "./options.ts";
+export type {
+  BrokerClock,
+  BrokerEvent,
+  BrokerMetrics,
+  BrokerOptions,
+  BrokerRole,
+} from "./options.ts";
 
 /**
  * The broker actor. `start()` loads (or creates) the state and becomes the
@@ -259,14 +265,26 @@ export class Broker implements QueueBackend {
     const error = new ShuttingDownError("broker stopped before this request was committed");
     for (const pending of rest) pending.reject(error);
     const deadline = this.#o.stopTimeoutMs;
-    await withDeadline(this.#started?.catch(() => {}), deadline, "start", this.#log);
-    await withDeadline(this.#loop, deadline, "commit in flight", this.#log);
+    await withDeadline(this.#clock, this.#started?.catch(() => {}), deadline, "start", this.#log);
+    await withDeadline(this.#clock, this.#loop, deadline, "commit in flight", this.#log);
     this.#loop = undefined;
     this.#parked.rejectAll(error);
     if (this.#role === "leader") {
-      await withDeadline(this.#checkpointer.stop(), deadline, "checkpoint", this.#log);
-      await withDeadline(this.#archiver.flush().catch(() => {}), deadline, "archives", this.#log);
-      const resigned = await withDeadline(this.#stateStore.resign(), deadline, "resign", this.#log);
+      await withDeadline(this.#clock, this.#checkpointer.stop(), deadline, "checkpoint", this.#log);
+      await withDeadline(
+        this.#clock,
+        this.#archiver.flush().catch(() => {}),
+        deadline,
+        "archives",
+        this.#log,
+      );
+      const resigned = await withDeadline(
+        this.#clock,
+        this.#stateStore.resign(),
+        deadline,
+        "resign",
+        this.#log,
+      );
       if (resigned === true) this.#log({ event: "resign", epoch: this.#stateStore.head.epoch });
     }
     this.#role = "stopped";
@@ -287,7 +305,9 @@ export class Broker implements QueueBackend {
       throw new ValidationError(`invalid ${describeOp(operation)}: ${parsed.error.message}`);
     }
     if (this.#role === "starting" && this.#started !== undefined) {
-      await abortable(this.#started, this.#o.startWaitMs, options.signal).catch(() => {});
+      await abortable(this.#clock, this.#started, this.#o.startWaitMs, options.signal).catch(
+        () => {},
+      );
     }
     if (this.#role !== "leader") throw this.#notLeader();
     const value = await new Promise<unknown>((resolve, reject) => {
@@ -317,7 +337,7 @@ export class Broker implements QueueBackend {
       } catch (error) {
         if (stop.aborted) break;
         this.#log({ event: "loop-error", error: String(error) });
-        await sleep(Math.min(1000, this.#o.standbyPollMs), stop);
+        await sleep(this.#clock, Math.min(1000, this.#o.standbyPollMs), stop);
       }
     }
   }
@@ -326,7 +346,7 @@ export class Broker implements QueueBackend {
     await this.#waitForWork(stop);
     if (stop.aborted && this.#mailbox.size === 0) return;
     const wait = this.#lastLandedAt + this.#o.minCommitIntervalMs - this.#clock.now();
-    if (wait > 0) await sleep(wait, stop);
+    if (wait > 0) await sleep(this.#clock, wait, stop);
     else await this.#linger(stop);
     if (stop.aborted && this.#mailbox.size === 0) return;
     const batch = this.#mailbox.drain().filter((pending) => {
@@ -352,13 +372,13 @@ export class Broker implements QueueBackend {
     const ms = Math.min(this.#o.maxLingerMs, this.#lastWriteMs / 2);
     if (this.#mailbox.size < target && ms >= 0.2) {
       this.#ticksSinceYield = 0;
-      const until = performance.now() + ms;
+      const until = this.#clock.now() + ms;
       const timer = new AbortController();
       const onStop = () => timer.abort();
       stop.addEventListener("abort", onStop, { once: true });
-      const deadline = sleep(ms, timer.signal).then(() => timer.abort());
+      const deadline = sleep(this.#clock, ms, timer.signal).then(() => timer.abort());
       try {
-        while (this.#mailbox.size < target && performance.now() < until && !timer.signal.aborted) {
+        while (this.#mailbox.size < target && this.#clock.now() < until && !timer.signal.aborted) {
           await this.#mailbox.posted(timer.signal).catch(() => {});
         }
       } finally {
@@ -370,7 +390,7 @@ export class Broker implements QueueBackend {
     }
     if (++this.#ticksSinceYield >= 16) {
       this.#ticksSinceYield = 0;
-      await sleep(0, stop);
+      await sleep(this.#clock, 0, stop);
     }
   }
 
@@ -395,7 +415,7 @@ export class Broker implements QueueBackend {
     try {
       await Promise.race([
         this.#mailbox.next(timer.signal).catch(() => {}),
-        sleep(wakeAt - now, timer.signal),
+        sleep(this.#clock, wakeAt - now, timer.signal),
       ]);
     } finally {
       timer.abort();
@@ -456,7 +476,7 @@ export class Broker implements QueueBackend {
     archiveIds: string[];
     requests: number;
   }): Promise<TickOutcome> {
-    const started = performance.now();
+    const started = this.#clock.now();
     for (let attempt = 0;; attempt++) {
       const outcome = await commitOnce(this.#stateStore, {
         ...batch,
@@ -474,7 +494,7 @@ export class Broker implements QueueBackend {
           this.#state = outcome.state;
           return outcome;
         case "landed": {
-          const ms = performance.now() - started;
+          const ms = this.#clock.now() - started;
           this.#landed(outcome.state, outcome.bytes, ms);
           this.#archiver.landed(outcome.record, outcome.before);
           this.#checkpointer.noteCommit(outcome.bytes, outcome.state);
@@ -577,9 +597,10 @@ export class Broker implements QueueBackend {
       now: () => this.#clock.now(),
       takeoverTimeoutMs: this.#o.takeoverTimeoutMs,
       pause: () =>
-        Promise.race([sleep(this.#o.standbyPollMs, stop), this.#mailbox.next(stop)]).catch(
-          () => {},
-        ),
+        Promise.race([sleep(this.#clock, this.#o.standbyPollMs, stop), this.#mailbox.next(stop)])
+          .catch(
+            () => {},
+          ),
       rejectQueued: () => {
         for (const pending of this.#mailbox.drain()) pending.reject(this.#notLeader());
       },

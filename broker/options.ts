@@ -7,11 +7,10 @@ import { InvalidError } from "../errors.ts";
 import type { ObjectStore } from "../storage/types.ts";
 import type { BrokerIdentity } from "../core/state.ts";
 
-/** A source of the current time, in epoch milliseconds. */
-export interface Clock {
-  /** The current time, epoch ms. */
-  now(): number;
-}
+import { type Clock, withTimers } from "../clock.ts";
+
+/** What a broker accepts as its clock: at least `now`; missing timers are the platform's. */
+export type BrokerClock = Pick<Clock, "now"> & Partial<Clock>;
 
 /** What the broker reports to its `log` option. */
 export interface BrokerEvent {
@@ -35,8 +34,8 @@ export interface BrokerOptions {
   stateKey?: string;
   /** This broker's id and advertised URL (default: a random id, no URL). */
   identity?: BrokerIdentity;
-  /** Clock (default `Date.now`). */
-  clock?: Clock;
+  /** Clock and timers (default `Date.now` and the platform's timers). */
+  clock?: BrokerClock;
   /** Lease tokens (default `crypto.randomUUID`). */
   newToken?: () => string;
   /** Randomness for backoff jitter (default `Math.random`). */
@@ -140,8 +139,8 @@ export const DEFAULTS = {
 
 /** Every option with its default applied (what the broker runs with). */
 export type ResolvedBrokerOptions =
-  & Required<Omit<BrokerOptions, "log">>
-  & { log: (event: BrokerEvent) => void };
+  & Required<Omit<BrokerOptions, "log" | "clock">>
+  & { log: (event: BrokerEvent) => void; clock: Clock };
 
 /** Applies the defaults and checks the values; throws an `InvalidError` for a bad one. */
 export function resolveOptions(options: BrokerOptions): ResolvedBrokerOptions {
@@ -157,7 +156,7 @@ export function resolveOptions(options: BrokerOptions): ResolvedBrokerOptions {
     prefix,
     stateKey: options.stateKey ?? DEFAULTS.stateKey,
     identity: options.identity ?? { id: `broker-${crypto.randomUUID().slice(0, 8)}` },
-    clock: options.clock ?? { now: () => Date.now() },
+    clock: withTimers(options.clock),
     newToken: options.newToken ?? (() => crypto.randomUUID()),
     random: options.random ?? Math.random,
     heartbeatTimeoutMs: ms("heartbeatTimeoutMs"),

@@ -17,5 +17,5 @@
  * @module
  */
 export * from "./server.ts";
-export { type DispatcherClock, systemClock } from "./dispatcher.ts";
+export type { DispatcherClock } from "./dispatcher.ts";
 export { httpStatusForCode } from "./rest.ts";
