@@ -38,9 +38,10 @@ import { DEFAULT_MAX_ATTEMPTS, DEFAULT_PRIORITY, isFinished, isObject } from "./
 import { formatJobId, parseJobId } from "./job_id.ts";
 import { compareEntries, type IndexEntry } from "./sorted_list.ts";
 import { effectiveState, type QueueState, queueStats } from "./state.ts";
-import { type JobChange, stateData, StateDraft } from "./state_data.ts";
+import { stateData } from "./state_data.ts";
+import { type JobChange, StateDraft } from "./state_draft.ts";
 
-export type { JobChange } from "./state_data.ts";
+export type { JobChange } from "./state_draft.ts";
 
 /** Broker-internal: move every job whose lease ran out back to ready, or to dead after its last attempt. */
 export interface ExpireOperation {
@@ -84,7 +85,11 @@ export type OperationReply = { ok: true; value: unknown } | { ok: false; error: 
 
 /** What {@linkcode applyBatch} returns. */
 export interface BatchResult {
-  /** The state after the batch; the input state itself when `changed` is false. */
+  /**
+   * The state after the batch. When `changed` is false it holds the same jobs
+   * and counters as the input (the input itself, or a copy whose indexes
+   * moved due delayed jobs to ready); the input is never changed.
+   */
   state: QueueState;
   /** One reply per operation, in order. */
   replies: OperationReply[];
@@ -114,14 +119,10 @@ export function applyBatch(
       replies.push({ ok: false, error: asOsqueueError(error, operation) });
     }
   }
-  const next = draft.snapshot();
-  if (draft.dirty) return { state: next, replies, changed: true, changes: draft.changes };
-  // Nothing stored changed. Keep any index-only work (due delayed jobs
-  // promoted by a claim) in the input state itself, so a broker that keeps
-  // its state after a read-only batch does not see those jobs as still
-  // waiting on the clock (nor promote them again on every tick).
-  if (next !== base) base.adoptIndexes(next);
-  return { state: base, replies, changed: false, changes: draft.changes };
+  // When nothing stored changed, `state` may still differ from the input in
+  // its indexes alone (due delayed jobs promoted by a claim): a broker keeps
+  // it, so that those jobs do not look as if they still waited on the clock.
+  return { state: draft.snapshot(), replies, changed: draft.dirty, changes: draft.changes };
 }
 
 /**

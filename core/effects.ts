@@ -22,7 +22,8 @@ import {
 } from "./job_codec.ts";
 import { parseJobId } from "./job_id.ts";
 import type { BrokerIdentity, QueueState } from "./state.ts";
-import { type JobChange, stateData, StateDraft } from "./state_data.ts";
+import { stateData } from "./state_data.ts";
+import { type JobChange, StateDraft } from "./state_draft.ts";
 
 /** The effects of one batch, in their stored (JSON-ready) form. */
 export interface BatchEffects {
