@@ -48,11 +48,14 @@ const strictDecoder = new TextDecoder("utf-8", { fatal: true });
 /**
  * An {@linkcode ObjectStore} on a local directory.
  *
- * **Atomicity.** Every write (put or delete) holds one exclusive lock for the
- * whole store: `flock` on `<root>/.~lock` via `Deno.FsFile.lock`, which
+ * **Atomicity.** A create-if-absent (`ifNoneMatch: "*"`, how osqueue's log
+ * commits) takes no lock: the synced temp file is hard-linked to the object's
+ * name, and `link(2)` fails atomically when the name exists. Every other
+ * write (a put with `ifMatch` or none, a delete) holds one exclusive lock for
+ * the whole store: `flock` on `<root>/.~lock` via `Deno.FsFile.lock`, which
  * excludes other processes and other handles in this process alike and is
  * released by the kernel if the process dies. One lock per store rather than
- * per key: osqueue writes one hot key (the state) and a few archives, so
+ * per key: osqueue replaces one key (the head) now and then, so
  * per-key locks would buy no parallelism while leaving a lock file beside
  * every key forever (a lock file cannot be deleted safely while another
  * process may be waiting on it). The lock is held only for the short critical
@@ -132,6 +135,10 @@ export class DirectoryStore implements ObjectStore {
     const path = this.#objectPath(key);
     const etag = await etagOf(body);
     const temp = await this.#writeTemp(path, body, key);
+    if (condition !== undefined && !("ifMatch" in condition)) {
+      await this.#create(key, path, temp, signal);
+      return etag;
+    }
     let renamed = false;
     try {
       await this.#exclusive(async () => {
@@ -165,6 +172,35 @@ export class DirectoryStore implements ObjectStore {
       if (!renamed) await Deno.remove(temp).catch(() => {});
     }
     return etag;
+  }
+
+  /**
+   * Create-if-absent without the store lock: `link(2)` of the synced temp
+   * file to the object's name fails atomically when the name exists, across
+   * processes. The log's commits take this path, so they never wait behind
+   * garbage collection's deletes or another writer's lock.
+   */
+  async #create(key: string, path: string, temp: string, signal?: AbortSignal): Promise<void> {
+    try {
+      checkAborted(signal, key);
+      try {
+        await Deno.link(temp, path);
+      } catch (error) {
+        if (error instanceof Deno.errors.AlreadyExists) {
+          throw new ConflictError(`${key} already exists`);
+        }
+        throw fsError(error, `put ${key}`);
+      }
+      try {
+        await syncDirectory(dirname(path));
+      } catch (error) {
+        throw new AmbiguousWriteError(`put ${key}: written but not synced: ${message(error)}`, {
+          cause: error,
+        });
+      }
+    } finally {
+      await Deno.remove(temp).catch(() => {});
+    }
   }
 
   /** Deletes an object; a missing key is not an error. */
