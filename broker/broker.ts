@@ -300,9 +300,13 @@ export class Broker implements QueueBackend {
     operation: O,
     options: RequestOptions = {},
   ): Promise<OperationResult<O>> {
-    const parsed = operationSchema.safeParse(operation);
-    if (!parsed.success) {
-      throw new ValidationError(`invalid ${describeOp(operation)}: ${parsed.error.message}`);
+    let trusted: Operation = operation;
+    if (options.validated !== true) {
+      const parsed = operationSchema.safeParse(operation);
+      if (!parsed.success) {
+        throw new ValidationError(`invalid ${describeOp(operation)}: ${parsed.error.message}`);
+      }
+      trusted = parsed.data;
     }
     if (this.#role === "starting" && this.#started !== undefined) {
       await abortable(this.#clock, this.#started, this.#o.startWaitMs, options.signal).catch(
@@ -311,9 +315,9 @@ export class Broker implements QueueBackend {
     }
     if (this.#role !== "leader") throw this.#notLeader();
     const value = await new Promise<unknown>((resolve, reject) => {
-      // zod's parse builds new objects: a caller mutating its payload later
-      // cannot reach the state (queue_test.ts checks this).
-      const pending: Pending = { operation: parsed.data, resolve, reject };
+      // The parse builds new objects (or the edge did): a caller mutating its
+      // payload later cannot reach the state (queue_test.ts checks this).
+      const pending: Pending = { operation: trusted, resolve, reject };
       const signal = options.signal;
       if (signal !== undefined) {
         if (signal.aborted) return reject(signal.reason);
