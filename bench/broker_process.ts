@@ -146,13 +146,14 @@ export class BrokerProcess {
       if (performance.now() > deadline) {
         throw new Error(`the broker did not lead within ${timeoutMs} ms:\n${this.describe()}`);
       }
-      await new Promise((resolve) => setTimeout(resolve, 5));
+      await new Promise((resolve) => setTimeout(resolve, 2));
     }
   }
 
   /**
-   * Polls `GET <url>/v1/stats` every `intervalMs` until it answers 200 and
-   * returns the time from spawn to that answer, ms, with the answer.
+   * Polls `GET <url>/v1/stats` every `intervalMs` (default 10) until it
+   * answers 200; returns the time from spawn to that answer, ms, with the
+   * answer. With a URL from {@linkcode url} the first poll usually succeeds.
    */
   async waitUntilAnswering(
     url: string,

@@ -53,7 +53,7 @@ export interface DepthOptions {
   seconds?: number;
   /** Clients of the concurrent phase (default 64). */
   clients?: number;
-  /** Bulk pushes in flight while preloading (default 8). */
+  /** Bulk pushes in flight while preloading (default 16). */
   preloadInFlight?: number;
   /** The broker is killed (and the run reported as failed) above this RSS, MB (default 75 % of RAM). */
   maxRssMb?: number;
@@ -131,6 +131,11 @@ export interface DepthResult {
   memory?: { afterPreload: number; end: number; peak: number };
   /** Store writes per operation. */
   writes?: WriteCost;
+  /**
+   * How long the broker kept writing after the preload and after the load
+   * phases (waited for, so that background work lands in the right phase), ms.
+   */
+  settleMs?: { afterPreload: number; afterLoad?: number };
   /** Restarts, ms. */
   restart?: { termExitMs: number; afterTermMs: number; afterKillMs: number };
   /** What went wrong, when the run failed. */
@@ -202,7 +207,6 @@ async function runOne(
     const storage = storageFlags(opened, options.s3);
     broker = BrokerProcess.start({ storage, identity: IDENTITY });
     const url = await broker.url();
-    const port = new URL(url).port;
     const maxRss = (options.maxRssMb ?? defaultMaxRssMb()) * 1e6;
     let killedForMemory = false;
     const watch = (process: BrokerProcess) => {
@@ -242,7 +246,7 @@ async function runOne(
     const preloadStarted = performance.now();
     const commit0 = await commit();
     const counters0 = await broker.storeCounters();
-    await alive(broker, preload(producer, depth, options.preloadInFlight ?? 8));
+    await alive(broker, preload(producer, depth, options.preloadInFlight ?? 16));
     const preloadSeconds = (performance.now() - preloadStarted) / 1000;
     const counters1 = await broker.storeCounters();
     result.preload = {
@@ -255,6 +259,11 @@ async function runOne(
     log(
       `  preloaded in ${preloadSeconds.toFixed(1)} s, RSS ${formatNumber(afterPreload / 1e6)} MB`,
     );
+    // Background work the preload started (e.g. a checkpoint) is not the load phases' cost.
+    const settleMs: NonNullable<DepthResult["settleMs"]> = {
+      afterPreload: await alive(broker, settle(broker)),
+    };
+    result.settleMs = settleMs;
 
     // 3. one client; 4. many clients — with the store's writes counted over both.
     const seconds = options.seconds ?? 10;
@@ -266,6 +275,9 @@ async function runOne(
     const many = Array.from({ length: options.clients ?? 64 }, (_, i) => connect(`depth-${i}`));
     result.many = await alive(broker, manyClients(many, producer, seconds, opBytes));
     log(`  ${many.length} clients: ${formatNumber(result.many.requestsPerSecond)} requests/s`);
+    // Background work the load started (e.g. a checkpoint) is its cost: wait for it.
+    // Background work the load started (e.g. a checkpoint) is its cost: wait for it.
+    settleMs.afterLoad = await alive(broker, settle(broker));
     const written1 = await broker.storeCounters();
     const io1 = broker.io();
     result.writes = writeCost(
@@ -280,12 +292,12 @@ async function runOne(
     const held = pendingJobs(await alive(broker, producer.stats()));
     await Promise.all(clients.splice(0).map((client) => client.close()));
 
-    // 7. restarts on the same store and port
+    // 7. restarts on the same store (on a port of the OS's choice: no reuse races)
     const termExitMs = await broker.stop("SIGTERM");
     const restart = async (): Promise<number> => {
-      broker = BrokerProcess.start({ storage, identity: IDENTITY, listen: `127.0.0.1:${port}` });
+      broker = BrokerProcess.start({ storage, identity: IDENTITY });
       watch(broker);
-      const answered = await broker.waitUntilAnswering(url);
+      const answered = await broker.waitUntilAnswering(await broker.url());
       const pending = pendingJobs(answered.stats as unknown as QueueStats);
       if (pending !== held) {
         throw new Error(`after a restart the queue holds ${pending} pending jobs, not ${held}`);
@@ -310,6 +322,26 @@ async function runOne(
     await opened.cleanup();
   }
   return result;
+}
+
+/**
+ * Waits until the broker's store has seen no put or delete for `quietMs`
+ * (at most `maxMs`); returns how long the broker kept writing, ms.
+ */
+async function settle(broker: BrokerProcess, quietMs = 1_000, maxMs = 120_000): Promise<number> {
+  const started = performance.now();
+  const writes = (c: StoreCounters) => c.puts + c.failedPuts + c.deletes;
+  let last = writes(await broker.storeCounters());
+  let quietSince = performance.now();
+  while (performance.now() - quietSince < quietMs && performance.now() - started < maxMs) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const now = writes(await broker.storeCounters());
+    if (now !== last) {
+      last = now;
+      quietSince = performance.now();
+    }
+  }
+  return quietSince - started; // when the last write was seen
 }
 
 /** The CLI flags that point a broker at `opened`. */
@@ -559,6 +591,9 @@ export function depthSection(
       "load phases ÷ requests answered; × op size: that ÷ the mean JSON size of those " +
       "requests. disk B/op (directory store): the kernel's `write_bytes` of the broker " +
       "process (`/proc/<pid>/io`, whole pages, so at least 4 KiB per file written) ÷ requests.",
+      "Before the load phases and before the final count the suite waits until the broker " +
+      "has written nothing for 1 s, so background work (checkpoints) started by the preload " +
+      "is not counted and that started by the load is.",
       "restart: a new broker on the same store after SIGTERM (resp. SIGKILL) of the old one: " +
       "process spawn → first `GET /v1/stats` answered 200; every pending job checked present.",
       `Load average (1/5/15 min) at the start ${loadStart}, at the end ${loadAverage()}.`,
