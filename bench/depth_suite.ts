@@ -137,7 +137,18 @@ export interface DepthResult {
    */
   settleMs?: { afterPreload: number; afterLoad?: number };
   /** Restarts, ms. */
-  restart?: { termExitMs: number; afterTermMs: number; afterKillMs: number };
+  restart?: {
+    /** SIGTERM → the old process exited, ms. */
+    termExitMs: number;
+    /** Spawn → first answer after a SIGTERM, ms. */
+    afterTermMs: number;
+    /** Spawn → first answer after a SIGKILL, ms. */
+    afterKillMs: number;
+    /** `VmRSS` of the broker restarted after SIGKILL, just after its first answer, bytes. */
+    rssAfterRestart: number;
+    /** Bytes that broker read from the store until its first answer. */
+    readBytesAtRestart: number;
+  };
   /** What went wrong, when the run failed. */
   error?: string;
 }
@@ -307,7 +318,13 @@ async function runOne(
     const afterTermMs = await restart();
     await broker.stop("SIGKILL");
     const afterKillMs = await restart();
-    result.restart = { termExitMs, afterTermMs, afterKillMs };
+    result.restart = {
+      termExitMs,
+      afterTermMs,
+      afterKillMs,
+      rssAfterRestart: broker.memory().rss,
+      readBytesAtRestart: (await broker.storeCounters()).getBytes,
+    };
     log(
       `  restart ${formatNumber(afterTermMs)} ms (SIGTERM), ${
         formatNumber(afterKillMs)
