@@ -332,11 +332,17 @@ async function runOne(
     );
   } catch (error) {
     result.error = error instanceof Error ? error.message : String(error);
+    if (broker !== undefined) log(`  the broker's last lines:\n${broker.describe()}`);
   } finally {
     clearInterval(watchdog);
     await Promise.all(clients.map((client) => client.close().catch(() => {})));
-    if (broker !== undefined) await broker.stop("SIGTERM").catch(() => broker!.stop("SIGKILL"));
-    await opened.cleanup();
+    if (broker !== undefined) {
+      await broker.stop("SIGTERM").catch(() => broker!.stop("SIGKILL")).catch(() => {});
+    }
+    // A store that cannot be cleaned (e.g. S3 overloaded) must not lose the results.
+    await opened.cleanup().catch((error) => {
+      log(`  cleanup of ${opened.store.description} failed: ${String(error)}`);
+    });
   }
   return result;
 }
