@@ -479,6 +479,12 @@ export function defineConformanceTests(options: ConformanceOptions): void {
         await store.list(`${p}log/`, { startAfter: keyOf(2_000) }),
         all.slice(2_000),
       );
+      // A start that leaves more than one S3 page (StartAfter and continuation tokens together).
+      assert.deepEqual(await store.list(`${p}log/`, { startAfter: keyOf(100) }), all.slice(100));
+      assert.deepEqual(
+        await store.list(`${p}log/`, { startAfter: keyOf(100), limit: 1_500 }),
+        all.slice(100, 1_600),
+      );
       assert.deepEqual(await store.list(`${p}log/`, { startAfter: keyOf(999), limit: 3 }), [
         keyOf(1_000),
         keyOf(1_001),
