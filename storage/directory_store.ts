@@ -25,9 +25,9 @@ import {
   OsqueueError,
   UnavailableError,
 } from "../errors.ts";
-import { validateKey, validatePrefix } from "./keys.ts";
+import { validateKey, validateListWindow, validatePrefix } from "./keys.ts";
 import { compareKeys } from "./memory_store.ts";
-import type { ObjectStore, PutOptions, ReadOptions, StoredObject } from "./types.ts";
+import type { ListOptions, ObjectStore, PutOptions, ReadOptions, StoredObject } from "./types.ts";
 
 /** Options of {@linkcode DirectoryStore}. */
 export interface DirectoryStoreOptions {
@@ -224,9 +224,15 @@ export class DirectoryStore implements ObjectStore {
     });
   }
 
-  /** Lists the keys that start with `prefix`, sorted in UTF-8 byte order. */
-  async list(prefix: string, options: ReadOptions = {}): Promise<string[]> {
+  /**
+   * Lists the keys that start with `prefix`, sorted in UTF-8 byte order, after
+   * `options.startAfter`, at most `options.limit`. The directories under the
+   * prefix's complete segments are walked in full (escaped names do not sort
+   * like keys), so the window saves returning keys, not reading directories.
+   */
+  async list(prefix: string, options: ListOptions = {}): Promise<string[]> {
     validatePrefix(prefix);
+    const { startAfter, limit } = validateListWindow(options);
     options.signal?.throwIfAborted();
     // Walk from the directory of the complete segments; filter by the partial one.
     const cut = prefix.lastIndexOf("/");
@@ -239,7 +245,12 @@ export class DirectoryStore implements ObjectStore {
       if (error instanceof DOMException && error.name === "AbortError") throw error;
       throw fsError(error, `list ${prefix}`);
     }
-    return keys.filter((key) => key.startsWith(prefix)).sort(compareKeys);
+    return keys
+      .filter((key) =>
+        key.startsWith(prefix) && (startAfter === undefined || compareKeys(key, startAfter) > 0)
+      )
+      .sort(compareKeys)
+      .slice(0, limit);
   }
 
   /** The file of `key` (already validated). */
