@@ -15,14 +15,16 @@
  *    commit;
  * 5. broker memory (`VmRSS` now, `VmHWM` peak, from `/proc/<pid>/status`);
  * 6. **bytes written to the store per acknowledged operation** over phases 3
- *    and 4 (everything the broker wrote meanwhile, background work included):
+ *    and 4 (everything the broker wrote meanwhile; the suite waits for the
+ *    broker's writes to stop after the preload and after phase 4, so that
+ *    background work such as checkpoints is counted with the phase that caused it):
  *    the bodies of the store's successful puts, counted inside the broker
  *    process, divided by the requests answered; compared with the mean
  *    JSON-encoded size of those operations. On the directory store also the
  *    kernel's `write_bytes` of the process (page-granular, so ≥ 4 KiB per
  *    file written);
  * 7. **restart**: SIGTERM (time to exit), then a new broker on the same
- *    store and port: process spawn → first `GET /v1/stats` answered 200;
+ *    store: process spawn → first `GET /v1/stats` answered 200;
  *    then the same after SIGKILL. Each restart checks that every pending job
  *    is still there.
  *
@@ -121,7 +123,7 @@ export interface DepthResult {
   depth: number;
   /** Store. */
   backend: DepthBackend;
-  /** Preloading: seconds, jobs/s, commits, store bytes per job. */
+  /** Preloading: seconds, jobs/s, commits, store bytes per job (its background work included). */
   preload?: { seconds: number; jobsPerSecond: number; commits: number; storeBytesPerJob: number };
   /** The single-client loop. */
   single?: SingleClientResult;
@@ -259,34 +261,34 @@ async function runOne(
     const counters0 = await broker.storeCounters();
     await alive(broker, preload(producer, depth, options.preloadInFlight ?? 16));
     const preloadSeconds = (performance.now() - preloadStarted) / 1000;
-    const counters1 = await broker.storeCounters();
-    result.preload = {
-      seconds: preloadSeconds,
-      jobsPerSecond: depth / preloadSeconds,
-      commits: (await commit()) - commit0,
-      storeBytesPerJob: (counters1.putBytes - counters0.putBytes) / depth,
-    };
+    const preloadCommits = (await commit()) - commit0;
     const afterPreload = broker.memory().rss;
     log(
       `  preloaded in ${preloadSeconds.toFixed(1)} s, RSS ${formatNumber(afterPreload / 1e6)} MB`,
     );
-    // Background work the preload started (e.g. a checkpoint) is not the load phases' cost.
+    // Background work the preload started (e.g. a checkpoint) is the preload's cost, not the
+    // load phases': wait for it.
     const settleMs: NonNullable<DepthResult["settleMs"]> = {
       afterPreload: await alive(broker, settle(broker)),
     };
     result.settleMs = settleMs;
+    const written0 = await broker.storeCounters();
+    const io0 = broker.io();
+    result.preload = {
+      seconds: preloadSeconds,
+      jobsPerSecond: depth / preloadSeconds,
+      commits: preloadCommits,
+      storeBytesPerJob: (written0.putBytes - counters0.putBytes) / depth,
+    };
 
     // 3. one client; 4. many clients — with the store's writes counted over both.
     const seconds = options.seconds ?? 10;
-    const io0 = broker.io();
-    const written0 = await broker.storeCounters();
     const opBytes = { operations: 0, bytes: 0 };
     result.single = await alive(broker, singleClient(connect("depth-single"), seconds, opBytes));
     log(`  1 client: push p50 ${formatNumber(result.single.push.p50)} ms`);
     const many = Array.from({ length: options.clients ?? 64 }, (_, i) => connect(`depth-${i}`));
     result.many = await alive(broker, manyClients(many, producer, seconds, opBytes));
     log(`  ${many.length} clients: ${formatNumber(result.many.requestsPerSecond)} requests/s`);
-    // Background work the load started (e.g. a checkpoint) is its cost: wait for it.
     // Background work the load started (e.g. a checkpoint) is its cost: wait for it.
     settleMs.afterLoad = await alive(broker, settle(broker));
     const written1 = await broker.storeCounters();
