@@ -6,3 +6,4 @@
  */
 export * from "./broker.ts";
 export * from "./queue.ts";
+export * from "./archive_reader.ts";

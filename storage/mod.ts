@@ -9,3 +9,4 @@ export * from "./memory_store.ts";
 export * from "./directory_store.ts";
 export * from "./faulty_store.ts";
 export * from "./s3_store.ts";
+export * from "./instrumented_store.ts";
