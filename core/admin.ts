@@ -13,6 +13,7 @@ import { JobNotFoundError, ValidationError } from "../errors.ts";
 import type {
   DeleteOperation,
   Job,
+  JobState,
   JobView,
   ListOperation,
   OperationResults,
@@ -20,7 +21,7 @@ import type {
   RetryOperation,
 } from "../protocol/operations.ts";
 import { parseJobId } from "./job_id.ts";
-import { effectiveState, listJobs } from "./state.ts";
+import { effectiveState, listJobs, type QueueState } from "./state.ts";
 import type { StateDraft } from "./state_data.ts";
 
 /** Default page size of `list`. */
@@ -139,4 +140,33 @@ function known(draft: StateDraft, id: string): { seq: number; job: Job } {
     );
   }
   return { seq, job };
+}
+
+/** Counts of the jobs a state holds, for dashboards and metrics. */
+export interface JobSummary {
+  /** Jobs by (effective) state, then by type. */
+  byStateAndType: Record<JobState, Record<string, number>>;
+  /** Active jobs by the worker holding them. */
+  activeByWorker: Record<string, number>;
+}
+
+/** Counts every job of `state` by state and type, and active ones by worker (a scan: O(jobs)). */
+export function summarizeJobs(state: QueueState, now: number): JobSummary {
+  const byStateAndType: Record<JobState, Record<string, number>> = {
+    ready: {},
+    delayed: {},
+    active: {},
+    completed: {},
+    dead: {},
+    cancelled: {},
+  };
+  const activeByWorker: Record<string, number> = {};
+  for (const job of listJobs(state)) {
+    const counts = byStateAndType[effectiveState(job, now)];
+    counts[job.type] = (counts[job.type] ?? 0) + 1;
+    if (job.lease !== undefined) {
+      activeByWorker[job.lease.workerId] = (activeByWorker[job.lease.workerId] ?? 0) + 1;
+    }
+  }
+  return { byStateAndType, activeByWorker };
 }

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import type { OperationResults } from "../protocol/operations.ts";
 import { applyBatch, type BrokerOperation, type OperationReply } from "./apply.ts";
+import { summarizeJobs } from "./admin.ts";
 import {
   createState,
   decodeState,
@@ -150,4 +151,24 @@ Deno.test("promote: a delayed job becomes ready now; other states are refused", 
   assert.deepEqual(q.ok({ op: "promote", jobId: id }), { promoted: false });
   assert.equal(q.ok({ op: "claim", workerId: "w" }).jobs[0].id, id);
   assert.match(q.error({ op: "promote", jobId: id }).message, /is active: only delayed/);
+});
+
+Deno.test("summarizeJobs counts jobs by state and type, and active ones by worker", () => {
+  const q = new Queue();
+  q.dead("a");
+  q.push("a");
+  q.push("b", { delayMs: 1000 });
+  q.push("b");
+  q.ok({ op: "claim", workerId: "w1", types: ["b"] });
+  assert.deepEqual(summarizeJobs(q.state, q.now), {
+    byStateAndType: {
+      ready: { a: 1 },
+      delayed: { b: 1 },
+      active: { b: 1 },
+      completed: {},
+      dead: { a: 1 },
+      cancelled: {},
+    },
+    activeByWorker: { w1: 1 },
+  });
 });
