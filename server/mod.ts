@@ -7,3 +7,12 @@
 export * from "./server.ts";
 export { type DispatcherClock, systemClock } from "./dispatcher.ts";
 export { httpStatusForCode } from "./rest.ts";
+export * from "./metrics.ts";
+export * from "./metrics_history.ts";
+export type {
+  ArchiveSource,
+  ConnectionInfo,
+  ObservedBroker,
+  OperatorOptions,
+  Overview,
+} from "./operator.ts";
