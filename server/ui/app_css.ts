@@ -62,6 +62,7 @@ button { padding:4px 10px; border-radius:6px; border:1px solid var(--line); back
 button:hover { border-color:var(--accent); color:var(--accent); }
 button.danger:hover { border-color:var(--bad); color:var(--bad); }
 button.primary { background:var(--accent); color:#fff; border-color:var(--accent); }
+button:disabled { opacity:.55; cursor:default; }
 .actions { display:flex; gap:4px; }
 .state { display:inline-block; padding:0 7px; border-radius:9px; font-size:12px; background:#f2f4f7; }
 .state.dead { background:#fee4e2; color:#b42318; }

@@ -38,10 +38,13 @@ export const APP_JS: string = String.raw`"use strict";
     for (var i = 2; i < arguments.length; i++) append(el, arguments[i]);
     return el;
   }
-  function append(el, child) {
-    if (child === undefined || child === null || child === false) return;
-    if (Array.isArray(child)) { child.forEach(function (c) { append(el, c); }); return; }
-    el.appendChild(typeof child === "object" ? child : document.createTextNode(String(child)));
+  function append(el) {
+    for (var i = 1; i < arguments.length; i++) {
+      var child = arguments[i];
+      if (child === undefined || child === null || child === false) continue;
+      if (Array.isArray(child)) { child.forEach(function (c) { append(el, c); }); continue; }
+      el.appendChild(typeof child === "object" ? child : document.createTextNode(String(child)));
+    }
   }
   function token() { return sessionStorage.getItem("osqueue-token") || ""; }
   function headers() {
@@ -170,7 +173,10 @@ export const APP_JS: string = String.raw`"use strict";
     svg.setAttribute("viewBox", "0 0 " + W + " " + H);
     svg.setAttribute("preserveAspectRatio", "none");
     var now = overview ? overview.time : Date.now();
-    var t0 = now - 5 * 60000;
+    // The window grows with the history: at least 1 minute, at most 5.
+    var span = history.length ? now - history[0].t : 0;
+    var windowMs = Math.min(5 * 60000, Math.max(60000, span));
+    var t0 = now - windowMs;
     var max = 0;
     series.forEach(function (s) { s.points.forEach(function (p) { if (p[0] >= t0) max = Math.max(max, p[1]); }); });
     if (max <= 0) max = 1;
@@ -191,7 +197,8 @@ export const APP_JS: string = String.raw`"use strict";
       label.textContent = unit === "ms" ? (v >= 1000 ? (v / 1000) + "s" : v + "") : (v >= 1000 ? (v / 1000) + "k" : String(Math.round(v * 100) / 100));
       svg.appendChild(label);
     });
-    ["-5m", "-2.5m", "now"].forEach(function (text, i) {
+    var ago = function (ms) { return ms >= 60000 ? "-" + Math.round(ms / 6000) / 10 + "m" : "-" + Math.round(ms / 1000) + "s"; };
+    [ago(windowMs), ago(windowMs / 2), "now"].forEach(function (text, i) {
       var label = document.createElementNS(svgNS, "text");
       label.setAttribute("x", L + (W - L - 4) * i / 2); label.setAttribute("y", H - 3);
       label.setAttribute("text-anchor", i === 0 ? "start" : i === 1 ? "middle" : "end");
@@ -368,7 +375,7 @@ export const APP_JS: string = String.raw`"use strict";
           : h("td", { "class": "err", title: j.lastError || "", text: j.lastError || "" }),
         h("td", null, h("div", { "class": "actions" }, actionButtons(j))));
     });
-    append(box, h("table", { id: "jobs" }, h("thead", null, h("tr", null, cols.map(function (c) { return h("th", { text: c }); }))),
+    append(box, h("table", { id: "jobs" }, h("thead", null, h("tr", null, cols.map(function (c) { return h("th", { "class": c === "attempts" || c === "priority" ? "num" : null, text: c }); }))),
       h("tbody", null, rows.length ? rows : h("tr", null, h("td", { colspan: cols.length, "class": "muted", text: "no " + l.state + " jobs" + (l.type ? " of type " + l.type : "") })))));
     var foot = h("div", { "class": "toolbar" }, h("span", { "class": "muted", text: l.jobs.length + " shown" + (l.total !== undefined ? ", " + l.total + " in the state" : "") + (FINISHED[l.state] ? " (older ones from the archive)" : "") }));
     if (l.more) append(foot, h("button", { id: "more", text: "Load more", onclick: function () { loadPage(l).then(drawList).catch(function (e) { message(e.message); }); } }));

@@ -1,0 +1,26 @@
+import { Broker } from "../broker/broker.ts";
+import { ArchiveReader } from "../broker/archive_reader.ts";
+import { MemoryStore } from "../storage/memory_store.ts";
+import { serveBroker } from "../server/server.ts";
+import { MetricsCollector } from "../server/metrics.ts";
+import { launchChromium } from "../tests/_browser.ts";
+Deno.test({ name: "debug", sanitizeOps: false, sanitizeResources: false }, async () => {
+  const store = new MemoryStore();
+  const collector = new MetricsCollector();
+  const broker = new Broker({ store });
+  await broker.start();
+  const server = serveBroker({ backend: broker, port: 0, operator: { broker, collector, archive: new ArchiveReader({ store }) } });
+  await broker.request({ op: "push", jobs: [{ type: "mail", payload: 1, maxAttempts: 1 }] });
+  const { jobs } = await broker.request({ op: "claim", workerId: "w" });
+  await broker.request({ op: "fail", jobId: jobs[0].id, leaseToken: jobs[0].leaseToken, error: "x" });
+  await using browser = await launchChromium();
+  const page = await browser.newPage();
+  page.on("console", (m) => console.log("console:", m.text()));
+  page.on("pageerror", (e) => console.log("pageerror:", e.message));
+  page.on("response", (r) => console.log("resp:", r.status(), r.url()));
+  await page.goto(`${server.url}/ui#/jobs/dead`);
+  await new Promise((r) => setTimeout(r, 2000));
+  console.log(await page.locator("#view").innerHTML());
+  console.log(await page.locator("#message").textContent());
+  await server.shutdown(); await broker.stop();
+});
