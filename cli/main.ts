@@ -10,9 +10,10 @@
 import { parseArgs } from "node:util";
 import { InvalidError, OsqueueError, UnavailableError } from "@osqueue/osqueue/worker";
 import type { ObjectStore } from "@osqueue/osqueue/storage";
+import type { QueueBackend } from "@osqueue/osqueue/protocol";
 import { ArchiveReader, Broker } from "@osqueue/osqueue/broker";
 import { createState, decodeState, jobCount, listJobs, queueStats } from "@osqueue/osqueue/core";
-import { MetricsCollector, serveBroker } from "@osqueue/osqueue/server";
+import { denoOtelRecorder, MetricsCollector, serveBroker } from "@osqueue/osqueue/server";
 import { parseDuration, parseListen } from "./args.ts";
 import { JOBS_HELP, jobsCommand } from "./jobs.ts";
 import { brokerEventLevel, Logger, parseLogFormat, parseLogLevel, serverLineLevel } from "./log.ts";
@@ -56,6 +57,8 @@ Options:
                             warn and error to stderr
   --log-format FORMAT       text (default, readable) or json (one JSON object per line)
   --quiet                   same as --log-level warn
+With OTEL_DENO=true, spans (osqueue.<op>, osqueue.job, osqueue.commit) and metrics go to
+Deno's OpenTelemetry exporter (OTEL_EXPORTER_OTLP_ENDPOINT, …).
 Durations take a unit: 500ms, 30s, 5m, 1h.
 The dashboard is served at <url>/ui, Prometheus metrics at <url>/metrics.
 Credentials for S3 come from the standard AWS env vars (AWS_ACCESS_KEY_ID, …).`,
@@ -215,24 +218,30 @@ async function brokerCommand(args: string[]): Promise<number> {
   const { prefix } = opened;
   const collector = new MetricsCollector();
   const { InstrumentedStore } = await import("@osqueue/osqueue/storage");
+  // OpenTelemetry spans and metrics when Deno exports them (OTEL_DENO=true).
+  const otel = ["true", "1"].includes(env("OTEL_DENO") ?? "") ? denoOtelRecorder() : undefined;
   const store = new InstrumentedStore({
     store: opened.store,
-    observe: (call) => collector.onStoreCall(call),
+    observe: (call) => {
+      collector.onStoreCall(call);
+      otel?.onStoreCall(call);
+    },
   });
 
   // The port may be 0 (pick one): start the server first, then the broker with the real URL.
   const started: { broker?: Broker } = {};
   let server;
   try {
+    const backend: QueueBackend = {
+      request: (operation, options) =>
+        started.broker?.request(operation, options) ??
+          Promise.reject(new UnavailableError("the broker is starting")),
+      leaderInfo: () =>
+        started.broker?.leaderInfo() ??
+          { leader: false, brokerId: values.identity ?? "starting" },
+    };
     server = serveBroker({
-      backend: {
-        request: (operation, options) =>
-          started.broker?.request(operation, options) ??
-            Promise.reject(new UnavailableError("the broker is starting")),
-        leaderInfo: () =>
-          started.broker?.leaderInfo() ??
-            { leader: false, brokerId: values.identity ?? "starting" },
-      },
+      backend: otel?.traceBackend(backend) ?? backend,
       hostname: listen.hostname,
       port: listen.port,
       token,
@@ -284,6 +293,7 @@ async function brokerCommand(args: string[]): Promise<number> {
       ...timing,
       log: (event) => {
         collector.onEvent(event);
+        otel?.onEvent(event);
         const { event: name, ...fields } = event;
         logger.log(brokerEventLevel(name), name, fields);
       },

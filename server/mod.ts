@@ -16,3 +16,4 @@ export type {
   OperatorOptions,
   Overview,
 } from "./operator.ts";
+export * from "./otel.ts";
