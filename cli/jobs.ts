@@ -18,7 +18,8 @@ export const JOBS_HELP = `osqueue jobs — list, inspect and operate on jobs
 Usage:
   osqueue jobs ls [--state STATE] [--type TYPE] [--limit N] [--cursor C]
   osqueue jobs get ID
-  osqueue jobs retry ID | --type TYPE     a dead job (or every dead job of TYPE) → ready, attempts reset
+  osqueue jobs retry ID | --type TYPE     a dead job (or every dead job of TYPE) → ready, attempts reset;
+                                          an archived dead job is pushed again as a new job
   osqueue jobs cancel ID                  cancel a ready, delayed or active job
   osqueue jobs promote ID                 run a delayed job now
   osqueue jobs delete ID [--force]        remove a job for good (an active one only with --force)
@@ -120,7 +121,29 @@ export async function jobsCommand(args: string[], now: () => number = Date.now):
       const path = id === undefined
         ? `/v1/retry?type=${encodeURIComponent(values.type!)}`
         : `/v1/jobs/${needId()}/retry`;
-      const reply = await restCall(flags, "POST", path) as { retried: string[] };
+      let reply: { retried: string[] };
+      try {
+        reply = await restCall(flags, "POST", path) as { retried: string[] };
+      } catch (error) {
+        // Archived already: push a copy of it (the archive is never rewritten).
+        if (
+          !(id !== undefined && error instanceof OsqueueError && error.code === "job_not_found")
+        ) {
+          throw error;
+        }
+        const copy = await restCall(flags, "POST", `/v1/archive/${needId()}/requeue`) as {
+          id: string;
+          duplicate: boolean;
+        };
+        print(
+          copy,
+          () =>
+            `job ${id} was archived; pushed again as job ${copy.id}${
+              copy.duplicate ? " (it had been requeued already)" : ""
+            }`,
+        );
+        return 0;
+      }
       print(
         reply,
         () =>

@@ -210,6 +210,32 @@ Deno.test("cli jobs ls --state completed continues into the archive; get reads a
   const got = await run(["jobs", "get", jobs[1].id, ...flags]);
   assert.match(got.out, /^state\s+completed \(archived\)$/m);
   assert.match(got.out, /"n": 2/);
+
+  // A dead job that was archived: retry pushes a copy, once.
+  const writes = broker.metrics.archiveWrites;
+  const { jobs: [doomed] } = await broker.request({
+    op: "push",
+    jobs: [{ type: "thumb", payload: { n: 4 }, priority: 3 }],
+  });
+  const dead = await kill(broker, "thumb", "corrupt image");
+  assert.equal(dead, doomed.id);
+  while (broker.metrics.archiveWrites === writes) await new Promise((r) => setTimeout(r, 20));
+  const retried = await run(["jobs", "retry", dead, ...flags]);
+  assert.equal(retried.code, 0, retried.err);
+  const copyId = /pushed again as job (\S+)$/.exec(retried.out)?.[1];
+  assert.ok(copyId && copyId !== dead, retried.out);
+  const copy = (await broker.request({ op: "get", jobId: copyId })).job;
+  assert.deepEqual([copy.state, copy.type, copy.payload, copy.priority], ["ready", "thumb", {
+    n: 4,
+  }, 3]);
+  const twice = await run(["jobs", "retry", dead, ...flags]);
+  assert.equal(
+    twice.out,
+    `job ${dead} was archived; pushed again as job ${copyId} (it had been requeued already)`,
+  );
+  const completed = await run(["jobs", "retry", jobs[0].id, ...flags]);
+  assert.equal(completed.code, 1);
+  assert.match(completed.err, /only dead or cancelled jobs are requeued/);
 });
 
 Deno.test("cli top and stats --watch refresh with counts, types, connections and rates", async () => {

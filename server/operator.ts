@@ -10,6 +10,7 @@
  * | `GET /ui/api/events`      | server-sent events: `overview` (with `history`) then `sample` every interval |
  * | `GET /ui/api/jobs/:id`    | `{job, archived}`: the job without its lease token, from the state or the archive |
  * | `GET /v1/archive?state=&type=&from=&to=&cursor=&limit=` | `{jobs, next?}`: archived jobs, newest first |
+ * | `POST /v1/archive/:id/requeue` | 201 `{id, duplicate, from}`: an archived dead or cancelled job pushed again as a new job |
  * | `GET /metrics`            | Prometheus text format                                        |
  *
  * Everything but the static assets needs the API token when one is set
@@ -253,6 +254,40 @@ export function createOperatorRoutes(
     }
   }
 
+  /**
+   * Pushes a copy of an archived dead or cancelled job (same type, payload,
+   * priority, attempts and backoff) as a new job. The idempotency key
+   * `requeue:<id>` keeps a double click from pushing it twice while the copy
+   * is in the queue.
+   */
+  async function requeue(id: string): Promise<{ id: string; duplicate: boolean; from: string }> {
+    if (archive === undefined) {
+      throw new OsqueueError("not_found", "this broker has no archive reader");
+    }
+    const found = await archive.find(id);
+    if (found === undefined) {
+      throw new OsqueueError("job_not_found", `job ${JSON.stringify(id)} is not in the archive`);
+    }
+    if (found.state === "completed") {
+      throw new OsqueueError(
+        "validation",
+        `job ${JSON.stringify(id)} completed; only dead or cancelled jobs are requeued`,
+      );
+    }
+    const { jobs } = await backend.request({
+      op: "push",
+      jobs: [{
+        type: found.type,
+        payload: found.payload,
+        priority: found.priority,
+        maxAttempts: found.maxAttempts,
+        backoff: found.backoff,
+        idempotencyKey: `requeue:${found.id}`,
+      }],
+    });
+    return { ...jobs[0], from: found.id };
+  }
+
   async function archived(url: URL): Promise<Response> {
     if (archive === undefined) {
       throw new OsqueueError("not_found", "this broker has no archive reader");
@@ -284,6 +319,14 @@ export function createOperatorRoutes(
     return jsonResponse({ ...page, jobs: page.jobs.map((j) => jobView(j, now())) });
   }
 
+  function decodeId(text: string): string {
+    try {
+      return decodeURIComponent(text);
+    } catch {
+      throw new OsqueueError("bad_request", "malformed job id");
+    }
+  }
+
   function authorized(request: Request): void {
     if (checkToken === undefined) return;
     const token = bearerToken(request.headers);
@@ -302,6 +345,19 @@ export function createOperatorRoutes(
   async function route(request: Request): Promise<Response> {
     const url = new URL(request.url);
     const path = url.pathname;
+    const requeueMatch = /^\/v1\/archive\/([^/]+)\/requeue$/.exec(path);
+    if (requeueMatch !== null) {
+      if (request.method !== "POST") {
+        return errorResponse(
+          new OsqueueError("method_not_allowed", "method not allowed; use POST"),
+          {
+            allow: "POST",
+          },
+        );
+      }
+      authorized(request);
+      return jsonResponse(await requeue(decodeId(requeueMatch[1])), 201);
+    }
     if (request.method !== "GET" && request.method !== "HEAD") {
       return errorResponse(new OsqueueError("method_not_allowed", "method not allowed; use GET"), {
         allow: "GET",
@@ -345,22 +401,15 @@ export function createOperatorRoutes(
     if (path === "/ui/api/events") return events();
     if (path === "/v1/archive") return await archived(url);
     const match = /^\/ui\/api\/jobs\/([^/]+)$/.exec(path);
-    if (match !== null) {
-      let id: string;
-      try {
-        id = decodeURIComponent(match[1]);
-      } catch {
-        throw new OsqueueError("bad_request", "malformed job id");
-      }
-      return jsonResponse(await job(id));
-    }
+    if (match !== null) return jsonResponse(await job(decodeId(match[1])));
     throw new OsqueueError("not_found", `no route for ${path}`);
   }
 
   sample();
   return {
     matches: (path) =>
-      path === "/metrics" || path === "/ui" || path.startsWith("/ui/") || path === "/v1/archive",
+      path === "/metrics" || path === "/ui" || path.startsWith("/ui/") || path === "/v1/archive" ||
+      /^\/v1\/archive\/[^/]+\/requeue$/.test(path),
     handle: async (request) => {
       try {
         return await route(request);

@@ -199,8 +199,11 @@ Deno.test(
       workerId: "thumbnailer-1",
       concurrency: 3,
       handlers: {
-        thumbnail: (job: { id: string }) => {
+        thumbnail: (job: { id: string; payload: unknown }) => {
           done.push(job.id);
+          if ((job.payload as { image?: string }).image === "broken.png") {
+            throw new Error("corrupt PNG header");
+          }
           return { ok: true };
         },
       },
@@ -214,7 +217,14 @@ Deno.test(
           payload: { image: `img-${n}.png` },
         })),
       });
-      while (broker.metrics.archiveWrites === 0 || done.length < 5) {
+      const { jobs: [broken] } = await broker.request({
+        op: "push",
+        jobs: [{ type: "thumbnail", payload: { image: "broken.png" }, maxAttempts: 1 }],
+      });
+      while (
+        done.length < 6 || broker.metrics.archiveWrites === 0 ||
+        (await broker.request({ op: "stats" })).finishedPending > 0
+      ) {
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
       // Archived: gone from the state.
@@ -243,6 +253,19 @@ Deno.test(
       );
       assert.match((await page.locator("#payload").textContent()) ?? "", /img-3\.png/);
       await page.screenshot({ path: `${await screenshotDir()}dashboard-archive.png` });
+
+      // An archived dead job can be requeued: a copy is pushed as a new job.
+      await page.goto(`${server.url}/ui#/jobs/dead`);
+      const deadRow = page.locator(`tr[data-job="${broken.id}"]`);
+      await deadRow.waitFor();
+      assert.match((await deadRow.textContent()) ?? "", /corrupt PNG header/);
+      await deadRow.locator('[data-action="requeue"]').click();
+      const message = await page.locator("#message", { hasText: /pushed again as job/ })
+        .textContent();
+      const copyId = /pushed again as job (\S+)/.exec(message ?? "")?.[1];
+      assert.ok(copyId !== undefined && copyId !== broken.id, message ?? "");
+      const copy = (await broker.request({ op: "get", jobId: copyId })).job;
+      assert.deepEqual(copy.payload, { image: "broken.png" });
     } finally {
       await worker.stop();
       await client.close();

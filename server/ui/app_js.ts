@@ -324,7 +324,9 @@ export const APP_JS: string = String.raw`"use strict";
     var id = encodeURIComponent(j.id);
     var b = [];
     if (j.source === "archive") {
-      return [h("span", { "class": "muted", text: "archived" })];
+      if (j.state === "completed") return [h("span", { "class": "muted", text: "archived" })];
+      return [h("button", { "data-action": "requeue", title: "push a copy of this archived job as a new job", text: "Requeue",
+        onclick: function () { act("/v1/archive/" + id + "/requeue", function (r) { return "job " + j.id + " pushed again as job " + r.id + (r.duplicate ? " (already requeued)" : ""); }); } })];
     }
     if (j.state === "dead") b.push(h("button", { "data-action": "retry", text: "Retry", onclick: function () { act("/v1/jobs/" + id + "/retry", function () { return "job " + j.id + " is ready again"; }); } }));
     if (j.state === "delayed") b.push(h("button", { "data-action": "promote", text: "Run now", onclick: function () { act("/v1/jobs/" + id + "/promote", function () { return "job " + j.id + " promoted"; }); } }));
