@@ -226,7 +226,7 @@ export const APP_JS: string = String.raw`"use strict";
     if (!overview) { append(view, h("p", { "class": "muted", text: "Loading…" })); return; }
     var st = overview.stats;
     var tiles = [
-      ["ready", st.ready], ["delayed", st.delayed], ["active", st.active], ["dead", stateCount("dead")],
+      ["ready", st.ready], ["delayed", st.delayed], ["active", st.active], ["dead", st.totals.dead, "total"],
       ["completed", st.totals.completed, "total"], ["pushed", st.totals.pushed, "total"], ["failed", st.totals.failed, "total"],
     ];
     append(view, h("div", { "class": "tiles" }, tiles.map(function (t) {
