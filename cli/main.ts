@@ -303,6 +303,19 @@ async function brokerCommand(args: string[]): Promise<number> {
     await server.shutdown();
     throw error;
   }
+  otel?.observeQueue(() => {
+    const stats = queueStats(broker.state, Date.now());
+    return {
+      jobs: {
+        ready: stats.ready,
+        delayed: stats.delayed,
+        active: stats.active,
+        finished_pending: stats.finishedPending,
+      },
+      totals: { ...stats.totals },
+      leader: broker.role === "leader",
+    };
+  });
   logger.info(
     `broker ${broker.identity.id} ${broker.role} on ${server.url} (store ${store.description}${
       prefix ? " prefix " + prefix : ""

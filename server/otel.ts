@@ -63,6 +63,14 @@ export interface TracerLike {
   ): SpanLike;
 }
 
+/** An asynchronous instrument: its callbacks report values at each collection. */
+export interface ObservableLike {
+  /** Registers a callback that reports values. */
+  addCallback(
+    callback: (result: { observe(value: number, attributes?: Attributes): void }) => void,
+  ): void;
+}
+
 /** The part of an OpenTelemetry meter used here. */
 export interface MeterLike {
   /** A histogram instrument. */
@@ -70,6 +78,20 @@ export interface MeterLike {
     name: string,
     options?: { description?: string; unit?: string },
   ): { record(value: number, attributes?: Attributes): void };
+  /** An observable gauge (optional: queue gauges are skipped without it). */
+  createObservableGauge?(name: string, options?: { description?: string }): ObservableLike;
+  /** An observable counter (optional: queue totals are skipped without it). */
+  createObservableCounter?(name: string, options?: { description?: string }): ObservableLike;
+}
+
+/** What {@linkcode OtelRecorder.observeQueue} reads at each collection. */
+export interface QueueReading {
+  /** Jobs by state (ready, delayed, active, finished pending archive). */
+  jobs: Record<string, number>;
+  /** Queue-wide totals (pushed, completed, failed, …). */
+  totals: Record<string, number>;
+  /** Whether this broker leads. */
+  leader: boolean;
 }
 
 /** Options of {@linkcode OtelRecorder}. */
@@ -106,6 +128,7 @@ export class OtelRecorder {
   readonly #commitRequests?: { record(value: number, attributes?: Attributes): void };
   readonly #commitBytes?: { record(value: number, attributes?: Attributes): void };
   readonly #storeMs?: { record(value: number, attributes?: Attributes): void };
+  readonly #meter?: MeterLike;
 
   /** A recorder writing to `options.tracer` and `options.meter`. */
   constructor(options: OtelRecorderOptions) {
@@ -113,6 +136,7 @@ export class OtelRecorder {
     this.#now = options.now ?? Date.now;
     this.#maxJobs = options.maxTrackedJobs ?? 100_000;
     const meter = options.meter;
+    this.#meter = meter;
     if (meter !== undefined) {
       this.#commitMs = meter.createHistogram("osqueue.commit.duration", {
         description: "Commit latency: batch start to write landed",
@@ -135,6 +159,32 @@ export class OtelRecorder {
   /** Jobs whose life is being tracked now. */
   get trackedJobs(): number {
     return this.#jobs.size;
+  }
+
+  /**
+   * Reports the queue as observable instruments, read at each collection:
+   * `osqueue.jobs` {state} and `osqueue.leader` gauges, `osqueue.jobs.total`
+   * {outcome} counters (the same numbers as `/metrics`).
+   */
+  observeQueue(read: () => QueueReading): void {
+    const meter = this.#meter;
+    if (meter?.createObservableGauge === undefined) return;
+    meter.createObservableGauge("osqueue.jobs", { description: "Jobs by state" }).addCallback(
+      (result) => {
+        for (const [state, n] of Object.entries(read().jobs)) {
+          result.observe(n, { "osqueue.job.state": state });
+        }
+      },
+    );
+    meter.createObservableGauge("osqueue.leader", { description: "1 when this broker leads" })
+      .addCallback((result) => result.observe(read().leader ? 1 : 0));
+    meter.createObservableCounter?.("osqueue.jobs.total", {
+      description: "Queue-wide totals since the queue was created",
+    }).addCallback((result) => {
+      for (const [outcome, n] of Object.entries(read().totals)) {
+        result.observe(n, { "osqueue.job.outcome": outcome });
+      }
+    });
   }
 
   /** Records a broker event: a `commit` becomes a span and histogram values. */

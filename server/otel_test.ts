@@ -178,3 +178,44 @@ Deno.test("OtelRecorder forgets the oldest tracked jobs past its bound", async (
     await broker.stop();
   }
 });
+
+Deno.test("OtelRecorder.observeQueue reports jobs by state, totals and leadership at collection", () => {
+  const callbacks = new Map<
+    string,
+    (result: { observe(value: number, attributes?: Attributes): void }) => void
+  >();
+  const instrument = (name: string) => ({
+    addCallback: (
+      callback: (result: { observe(value: number, attributes?: Attributes): void }) => void,
+    ) => {
+      callbacks.set(name, callback);
+    },
+  });
+  const recorder = new OtelRecorder({
+    tracer: recordingTracer(),
+    meter: {
+      createHistogram: () => ({ record: () => {} }),
+      createObservableGauge: instrument,
+      createObservableCounter: instrument,
+    },
+  });
+  let ready = 2;
+  recorder.observeQueue(() => ({
+    jobs: { ready, active: 1 },
+    totals: { pushed: 5 },
+    leader: true,
+  }));
+  const collect = (name: string) => {
+    const seen: [number, Attributes | undefined][] = [];
+    callbacks.get(name)!({ observe: (value, attributes) => seen.push([value, attributes]) });
+    return seen;
+  };
+  assert.deepEqual(collect("osqueue.jobs"), [
+    [2, { "osqueue.job.state": "ready" }],
+    [1, { "osqueue.job.state": "active" }],
+  ]);
+  ready = 0;
+  assert.deepEqual(collect("osqueue.jobs")[0], [0, { "osqueue.job.state": "ready" }]);
+  assert.deepEqual(collect("osqueue.jobs.total"), [[5, { "osqueue.job.outcome": "pushed" }]]);
+  assert.deepEqual(collect("osqueue.leader"), [[1, undefined]]);
+});

@@ -95,7 +95,9 @@ Deno.test("OTel: OTEL_DENO=true exports request spans and osqueue.job spans with
     assert.equal(attrs["osqueue.job.attempts"], 1);
     assert.ok(BigInt(life.endTimeUnixNano) >= BigInt(life.startTimeUnixNano));
     assert.equal(life.links?.length, 1, "linked to the push span");
-    assert.ok(metricNames.has("osqueue.store.duration"), [...metricNames].join(", "));
+    for (const name of ["osqueue.store.duration", "osqueue.jobs", "osqueue.jobs.total"]) {
+      assert.ok(metricNames.has(name), `${name} in ${[...metricNames].join(", ")}`);
+    }
   } finally {
     child.kill("SIGKILL");
     await child.status;
