@@ -81,6 +81,11 @@ Deno.test("OTel: OTEL_DENO=true exports request spans and osqueue.job spans with
     } finally {
       await client.close();
     }
+    // Observable instruments are read at the periodic collection (every 200 ms here).
+    const deadline = Date.now() + 15_000;
+    while (!metricNames.has("osqueue.jobs") && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
     child.kill("SIGTERM");
     assert.equal((await child.status).code, 0, child.output());
     const names = spans.map((span) => span.name);
