@@ -3,15 +3,24 @@
  *
  * @module
  */
-import { InvalidError } from "@osqueue/osqueue";
+import { InvalidError } from "@osqueue/osqueue/worker";
 
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
-/** Parses `500ms`, `30s`, `5m`, `1h` or a plain number of milliseconds. */
+/**
+ * Parses `500ms`, `30s`, `5m`, `1h` (or `0`). A number without a unit is
+ * refused: `--delay 5` could mean 5 ms or 5 s.
+ */
 export function parseDuration(text: string, name = "duration"): number {
   const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
   if (match === null) {
     throw new InvalidError(`${name}: expected a duration like 500ms, 30s, 5m or 1h, got "${text}"`);
+  }
+  if (match[2] === undefined && Number(match[1]) !== 0) {
+    const n = match[1];
+    throw new InvalidError(
+      `${name}: expected a duration with a unit, got "${text}": write ${n}ms, ${n}s, ${n}m or ${n}h`,
+    );
   }
   return Math.round(Number(match[1]) * UNITS[match[2] ?? "ms"]);
 }

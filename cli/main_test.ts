@@ -35,7 +35,7 @@ Deno.test("cli: --help prints the usage and exits 0; no command exits 2", async 
 });
 
 Deno.test("cli: each command has its own --help", async () => {
-  for (const command of ["broker", "push", "stats", "inspect"]) {
+  for (const command of ["broker", "push", "stats", "inspect", "jobs", "top"]) {
     const { code, out } = await run([command, "--help"]);
     assert.equal(code, 0, command);
     assert.match(out, new RegExp(`^osqueue ${command} — `), command);
@@ -105,6 +105,7 @@ Deno.test("cli: push and stats talk to a broker's REST API, with its token", asy
       "5",
       "--key",
       "k1",
+      "--json",
     ]);
     assert.equal(pushed.code, 0, pushed.err);
     const { id, duplicate } = JSON.parse(pushed.out);
@@ -115,7 +116,7 @@ Deno.test("cli: push and stats talk to a broker's REST API, with its token", asy
       ["email:send", { to: "a@example.com" }, 5, "k1"],
     );
 
-    const stats = await run(["stats", "--url", url, "--token", "t0k"]);
+    const stats = await run(["stats", "--url", url, "--token", "t0k", "--json"]);
     assert.equal(stats.code, 0, stats.err);
     assert.equal(JSON.parse(stats.out).totals.pushed, 1);
 
@@ -147,6 +148,7 @@ Deno.test("cli: inspect reads the state a broker left in its data directory and 
         "inspect:me",
         "--payload",
         JSON.stringify({ n }),
+        "--json",
       ]);
       assert.equal(pushed.code, 0, pushed.err);
       ids.push(JSON.parse(pushed.out).id);

@@ -33,6 +33,7 @@ import {
   type OperationResults,
   type PushJob,
 } from "../protocol/operations.ts";
+import { deleteJob, listPage, promoteJob, retryDead } from "./admin.ts";
 import { backoffDelay, DEFAULT_BACKOFF, isDefaultBackoff } from "./backoff.ts";
 import { DEFAULT_MAX_ATTEMPTS, DEFAULT_PRIORITY, isFinished, isObject } from "./job_codec.ts";
 import { formatJobId, parseJobId } from "./job_id.ts";
@@ -177,6 +178,14 @@ function applyOne(draft: StateDraft, operation: BrokerOperation, context: ApplyC
     }
     case "stats":
       return queueStats(draft.snapshot(), context.now) satisfies BrokerOperationResults["stats"];
+    case "list":
+      return listPage(draft, operation, context.now);
+    case "retry":
+      return retryDead(draft, operation, context.now);
+    case "delete":
+      return deleteJob(draft, operation);
+    case "promote":
+      return promoteJob(draft, operation, context.now);
     case "expire":
       return expire(draft, context.now);
     case "archived":

@@ -143,6 +143,15 @@ export class PushDispatcher {
     return this.#subscription !== undefined;
   }
 
+  /** The active subscription's worker id and types (for operators), if subscribed. */
+  get subscription(): { workerId: string; types?: readonly string[] } | undefined {
+    const sub = this.#subscription;
+    if (sub === undefined) return undefined;
+    return sub.types === undefined
+      ? { workerId: sub.workerId }
+      : { workerId: sub.workerId, types: sub.types };
+  }
+
   /** Credits granted and not yet consumed by a delivered job. */
   get credits(): number {
     return this.#credits;

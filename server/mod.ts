@@ -19,3 +19,13 @@
 export * from "./server.ts";
 export type { DispatcherClock } from "./dispatcher.ts";
 export { httpStatusForCode } from "./rest.ts";
+export * from "./metrics.ts";
+export * from "./metrics_history.ts";
+export type {
+  ArchiveSource,
+  ConnectionInfo,
+  ObservedBroker,
+  OperatorOptions,
+  Overview,
+} from "./operator.ts";
+export * from "./otel.ts";

@@ -6,6 +6,9 @@
  * | `POST /v1/jobs`        | body a `PushJob` → 201 `{id, duplicate}`; `{jobs: PushJob[]}` → 201 `{jobs: [{id, duplicate}]}` |
  * | `GET /v1/jobs/:id`     | 200, the `Job` record                                      |
  * | `DELETE /v1/jobs/:id`  | 200 `{cancelled}`                                          |
+ * | `GET /v1/jobs?state=S[&type=T&cursor=C&limit=N]` | 200 `{jobs, total, next?}`: jobs in state S, newest first (no lease tokens) |
+ * | `POST /v1/jobs/:id/retry` · `/promote` · `/cancel` · `/delete[?force=true]` | 200, the operation's reply |
+ * | `POST /v1/retry?type=T` | 200 `{retried: [ids]}`: every dead job of type T          |
  * | `GET /v1/stats`        | 200, the `QueueStats`                                      |
  * | `GET /healthz`         | `{ok, leader, brokerId, leaderUrl?}`: 200 on the leader, 503 on a standby; no token needed |
  *
@@ -130,6 +133,26 @@ function methodNotAllowed(allow: string): Response {
   );
 }
 
+function listQuery(request: Request): Record<string, unknown> {
+  const params = new URL(request.url).searchParams;
+  const query: Record<string, unknown> = { op: "list", state: params.get("state") ?? "ready" };
+  for (const name of ["type", "cursor"]) {
+    const value = params.get(name);
+    if (value !== null && value !== "") query[name] = value;
+  }
+  const limit = params.get("limit");
+  if (limit !== null && limit !== "") query.limit = Number(limit);
+  return query;
+}
+
+function decodeJobId(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    throw new OsqueueError("bad_request", "malformed job id");
+  }
+}
+
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
@@ -159,6 +182,19 @@ export function createRestHandler(options: RestHandlerOptions): RequestHandler {
     return jsonResponse(batch ? { jobs: result.jobs } : result.jobs[0], 201);
   }
 
+  /** Validates an operator operation built from a URL and sends it. */
+  async function manage(raw: Record<string, unknown>): Promise<unknown> {
+    const parsed = operationSchema.safeParse(raw);
+    if (!parsed.success) {
+      throw new OsqueueError(
+        "validation",
+        parsed.error.issues.map((i) => (i.path.length ? `${i.path.join(".")}: ` : "") + i.message)
+          .join("; "),
+      );
+    }
+    return await backend.request(parsed.data);
+  }
+
   async function route(request: Request, path: string): Promise<Response> {
     if (path === "/healthz") {
       if (request.method !== "GET" && request.method !== "HEAD") return methodNotAllowed("GET");
@@ -175,8 +211,27 @@ export function createRestHandler(options: RestHandlerOptions): RequestHandler {
       }
     }
     if (path === "/v1/jobs") {
-      if (request.method !== "POST") return methodNotAllowed("POST");
+      if (request.method === "GET") return jsonResponse(await manage(listQuery(request)));
+      if (request.method !== "POST") return methodNotAllowed("GET, POST");
       return await push(request);
+    }
+    if (path === "/v1/retry") {
+      if (request.method !== "POST") return methodNotAllowed("POST");
+      const type = new URL(request.url).searchParams.get("type") ?? undefined;
+      return jsonResponse(await manage({ op: "retry", type }));
+    }
+    const action = /^\/v1\/jobs\/([^/]+)\/(retry|promote|cancel|delete)$/.exec(path);
+    if (action !== null) {
+      if (request.method !== "POST") return methodNotAllowed("POST");
+      const jobId = decodeJobId(action[1]);
+      const force = new URL(request.url).searchParams.get("force") === "true";
+      return jsonResponse(
+        await manage(
+          action[2] === "delete" && force
+            ? { op: "delete", jobId, force }
+            : { op: action[2], jobId },
+        ),
+      );
     }
     if (path === "/v1/stats") {
       if (request.method !== "GET") return methodNotAllowed("GET");

@@ -50,6 +50,10 @@ export const QUEUE_METHODS: ReadonlySet<string> = new Set([
   "cancel",
   "get",
   "stats",
+  "list",
+  "retry",
+  "delete",
+  "promote",
 ]);
 
 const unsubscribeParamsSchema = z.union([z.object({}), z.undefined()]);

@@ -18,6 +18,7 @@ import { DEFAULT_MAX_FRAME_BYTES } from "../protocol/wire.ts";
 import { bearerToken, createTokenChecker, type TokenChecker } from "./auth.ts";
 import { type DispatcherClock, systemClock } from "./dispatcher.ts";
 import { createRestHandler, errorResponse } from "./rest.ts";
+import { createOperatorRoutes, type OperatorOptions } from "./operator.ts";
 import { RpcSession } from "./rpc_session.ts";
 
 /** Port {@linkcode serveBroker} listens on when none is given. */
@@ -54,6 +55,8 @@ export interface BrokerHandlerOptions {
   clock?: DispatcherClock;
   /** Log sink for connection events and unexpected errors (default: silent). */
   log?: (line: string) => void;
+  /** Serve the dashboard (`/ui`), `/metrics` and `/v1/archive` for this broker (see `operator.ts`). */
+  operator?: OperatorOptions;
 }
 
 /** A mountable request handler for `Deno.serve` (or any router that hands over Deno `Request`s). */
@@ -71,6 +74,7 @@ export interface BrokerHandler {
 }
 
 interface Connection {
+  label: string;
   socket: WebSocket;
   session: RpcSession;
   closed: Promise<void>;
@@ -92,6 +96,23 @@ export function createBrokerHandler(options: BrokerHandlerOptions): BrokerHandle
     log,
   });
   const connections = new Set<Connection>();
+  const operator = options.operator === undefined ? undefined : createOperatorRoutes({
+    ...options.operator,
+    backend,
+    ...(checkToken === undefined ? {} : { checkToken }),
+    connections: () =>
+      [...connections].map(({ label, session }) => {
+        const dispatcher = session.dispatcher;
+        const subscription = dispatcher.subscription;
+        return {
+          label,
+          ...(subscription === undefined ? {} : subscription),
+          credits: dispatcher.credits,
+          outstandingClaims: dispatcher.outstandingClaims,
+          pending: session.pending,
+        };
+      }),
+  });
   let closing: Promise<void> | undefined;
   let nextId = 1;
 
@@ -155,7 +176,7 @@ export function createBrokerHandler(options: BrokerHandlerOptions): BrokerHandle
       log,
       label,
     });
-    const connection: Connection = { socket, session, closed };
+    const connection: Connection = { label, socket, session, closed };
     connections.add(connection);
     socket.onmessage = (event) => session.handleFrame(event.data);
     socket.onerror = (event) => {
@@ -191,11 +212,13 @@ export function createBrokerHandler(options: BrokerHandlerOptions): BrokerHandle
         return errorResponse(new OsqueueError("bad_request", "WebSocket upgrade failed"));
       }
     }
+    if (operator?.matches(path)) return await operator.handle(request);
     return await rest(request);
   }
 
   function close(): Promise<void> {
     closing ??= (async () => {
+      operator?.close();
       const all = [...connections];
       for (const { socket, session } of all) {
         session.close();

@@ -279,7 +279,7 @@ export async function runDeno(
 
 /** Options of {@linkcode startCliBroker}. */
 export interface CliBrokerOptions {
-  /** The `--data` directory. */
+  /** The `--data` directory (not passed when `extra` has `--storage`). */
   data: string;
   /** `--identity` (default `e2e-broker`; `""` leaves it to the CLI's default). */
   identity?: string;
@@ -315,8 +315,8 @@ export async function startCliBroker(options: CliBrokerOptions): Promise<CliBrok
     "broker",
     "--listen",
     options.listen ?? "127.0.0.1:0",
-    "--data",
-    options.data,
+    // --data and --storage exclude each other: extra --storage replaces --data.
+    ...(options.extra?.includes("--storage") ? [] : ["--data", options.data]),
     ...(options.identity === "" ? [] : ["--identity", options.identity ?? "e2e-broker"]),
     "--heartbeat-timeout",
     options.heartbeatTimeout ?? "30s",
@@ -327,7 +327,8 @@ export async function startCliBroker(options: CliBrokerOptions): Promise<CliBrok
   ], { name: options.name ?? "broker" });
   let url: string;
   try {
-    const match = await child.stderr.waitFor(/\[osqueue\] broker \S+ leader on (http:\/\/\S+)/);
+    // An info line: on stdout since the CLI has log levels.
+    const match = await child.stdout.waitFor(/\[osqueue\] broker \S+ leader on (http:\/\/\S+)/);
     url = match[1];
   } catch (error) {
     child.kill("SIGKILL");
