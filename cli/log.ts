@@ -56,9 +56,17 @@ export class Logger {
     return LOG_LEVELS.indexOf(level) >= this.#level;
   }
 
-  /** Writes one line at `level`. */
-  log(level: LogLevel, message: string, fields: LogFields = {}): void {
-    if (!this.enabled(level)) return;
+  /**
+   * Writes the one line that says the broker is ready (its role and URL) at
+   * `info`, whatever the level: scripts and `--quiet` users wait for it.
+   */
+  ready(message: string, fields: LogFields = {}): void {
+    this.log("info", message, fields, true);
+  }
+
+  /** Writes one line at `level` (dropped below the logger's level unless `always`). */
+  log(level: LogLevel, message: string, fields: LogFields = {}, always = false): void {
+    if (!always && !this.enabled(level)) return;
     const time = new Date(this.#now()).toISOString();
     let line: string;
     if (this.#format === "json") {

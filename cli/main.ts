@@ -64,7 +64,7 @@ Options:
   --log-level LEVEL         debug, info (default), warn or error; debug and info go to stdout,
                             warn and error to stderr
   --log-format FORMAT       text (default, readable) or json (one JSON object per line)
-  --quiet                   same as --log-level warn
+  --quiet                   same as --log-level warn (the ready line is still printed)
 With OTEL_DENO=true, spans (osqueue.<op>, osqueue.job, osqueue.commit) and metrics go to
 Deno's OpenTelemetry exporter (OTEL_EXPORTER_OTLP_ENDPOINT, …).
 Durations take a unit: 500ms, 30s, 5m, 1h.
@@ -326,7 +326,7 @@ async function brokerCommand(args: string[]): Promise<number> {
       leader: broker.role === "leader",
     };
   });
-  logger.info(
+  logger.ready(
     `broker ${broker.identity.id} ${broker.role} on ${server.url} (store ${store.description}${
       prefix ? " prefix " + prefix : ""
     }${

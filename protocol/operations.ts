@@ -326,7 +326,8 @@ export interface OperationResults {
   /** Whether the job was cancelled (false when it had already finished). */
   cancel: { cancelled: boolean };
   /** The job's record. */
-  get: { job: Job };
+  /** The job; `archived` when it had left the state and was read back from the archive. */
+  get: { job: Job; archived?: boolean };
   /** The queue's counters. */
   stats: QueueStats;
   /** One page of jobs, newest first; `total` matching jobs; `next` is the cursor of the next page. */

@@ -242,8 +242,8 @@ export function createOperatorRoutes(
 
   async function job(id: string): Promise<{ job: JobView; archived: boolean }> {
     try {
-      const { job } = await backend.request({ op: "get", jobId: id });
-      return { job: jobView(job, now()), archived: false };
+      const { job, archived } = await backend.request({ op: "get", jobId: id });
+      return { job: jobView(job, now()), archived: archived === true };
     } catch (error) {
       if (!(error instanceof OsqueueError) || error.code !== "job_not_found" || !archive) {
         throw error;

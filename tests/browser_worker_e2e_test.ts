@@ -27,6 +27,7 @@ async function cliPush(url: string, type: string, payload: unknown): Promise<str
   const result = await runDeno([
     repoPath("cli/main.ts"),
     "push",
+    "--json",
     "--url",
     url,
     "--token",
