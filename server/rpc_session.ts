@@ -302,7 +302,7 @@ export class RpcSession {
       .catch((error) => this.#log(`${this.#label}: request failed: ${String(error)}`))
       .finally(() => {
         this.#pending--;
-        if (this.#pending === 0) for (const wake of this.#idleWaiters.splice(0)) wake();
+        if (this.#pending === 0) { for (const wake of this.#idleWaiters.splice(0)) wake(); }
       });
   }
 

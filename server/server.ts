@@ -44,7 +44,9 @@ async function withDeadline(
   log: (line: string) => void,
 ): Promise<boolean> {
   let timer: unknown;
-  const deadline = new Promise<false>((resolve) => (timer = clock.setTimeout(() => resolve(false), ms)));
+  const deadline = new Promise<false>((
+    resolve,
+  ) => (timer = clock.setTimeout(() => resolve(false), ms)));
   try {
     const settled = promise.then(() => true, (error) => {
       log(`${what} failed: ${error instanceof Error ? error.message : error}`);
@@ -244,7 +246,7 @@ export function createBrokerHandler(options: BrokerHandlerOptions): BrokerHandle
     try {
       return await rest(request);
     } finally {
-      if (--restInFlight === 0) for (const wake of restIdle.splice(0)) wake();
+      if (--restInFlight === 0) { for (const wake of restIdle.splice(0)) wake(); }
     }
   }
 
@@ -254,9 +256,7 @@ export function createBrokerHandler(options: BrokerHandlerOptions): BrokerHandle
       const restDone = restInFlight === 0
         ? Promise.resolve()
         : new Promise<void>((resolve) => restIdle.push(resolve));
-      const sessions = all.map(({ session }) =>
-        Promise.all([session.drain(), session.settled()])
-      );
+      const sessions = all.map(({ session }) => Promise.all([session.drain(), session.settled()]));
       await withDeadline(
         Promise.all([...sessions, restDone]),
         drainTimeoutMs,

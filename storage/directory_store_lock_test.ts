@@ -14,7 +14,9 @@ const dec = new TextDecoder();
 /** A child process that takes the store's flock, says `locked`, and holds it until its stdin closes. */
 async function holdLockInChild(root: string): Promise<{ release(): Promise<void> }> {
   const script = `
-    const file = await Deno.open(${JSON.stringify(join(root, ".~lock"))}, { read: true, write: true, create: true });
+    const file = await Deno.open(${
+    JSON.stringify(join(root, ".~lock"))
+  }, { read: true, write: true, create: true });
     await file.lock(true);
     await Deno.stdout.write(new TextEncoder().encode("locked\\n"));
     for await (const _ of Deno.stdin.readable) { /* hold until stdin closes */ }

@@ -134,8 +134,20 @@ export interface ClaimOptions {
 
 /** Options of {@linkcode OsqueueClient.startHeartbeat}. */
 export interface HeartbeatLoopOptions {
-  /** Time between heartbeats, ms. */
-  intervalMs: number;
+  /**
+   * Time between heartbeats, ms. When absent, a third of the time the lease
+   * has left by the broker's `leaseExpiresAt` — the first from
+   * {@linkcode HeartbeatLoopOptions.leaseExpiresAt}, then from each heartbeat
+   * reply — so the loop follows the lease the broker actually granted
+   * (at least {@linkcode MIN_HEARTBEAT_INTERVAL_MS}; assumes clocks roughly in sync).
+   */
+  intervalMs?: number;
+  /**
+   * When the lease runs out, epoch ms (`leaseExpiresAt` of the claimed job).
+   * Needed when `intervalMs` is absent; with no `leaseMs`, the lease counts as
+   * lost once this passes without a successful heartbeat.
+   */
+  leaseExpiresAt?: number;
   /** Lease duration each heartbeat asks for, ms (the broker's default when absent). */
   leaseMs?: number;
   /**
@@ -171,6 +183,9 @@ interface Deadline {
   promise: Promise<never>;
   clear(): void;
 }
+
+/** Shortest time between heartbeats when the interval follows the granted lease, ms. */
+export const MIN_HEARTBEAT_INTERVAL_MS = 100;
 
 const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 const DEFAULT_MIN_DELAY_MS = 100;
@@ -426,13 +441,23 @@ export class OsqueueClient {
   }
 
   /**
-   * Heartbeats a lease every `intervalMs` until the returned function is
-   * called. On `lease_lost`/`job_not_found` (or when no heartbeat succeeded
-   * for `leaseMs`) it calls `onLost` once and stops; other failures go to
-   * `onError` and the loop keeps trying.
+   * Heartbeats a lease every `intervalMs` (or, without it, at a third of the
+   * time the granted lease has left) until the returned function is called.
+   * On `lease_lost`/`job_not_found` (or when no heartbeat succeeded for
+   * `leaseMs`, or without `leaseMs` before the known `leaseExpiresAt`) it
+   * calls `onLost` once and stops; other failures go to `onError` and the
+   * loop keeps trying.
    */
   startHeartbeat(jobId: string, leaseToken: string, options: HeartbeatLoopOptions): () => void {
-    const { intervalMs, leaseMs, onLost, onError } = options;
+    const { leaseMs, onLost, onError } = options;
+    if (options.intervalMs === undefined && options.leaseExpiresAt === undefined) {
+      throw new InvalidError("startHeartbeat needs intervalMs or leaseExpiresAt");
+    }
+    let expiresAt = options.leaseExpiresAt;
+    const nextInterval = (): number =>
+      options.intervalMs ??
+        Math.max(MIN_HEARTBEAT_INTERVAL_MS, Math.floor((expiresAt! - this.#clock()) / 3));
+    let intervalMs = nextInterval();
     let stopped = false;
     let handle: unknown;
     let lastOk = this.#clock();
@@ -452,10 +477,11 @@ export class OsqueueClient {
       if (stopped) return;
       const params = leaseMs === undefined ? { jobId, leaseToken } : { jobId, leaseToken, leaseMs };
       try {
-        await this.#call("heartbeat", params, {
+        const reply = await this.#call("heartbeat", params, {
           timeoutMs: Math.min(this.#requestTimeoutMs, Math.max(intervalMs, 1)),
-        });
+        }) as { leaseExpiresAt?: unknown } | null;
         lastOk = this.#clock();
+        if (typeof reply?.leaseExpiresAt === "number") expiresAt = reply.leaseExpiresAt;
       } catch (caught) {
         if (stopped) return;
         const error = toOsqueueError(caught);
@@ -471,8 +497,14 @@ export class OsqueueClient {
             ),
           );
         }
+        if (leaseMs === undefined && expiresAt !== undefined && this.#clock() >= expiresAt) {
+          return lost(
+            new LeaseLostError(`lease of job ${jobId} ran out at ${expiresAt}`, { cause: error }),
+          );
+        }
         onError?.(error);
       }
+      intervalMs = nextInterval();
       if (!stopped) handle = this.#timers.setTimeout(tick, intervalMs);
     };
     if (this.#closed) {
