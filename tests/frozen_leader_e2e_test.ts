@@ -200,3 +200,66 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "SIGTERM under load: exits within a deadline, in-flight requests get their replies, the state shows a resign",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    await using dir = await tempDir();
+    const broker = await startBroker(dir.path, "solo");
+    assert.equal(broker.role, "leader");
+    const clients = Array.from(
+      { length: 4 },
+      (_, i) => connectClient({ url: broker.url, clientId: `c${i}` }),
+    );
+    try {
+      await Promise.all(clients.map((client) => client.stats())); // connected
+      const outcomes: Promise<{ id?: string; code?: string }>[] = [];
+      for (let i = 0; i < 250; i++) {
+        for (const [c, client] of clients.entries()) {
+          outcomes.push(
+            client.push({ type: "load", payload: { c, i } }).then(
+              ({ jobs }) => ({ id: jobs[0].id }),
+              (error: OsqueueError) => ({ code: error.code }),
+            ),
+          );
+        }
+      }
+      // SIGTERM as soon as the first push is acked, with the rest in flight.
+      await Promise.race(outcomes);
+      const signalledAt = Date.now();
+      broker.child.kill("SIGTERM");
+      const status = await broker.child.exit(15_000);
+      const exitedAfter = Date.now() - signalledAt;
+      assert.equal(status.code, 0, broker.child.output());
+      assert.ok(exitedAfter < 15_000, `exited ${exitedAfter} ms after SIGTERM`);
+      const results = await Promise.all(outcomes);
+      const codes = new Map<string, number>();
+      for (const result of results) {
+        const key = result.code ?? "ok";
+        codes.set(key, (codes.get(key) ?? 0) + 1);
+      }
+      // Every request the broker had taken was answered: committed, or refused
+      // with shutting_down — none was cut off by a closing socket.
+      assert.deepEqual(
+        [...codes.keys()].filter((code) => code !== "ok" && code !== "shutting_down"),
+        [],
+        `outcomes: ${JSON.stringify(Object.fromEntries(codes))}`,
+      );
+      assert.ok((codes.get("ok") ?? 0) > 0, "some pushes were committed before the shutdown");
+      assert.ok(await stateShowsResign(dir.path), "the state records the resign (no leader)");
+      const queue = await readQueue(dir.path);
+      for (const result of results) {
+        if (result.id !== undefined) {
+          assert.ok(queue.find(result.id), `acked job ${result.id} kept`);
+        }
+      }
+    } finally {
+      await Promise.all(clients.map((client) => client.close()));
+      broker.child.kill("SIGKILL");
+      await broker.child.status;
+    }
+  },
+});
