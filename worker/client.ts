@@ -39,6 +39,7 @@ import {
   LeaseLostError,
   NotLeaderError,
   OsqueueError,
+  ShuttingDownError,
   TimeoutError,
   UnavailableError,
   type WireError,
@@ -811,7 +812,9 @@ export class OsqueueClient {
 
   /**
    * Sends one request, connecting first if needed, within one deadline; on a
-   * `not_leader` reply with a new leader URL, reconnects there and retries once.
+   * `not_leader` reply with a new leader URL, reconnects there and retries
+   * once; on a `shutting_down` reply (the broker is stopping and did not apply
+   * the request) leaves that connection and retries once on the next broker.
    */
   async #call(
     method: string,
@@ -823,6 +826,7 @@ export class OsqueueClient {
     const timeoutMs = (options.timeoutMs ?? this.#requestTimeoutMs) + (options.extraTimeoutMs ?? 0);
     const deadline = this.#deadline(timeoutMs, method);
     let redirected = false;
+    let movedOn = false;
     try {
       for (;;) {
         this.#waiting++;
@@ -847,12 +851,25 @@ export class OsqueueClient {
             redirected = true;
             continue;
           }
+          if (!movedOn && error instanceof ShuttingDownError) {
+            movedOn = true;
+            this.#leave(conn);
+            continue;
+          }
           throw error;
         }
       }
     } finally {
       deadline.clear();
     }
+  }
+
+  /** Stops using `conn` (its broker is stopping): new requests go to the next URL. */
+  #leave(conn: Connection): void {
+    if (this.#current !== conn) return;
+    this.#current = undefined;
+    if (this.#urls.length > 1 && websocketUrl(this.#baseUrl) === conn.url) this.#advance();
+    conn.retire();
   }
 
   /** Points the client at another broker; false when it is the current one. */
@@ -1170,17 +1187,23 @@ export class OsqueueClient {
   #onClose(conn: Connection, reason: string): void {
     this.#stopKeepalive(conn);
     this.#connections.delete(conn);
-    if (this.#current !== conn) return;
-    this.#current = undefined;
-    // A broker that loses leadership closes with reason `not_leader <leaderUrl>`.
-    const match = /^not_leader (\S+)$/.exec(reason);
-    if (match !== null && !this.#closed) this.#switchTo(match[1]);
+    if (this.#current !== conn) {
+      // A retired connection that still carried the subscription: move it.
+      if (this.#subscription?.conn !== conn) return;
+    } else {
+      this.#current = undefined;
+      // A broker that loses leadership closes with reason `not_leader <leaderUrl>`.
+      const match = /^not_leader (\S+)$/.exec(reason);
+      if (match !== null && !this.#closed) this.#switchTo(match[1]);
+    }
     if (this.#closed || this.#subscription?.active !== true) return;
     this.#reconnectInBackground();
   }
 
   #reconnectInBackground(): void {
     if (this.#connecting !== undefined || this.#closed) return;
+    const current = this.#current;
+    if (current !== undefined && !current.closed) return this.#resubscribe(current);
     const connecting = this.#connectLoop(true).finally(() => {
       if (this.#connecting === connecting) this.#connecting = undefined;
     });

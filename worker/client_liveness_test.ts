@@ -175,3 +175,60 @@ Deno.test("liveness: url and urls are merged; a client needs at least one", () =
   const client = new OsqueueClient({ url: "http://a:1", urls: ["http://a:1/", "http://b:2"] });
   assert.equal(client.url, "http://a:1");
 });
+
+Deno.test("liveness: a shutting_down reply moves the request (not applied) to the next broker, once", async () => {
+  const stopping: StubScript = (request) =>
+    request.method === "stats"
+      ? { error: { code: "shutting_down", message: "the server is shutting down" } }
+      : healthy(request, undefined!);
+  await withStubs([stopping, healthy], async ([a, b]) => {
+    const client = new OsqueueClient({
+      urls: [a.url, b.url],
+      ...liveness,
+      reconnect: fastReconnect,
+    });
+    try {
+      assert.deepEqual(await client.stats(), { ready: 1 });
+      assert.equal(client.url, b.url);
+      assert.equal(a.requests.filter((r) => r.method === "stats").length, 1);
+    } finally {
+      await client.close();
+    }
+  });
+  await withStubs([stopping], async ([a]) => {
+    const client = new OsqueueClient({ url: a.url, ...liveness, reconnect: fastReconnect });
+    try {
+      await assert.rejects(client.stats(), { code: "shutting_down" });
+      assert.equal(a.requests.filter((r) => r.method === "stats").length, 2, "retried once");
+    } finally {
+      await client.close();
+    }
+  });
+});
+
+Deno.test("liveness: a subscription on a broker that shuts down moves to the next one", async () => {
+  let stopping = false;
+  const first: StubScript = (request) =>
+    stopping && request.method !== "hello"
+      ? { error: { code: "shutting_down", message: "the server is shutting down" } }
+      : healthy(request, undefined!);
+  await withStubs([first, healthy], async ([a, b]) => {
+    const client = new OsqueueClient({
+      urls: [a.url, b.url],
+      ...liveness,
+      reconnect: fastReconnect,
+      onError: () => {},
+    });
+    try {
+      await client.subscribe({ workerId: "w", credits: 1 }, () => {});
+      stopping = true;
+      // A request refused with shutting_down moves the client, and the
+      // subscription follows once the old socket is retired.
+      await client.credit(1).catch(() => {});
+      assert.deepEqual(await client.stats(), { ready: 1 });
+      await waitUntil(() => b.requests.some((r) => r.method === "subscribe"), "re-subscribe on b");
+    } finally {
+      await client.close();
+    }
+  });
+});
