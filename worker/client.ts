@@ -17,13 +17,24 @@
  * subscription reconnects in the background and re-subscribes with the credits
  * it still has. A `not_leader` reply carrying `data.leaderUrl` makes the client
  * switch to that URL and retry that request once (a `not_leader` request was
- * not applied, so the retry is safe).
+ * not applied, so the retry is safe); a `shutting_down` reply (not applied
+ * either) makes it leave that broker and retry once on the next URL.
+ *
+ * **Liveness.** Give every broker: `connectClient({urls: [a, b]})`. A `ping`
+ * keepalive (`keepaliveMs`, `keepaliveTimeoutMs`) drops a connection whose
+ * broker stopped answering (frozen, black-holed) at once, failing its waiting
+ * requests with `disconnected`; connecting is bounded by `connectTimeoutMs`;
+ * on either the client moves on to the next URL, and does not follow hints
+ * back to a broker that stopped answering until a connection succeeds.
  *
  * @example Push a job and read it back
  * ```ts ignore
  * import { connectClient } from "@osqueue/osqueue/worker";
  *
- * const client = connectClient({ url: "http://localhost:8080", token: "secret" });
+ * const client = connectClient({
+ *   urls: ["http://broker-a:8080", "http://broker-b:8080"],
+ *   token: "secret",
+ * });
  * const { jobs } = await client.push({ type: "email:send", payload: { to: "a@b.c" } });
  * const { job } = await client.get(jobs[0].id);
  * console.log(job.state);
