@@ -238,6 +238,8 @@ export const DEFAULT_KEEPALIVE_TIMEOUT_MS = 3_000;
 const DEFAULT_MIN_DELAY_MS = 100;
 const DEFAULT_MAX_DELAY_MS = 5_000;
 const CLOSE_WAIT_MS = 1_000;
+/** Longest wait before asking a standby again while the leader it names does not answer, ms. */
+const STANDBY_RETRY_MS = 500;
 
 const closedError = () => new OsqueueError("disconnected", "client closed");
 
@@ -433,8 +435,13 @@ export class OsqueueClient {
   readonly #urls: string[];
   /** Index in `#urls` of the URL tried last. */
   #urlIndex = 0;
-  /** WebSocket URLs that stopped answering since the last good connection: hints to them are not followed. */
-  readonly #suspects = new Set<string>();
+  /**
+   * WebSocket URLs that stopped answering, with when: for `#suspectMs` after
+   * that (or until a good connection) hints to them are not followed and the
+   * other URLs are tried first.
+   */
+  readonly #suspects = new Map<string, number>();
+  readonly #suspectMs: number;
   /** Failed connection attempts since the client last backed off. */
   #roundFailures = 0;
   readonly #token?: string;
@@ -484,6 +491,7 @@ export class OsqueueClient {
     );
     this.#keepaliveMs = options.keepaliveMs ?? DEFAULT_KEEPALIVE_MS;
     this.#keepaliveTimeoutMs = options.keepaliveTimeoutMs ?? DEFAULT_KEEPALIVE_TIMEOUT_MS;
+    this.#suspectMs = this.#connectTimeoutMs + this.#keepaliveMs + this.#keepaliveTimeoutMs;
     for (
       const [name, value] of [
         ["requestTimeoutMs", this.#requestTimeoutMs],
@@ -891,7 +899,7 @@ export class OsqueueClient {
     } catch {
       return false;
     }
-    if (target === websocketUrl(this.#baseUrl) || this.#suspects.has(target)) return false;
+    if (target === websocketUrl(this.#baseUrl) || this.#isSuspect(target)) return false;
     this.#point(leaderUrl);
     const old = this.#current;
     this.#current = undefined;
@@ -941,12 +949,17 @@ export class OsqueueClient {
   async #connectLoop(delayFirst: boolean): Promise<Connection> {
     let hops = 0;
     let delay = delayFirst;
+    let short = false;
     for (;;) {
-      if (delay) await this.#pause(this.#backoffDelay(this.#failures));
+      if (delay) {
+        const backoff = this.#backoffDelay(this.#failures);
+        await this.#pause(short ? Math.min(backoff, STANDBY_RETRY_MS) : backoff);
+      }
       if (this.#closed) throw closedError();
       delay = false;
       const target = websocketUrl(this.#baseUrl);
       let reached = false;
+      let standby = false;
       try {
         const conn = await this.#open(target);
         let hello: HelloResult;
@@ -972,8 +985,9 @@ export class OsqueueClient {
           this.#differs(hello.leaderUrl)
         ) {
           if (this.#isSuspect(hello.leaderUrl)) {
-            // A standby naming the leader that just stopped answering: try
-            // the other brokers until one of them has taken over.
+            // A standby naming the leader that just stopped answering: ask
+            // again soon (it takes over after its takeover timeout).
+            standby = true;
             await conn.close(this.#timers);
             throw new UnavailableError(
               `${target} is not the leader, and the leader it names (${hello.leaderUrl}) does not answer`,
@@ -1013,13 +1027,14 @@ export class OsqueueClient {
         // A broker that cannot be reached is not followed to by hints until a
         // good connection; the next URL is tried at once, and the client backs
         // off only once every URL failed in a row.
-        if (!reached) this.#suspects.add(target);
+        if (!reached) this.#suspects.set(target, this.#clock());
         this.#advance();
         this.#roundFailures++;
         if (this.#roundFailures >= this.#urls.length) {
           this.#roundFailures = 0;
           this.#failures++;
           delay = true;
+          short = standby;
         }
       }
     }
@@ -1033,18 +1048,33 @@ export class OsqueueClient {
     if (index >= 0) this.#urlIndex = index;
   }
 
-  /** Moves on to the next URL of the list. */
+  /** Moves on to the next URL of the list that has not just stopped answering (if any). */
   #advance(): void {
-    this.#urlIndex = (this.#urlIndex + 1) % this.#urls.length;
-    this.#baseUrl = this.#urls[this.#urlIndex];
+    const count = this.#urls.length;
+    let next = (this.#urlIndex + 1) % count;
+    for (let step = 1; step <= count; step++) {
+      const candidate = (this.#urlIndex + step) % count;
+      if (!this.#isSuspect(this.#urls[candidate])) {
+        next = candidate;
+        break;
+      }
+    }
+    this.#urlIndex = next;
+    this.#baseUrl = this.#urls[next];
   }
 
   #isSuspect(url: string): boolean {
+    let target: string;
     try {
-      return this.#suspects.has(websocketUrl(url));
+      target = websocketUrl(url);
     } catch {
       return false;
     }
+    const since = this.#suspects.get(target);
+    if (since === undefined) return false;
+    if (this.#clock() - since < this.#suspectMs) return true;
+    this.#suspects.delete(target);
+    return false;
   }
 
   /** Pings `conn` whenever nothing arrived on it for `keepaliveMs`; drops it when a ping goes unanswered. */
@@ -1096,7 +1126,7 @@ export class OsqueueClient {
    */
   #drop(conn: Connection, reason: string): void {
     if (conn.closed) return;
-    this.#suspects.add(conn.url);
+    this.#suspects.set(conn.url, this.#clock());
     if (this.#current === conn && websocketUrl(this.#baseUrl) === conn.url) this.#advance();
     conn.abandon(reason);
     if (!this.#closed) {
