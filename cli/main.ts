@@ -341,9 +341,34 @@ async function brokerCommand(args: string[]): Promise<number> {
   Deno.removeSignalListener("SIGINT", onSignal);
   Deno.removeSignalListener("SIGTERM", onSignal);
   logger.info("shutting down");
+  // Stop taking requests and answer those in flight (bounded), then resign,
+  // then close the sockets: in-flight calls get their committed replies.
+  await server.drain();
+  if (!await settlesWithin(broker.stop(), BROKER_STOP_TIMEOUT_MS)) {
+    logger.warn(
+      `broker did not stop within ${BROKER_STOP_TIMEOUT_MS} ms; exiting without a resign`,
+    );
+  }
   await server.shutdown();
-  await broker.stop();
   return 0;
+}
+
+/** Longest wait for `broker.stop()` (the commit in flight and the resign write) at shutdown, ms. */
+const BROKER_STOP_TIMEOUT_MS = 10_000;
+
+/** Whether `promise` settles (either way) within `ms`; a rejection is logged. */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  const settled = promise.then(() => true, (error) => {
+    console.error(`[osqueue] stop failed: ${error instanceof Error ? error.message : error}`);
+    return true;
+  });
+  try {
+    return await Promise.race([settled, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 async function pushCommand(args: string[]): Promise<number> {

@@ -16,7 +16,10 @@
  * - `subscribe` `{workerId, types?, credits, leaseMs?}` → `{ok: true}` — push delivery: the
  *   server sends `deliver` notifications, never more jobs than the credits granted;
  * - `credit` `{credits}` → `{ok: true}` — grants more credits (one per finished job);
- * - `unsubscribe` `{}` → `{ok: true}` — stops delivery (jobs already sent stay leased).
+ * - `unsubscribe` `{}` → `{ok: true}` — stops delivery (jobs already sent stay leased);
+ * - `ping` (no params) → `{pong: true}` — an application-level keepalive (browsers cannot send
+ *   WebSocket ping frames): answered at once, before authentication too, without touching the
+ *   broker, so a missing reply means the connection or the server is dead or frozen.
  *
  * Pure module: no `Deno.*`, no `node:` imports.
  *

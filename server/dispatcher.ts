@@ -14,6 +14,13 @@ import type { SubscribeParams } from "../protocol/wire.ts";
 /** How long a parked push-delivery claim waits in the broker before it is re-armed, ms. */
 export const DEFAULT_CLAIM_WAIT_MS = 25_000;
 
+/**
+ * How long the dispatcher keeps waiting, after aborting a claim, for the
+ * backend to settle it, ms. Past it {@linkcode PushDispatcher.settled} stops
+ * waiting for that claim (jobs it still returns are released when they come).
+ */
+export const DEFAULT_ABORT_GRACE_MS = 5_000;
+
 /** Most claims one connection keeps parked at once; extra credits wait for one to return. */
 export const DEFAULT_MAX_PARKED_CLAIMS = 8;
 
@@ -62,6 +69,8 @@ export interface PushDispatcherOptions {
   retryDelayMs?: number;
   /** Longest retry delay, ms (default 5000). */
   maxRetryDelayMs?: number;
+  /** Wait for an aborted claim to settle at most this long, ms (default {@linkcode DEFAULT_ABORT_GRACE_MS}). */
+  abortGraceMs?: number;
   /** Clock and timers (default {@linkcode systemClock}). */
   clock?: DispatcherClock;
 }
@@ -122,7 +131,9 @@ export class PushDispatcher {
   #retryDelay: number;
   #retryTimer?: unknown;
   #closed = false;
-  #inflight = new Set<Promise<void>>();
+  #abortGraceMs: number;
+  /** Each claim's run, with a promise that resolves once its abort grace has passed. */
+  #inflight = new Map<Promise<void>, Promise<void>>();
 
   /** Creates an idle dispatcher; nothing is claimed until {@linkcode PushDispatcher.subscribe}. */
   constructor(options: PushDispatcherOptions) {
@@ -135,6 +146,7 @@ export class PushDispatcher {
     this.#minRetry = options.retryDelayMs ?? 100;
     this.#maxRetry = options.maxRetryDelayMs ?? 5000;
     this.#clock = options.clock ?? systemClock;
+    this.#abortGraceMs = options.abortGraceMs ?? DEFAULT_ABORT_GRACE_MS;
     this.#retryDelay = this.#minRetry;
   }
 
@@ -202,9 +214,16 @@ export class PushDispatcher {
     this.#reset();
   }
 
-  /** Resolves once every claim started so far has settled (and late jobs were released). */
+  /**
+   * Resolves once every claim started so far has settled (and late jobs were
+   * released) — or, for an aborted claim the backend does not settle, once its
+   * abort grace has passed: after {@linkcode PushDispatcher.close} this
+   * resolves within the abort grace (plus the releases), never waits forever.
+   */
   async settled(): Promise<void> {
-    while (this.#inflight.size > 0) await Promise.all([...this.#inflight]);
+    while (this.#inflight.size > 0) {
+      await Promise.all([...this.#inflight].map(([done, gone]) => Promise.race([done, gone])));
+    }
   }
 
   /** Arms claims for credits not yet covered by an outstanding claim. */
@@ -237,8 +256,30 @@ export class PushDispatcher {
     };
     this.#claims.add(claim);
     this.#armed += max;
-    const done = this.#run(subscription, claim).finally(() => this.#inflight.delete(done));
-    this.#inflight.add(done);
+    const gone = Promise.withResolvers<void>();
+    let timer: unknown;
+    const done: Promise<void> = this.#run(subscription, claim)
+      .catch((error) => this.#log(`push claim failed: ${String(error)}`))
+      .finally(() => {
+        this.#inflight.delete(done);
+        if (timer !== undefined) this.#clock.clearTimeout(timer);
+        claim.controller.signal.removeEventListener("abort", onAbort);
+      });
+    // An aborted claim is waited for at most the abort grace: a backend that
+    // never settles it (or a release that hangs) must not hold up a shutdown.
+    const onAbort = () => {
+      timer = this.#clock.setTimeout(() => {
+        timer = undefined;
+        if (!this.#inflight.delete(done)) return;
+        this.#log(
+          `an aborted claim did not settle within ${this.#abortGraceMs} ms; no longer waiting` +
+            " (jobs it still returns are released)",
+        );
+        gone.resolve();
+      }, this.#abortGraceMs);
+    };
+    claim.controller.signal.addEventListener("abort", onAbort, { once: true });
+    this.#inflight.set(done, gone.promise);
   }
 
   async #run(subscription: SubscribeParams, claim: ParkedClaim): Promise<void> {

@@ -6,7 +6,7 @@
  * @module
  */
 import { z } from "zod";
-import { errorToWire, OsqueueError, type WireError } from "../errors.ts";
+import { errorToWire, OsqueueError, ShuttingDownError, type WireError } from "../errors.ts";
 import type { QueueBackend } from "../protocol/backend.ts";
 import { type ClaimedJob, type Operation, operationSchema } from "../protocol/operations.ts";
 import {
@@ -162,6 +162,8 @@ export class RpcSession {
   #claimControllers = new Set<AbortController>();
   #dispatcher: PushDispatcher;
   #closed = false;
+  #draining = false;
+  #idleWaiters: (() => void)[] = [];
 
   /** Creates a session; with a token check and no prior authentication, starts the auth timer. */
   constructor(options: RpcSessionOptions) {
@@ -256,6 +258,16 @@ export class RpcSession {
       return;
     }
     const { id, method, params } = envelope.data;
+    if (method === "ping") {
+      // Answered before authentication too: it tells nothing and never touches
+      // the broker; the auth timeout still closes an unauthenticated socket.
+      this.#reply(id, undefined, { pong: true });
+      return;
+    }
+    if (this.#draining) {
+      this.#reply(id, new ShuttingDownError("the server is shutting down"));
+      return;
+    }
     if (method === "hello") {
       this.#hello(id, params);
       return;
@@ -294,7 +306,27 @@ export class RpcSession {
     this.#pending++;
     this.#execute(id, parsed.data)
       .catch((error) => this.#log(`${this.#label}: request failed: ${String(error)}`))
-      .finally(() => this.#pending--);
+      .finally(() => {
+        this.#pending--;
+        if (this.#pending === 0) { for (const wake of this.#idleWaiters.splice(0)) wake(); }
+      });
+  }
+
+  /**
+   * Starts a graceful shutdown while the socket stays open: new requests get
+   * `shutting_down`, parked claims (long-poll and push delivery) are aborted,
+   * and requests already taken keep running so their replies still go out.
+   * Resolves once no request is in flight; callers bound the wait. Idempotent.
+   */
+  drain(): Promise<void> {
+    if (!this.#draining) {
+      this.#draining = true;
+      const reason = new ShuttingDownError("the server is shutting down");
+      for (const controller of this.#claimControllers) controller.abort(reason);
+      this.#dispatcher.close();
+    }
+    if (this.#pending === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 
   /** Cleans up after the socket closed: aborts parked claims, stops timers. Idempotent. */
@@ -307,6 +339,8 @@ export class RpcSession {
     }
     for (const controller of this.#claimControllers) controller.abort();
     this.#dispatcher.close();
+    // Nobody can be answered any more: whoever waits for the drain stops waiting.
+    for (const wake of this.#idleWaiters.splice(0)) wake();
   }
 
   /** Resolves once all push-delivery claims have settled (late jobs released). */

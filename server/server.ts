@@ -27,6 +27,40 @@ export const DEFAULT_BROKER_PORT = 7420;
 /** WebSocket close code sent to clients when the server shuts down. */
 export const CLOSE_GOING_AWAY = 1001;
 
+/** Default longest wait for in-flight requests at shutdown, ms. */
+export const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
+
+/** How long shutdown waits for sockets to close, and for the listener to stop, ms. */
+const CLOSE_GRACE_MS = 2_000;
+
+/**
+ * Waits for `promise` at most `ms`; resolves `true` when it settled in time,
+ * `false` (after logging what was given up on) when the deadline passed.
+ */
+async function withDeadline(
+  promise: Promise<unknown>,
+  ms: number,
+  what: string,
+  clock: DispatcherClock,
+  log: (line: string) => void,
+): Promise<boolean> {
+  let timer: unknown;
+  const deadline = new Promise<false>((
+    resolve,
+  ) => (timer = clock.setTimeout(() => resolve(false), ms)));
+  try {
+    const settled = promise.then(() => true, (error) => {
+      log(`${what} failed: ${error instanceof Error ? error.message : error}`);
+      return true;
+    });
+    const inTime = await Promise.race([settled, deadline]);
+    if (!inTime) log(`shutdown: gave up waiting for ${what} after ${ms} ms`);
+    return inTime;
+  } finally {
+    clock.clearTimeout(timer);
+  }
+}
+
 /** Options of {@linkcode createBrokerHandler}. */
 export interface BrokerHandlerOptions {
   /** The broker the server talks to. */
@@ -51,6 +85,11 @@ export interface BrokerHandlerOptions {
   claimWaitMs?: number;
   /** Seconds without a pong before Deno drops a WebSocket (Deno's `idleTimeout`, default Deno's). */
   idleTimeoutSeconds?: number;
+  /**
+   * Longest wait, at shutdown, for requests already taken to be answered (and
+   * for aborted claims to settle), ms (default {@linkcode DEFAULT_DRAIN_TIMEOUT_MS}).
+   */
+  drainTimeoutMs?: number;
   /** Clock and timers for push delivery, auth timeouts and the shutdown grace period (tests). */
   clock?: DispatcherClock;
   /** Log sink for connection events and unexpected errors (default: silent). */
@@ -66,9 +105,17 @@ export interface BrokerHandler {
   /** WebSocket connections open now. */
   readonly connections: number;
   /**
-   * Stops the handler: new requests get 503 `shutting_down`, open WebSockets are
-   * closed (1001) with their parked claims aborted; resolves once late-arriving
-   * jobs were released and the sockets closed (or after a short grace period).
+   * First step of a graceful shutdown: new requests (HTTP, and on open
+   * WebSockets) get `shutting_down`, parked claims are aborted, and requests
+   * already taken run on until answered; resolves once they were (or after
+   * `drainTimeoutMs`). Sockets stay open so the replies reach the clients;
+   * stop the broker after this, then {@linkcode BrokerHandler.close}. Idempotent.
+   */
+  drain(): Promise<void>;
+  /**
+   * Stops the handler: drains (see {@linkcode BrokerHandler.drain}), then
+   * closes open WebSockets (1001); resolves once the sockets closed (or after
+   * a short grace period). Every wait has a deadline. Idempotent.
    */
   close(): Promise<void>;
 }
@@ -113,7 +160,11 @@ export function createBrokerHandler(options: BrokerHandlerOptions): BrokerHandle
         };
       }),
   });
+  const drainTimeoutMs = options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS;
+  let draining: Promise<void> | undefined;
   let closing: Promise<void> | undefined;
+  let restInFlight = 0;
+  let restIdle: (() => void)[] = [];
   let nextId = 1;
 
   function upgrade(request: Request): Response {
@@ -194,7 +245,7 @@ export function createBrokerHandler(options: BrokerHandlerOptions): BrokerHandle
   }
 
   async function fetch(request: Request): Promise<Response> {
-    if (closing !== undefined) {
+    if (draining !== undefined) {
       return errorResponse(new OsqueueError("shutting_down", "the server is shutting down"));
     }
     const path = new URL(request.url).pathname;
@@ -212,13 +263,38 @@ export function createBrokerHandler(options: BrokerHandlerOptions): BrokerHandle
         return errorResponse(new OsqueueError("bad_request", "WebSocket upgrade failed"));
       }
     }
-    if (operator?.matches(path)) return await operator.handle(request);
-    return await rest(request);
+    restInFlight++;
+    try {
+      if (operator?.matches(path)) return await operator.handle(request);
+      return await rest(request);
+    } finally {
+      if (--restInFlight === 0) { for (const wake of restIdle.splice(0)) wake(); }
+    }
+  }
+
+  function drain(): Promise<void> {
+    draining ??= (async () => {
+      const all = [...connections];
+      const restDone = restInFlight === 0
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => restIdle.push(resolve));
+      const sessions = all.map(({ session }) => Promise.all([session.drain(), session.settled()]));
+      await withDeadline(
+        Promise.all([...sessions, restDone]),
+        drainTimeoutMs,
+        "in-flight requests",
+        clock,
+        log,
+      );
+      restIdle = [];
+    })();
+    return draining;
   }
 
   function close(): Promise<void> {
     closing ??= (async () => {
       operator?.close();
+      await drain();
       const all = [...connections];
       for (const { socket, session } of all) {
         session.close();
@@ -232,11 +308,13 @@ export function createBrokerHandler(options: BrokerHandlerOptions): BrokerHandle
           socket.close(CLOSE_GOING_AWAY, "server shutting down");
         }
       }
-      await Promise.all(all.map(({ session }) => session.settled()));
-      let timer: unknown;
-      const grace = new Promise<void>((resolve) => (timer = clock.setTimeout(resolve, 2000)));
-      await Promise.race([Promise.all(all.map((c) => c.closed)), grace]);
-      clock.clearTimeout(timer);
+      await withDeadline(
+        Promise.all(all.map((c) => c.closed)),
+        CLOSE_GRACE_MS,
+        "sockets to close",
+        clock,
+        log,
+      );
     })();
     return closing;
   }
@@ -246,6 +324,7 @@ export function createBrokerHandler(options: BrokerHandlerOptions): BrokerHandle
     get connections(): number {
       return connections.size;
     },
+    drain,
     close,
   };
 }
@@ -272,7 +351,16 @@ export interface BrokerServer {
   readonly connections: number;
   /** Resolves when the server has stopped. */
   readonly finished: Promise<void>;
-  /** Stops accepting, closes every socket and aborts parked claims; resolves when done. Idempotent. */
+  /**
+   * Stops taking requests and waits (bounded) for those in flight to be
+   * answered, sockets left open; see {@linkcode BrokerHandler.drain}. Stop the
+   * broker after this, then call {@linkcode BrokerServer.shutdown}. Idempotent.
+   */
+  drain(): Promise<void>;
+  /**
+   * Drains, closes every socket and stops listening; resolves when done.
+   * Every wait has a deadline. Idempotent.
+   */
   shutdown(): Promise<void>;
 }
 
@@ -297,11 +385,14 @@ export function serveBroker(options: ServeBrokerOptions): BrokerServer {
   const url = urlForAddr(addr);
   options.log?.(`broker server listening on ${url}`);
 
+  const clock = options.clock ?? systemClock;
+  const log = options.log ?? (() => {});
   let stopping: Promise<void> | undefined;
   const shutdown = (): Promise<void> => {
     stopping ??= (async () => {
       await handler.close();
-      await server.shutdown();
+      // Deno's graceful shutdown waits for HTTP requests in flight: bounded.
+      await withDeadline(server.shutdown(), CLOSE_GRACE_MS, "the listener to stop", clock, log);
     })();
     return stopping;
   };
@@ -321,9 +412,10 @@ export function serveBroker(options: ServeBrokerOptions): BrokerServer {
       return handler.connections;
     },
     finished,
+    drain: () => handler.drain(),
     shutdown: async () => {
       await shutdown();
-      await finished;
+      await withDeadline(finished, CLOSE_GRACE_MS, "the server to finish", clock, log);
     },
   };
 }

@@ -33,7 +33,16 @@ import type { ListOptions, ObjectStore, PutOptions, ReadOptions, StoredObject } 
 export interface DirectoryStoreOptions {
   /** The directory holding the objects; created (with its parents) when missing. */
   root: string;
+  /**
+   * Longest wait for the store's write lock while another process (or
+   * handle) holds it, ms; then the write fails with `UnavailableError` and
+   * writes nothing (default {@linkcode DEFAULT_LOCK_TIMEOUT_MS}).
+   */
+  lockTimeoutMs?: number;
 }
+
+/** Default longest wait for the write lock, ms. */
+export const DEFAULT_LOCK_TIMEOUT_MS = 5_000;
 
 /** The longest escaped name piece before a segment is split over `~+` directories. */
 const MAX_NAME_CHARS = 128;
@@ -91,6 +100,7 @@ export class DirectoryStore implements ObjectStore {
   #root: string;
   #ready: Promise<void> | undefined;
   #tail: Promise<void> = Promise.resolve();
+  #lockTimeoutMs: number;
 
   /** `dir:<absolute root>`. */
   readonly description: string;
@@ -102,6 +112,11 @@ export class DirectoryStore implements ObjectStore {
     }
     this.#root = resolve(options.root);
     this.description = `dir:${this.#root}`;
+    const lockTimeoutMs = options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
+    if (!(lockTimeoutMs >= 0)) {
+      throw new InvalidError(`lockTimeoutMs must be a number ≥ 0, got ${lockTimeoutMs}`);
+    }
+    this.#lockTimeoutMs = lockTimeoutMs;
   }
 
   /** The absolute root directory. */
@@ -333,11 +348,7 @@ export class DirectoryStore implements ObjectStore {
         throw fsError(error, "open lock");
       }
       try {
-        try {
-          await lock.lock(true);
-        } catch (error) {
-          throw fsError(error, "lock");
-        }
+        await acquireLock(lock, this.#lockTimeoutMs);
         return await fn();
       } finally {
         lock.close(); // closing the last handle releases the flock
@@ -345,6 +356,31 @@ export class DirectoryStore implements ObjectStore {
     } finally {
       release();
     }
+  }
+}
+
+/**
+ * Takes the exclusive flock on `lock`, polling with a non-blocking try (a
+ * blocking `flock` cannot be cancelled), for at most `timeoutMs`; then throws
+ * `UnavailableError`.
+ */
+async function acquireLock(lock: Deno.FsFile, timeoutMs: number): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  for (let pause = 1;; pause = Math.min(pause * 2, 50)) {
+    let locked: boolean;
+    try {
+      locked = await lock.tryLock(true);
+    } catch (error) {
+      throw fsError(error, "lock");
+    }
+    if (locked) return;
+    const left = deadline - performance.now();
+    if (left <= 0) {
+      throw new UnavailableError(
+        `the store's write lock is held by someone else; gave up after ${timeoutMs} ms`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, Math.min(pause, left)));
   }
 }
 
