@@ -28,6 +28,7 @@ import {
   type ClaimedJob,
   type ClaimOperation,
   type Job,
+  type JobView,
   LIMITS,
   type Operation,
   type OperationResults,
@@ -166,8 +167,11 @@ function applyOne(draft: StateDraft, operation: BrokerOperation, context: ApplyC
       return { cancelled: true } satisfies BrokerOperationResults["cancel"];
     }
     case "get": {
+      // Never the lease token: whoever asks is not necessarily the holder.
       const { job } = known(draft, operation.jobId);
-      const view: Job = { ...job, state: effectiveState(job, context.now) };
+      const { lease, ...record } = job;
+      const view: JobView = { ...record, state: effectiveState(job, context.now) };
+      if (lease !== undefined) view.lease = { workerId: lease.workerId, expiresAt: lease.expiresAt };
       return { job: view } satisfies BrokerOperationResults["get"];
     }
     case "stats":

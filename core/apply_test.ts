@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { JobNotFoundError, LeaseLostError, type OsqueueError, ValidationError } from "../errors.ts";
-import type { ClaimedJob, Job, PushJob, QueueStats } from "../protocol/operations.ts";
+import type { ClaimedJob, Job, JobView, PushJob, QueueStats } from "../protocol/operations.ts";
 import {
   applyBatch,
   type ApplyContext,
@@ -69,8 +69,8 @@ class Harness {
     return this.claim(options).map((job) => job.id);
   }
 
-  get(id: string): Job {
-    return this.ok<{ job: Job }>({ op: "get", jobId: id }).job;
+  get(id: string): JobView {
+    return this.ok<{ job: JobView }>({ op: "get", jobId: id }).job;
   }
 
   stats(): QueueStats {
@@ -224,10 +224,25 @@ Deno.test("claim: leases, attempts and claimed-job fields", () => {
   assert.equal(record.state, "active");
   assert.equal(record.attempts, 1);
   assert.equal(record.updatedAt, T0 + 10);
-  assert.deepEqual(record.lease, { workerId: "w1", token: "token-1", expiresAt: T0 + 5010 });
+  assert.deepEqual(record.lease, { workerId: "w1", expiresAt: T0 + 5010 });
+  assert.equal(findJob(h.state, id)?.lease?.token, "token-1");
   // The default lease applies when none is given.
   h.push(job());
   assert.equal(h.claim()[0].leaseExpiresAt, h.now + LEASE);
+});
+
+Deno.test("get never returns the lease token (only the claimer holds it), active or not", () => {
+  const h = new Harness();
+  const [id] = h.push(job());
+  assert.equal(h.get(id).lease, undefined);
+  const [claimed] = h.claim({ leaseMs: 1000 });
+  const view = h.get(id);
+  assert.deepEqual(view.lease, { workerId: "w1", expiresAt: T0 + 1000 });
+  assert.ok(!JSON.stringify(view).includes(claimed.leaseToken));
+  // The stored record still has it, and the holder can use it.
+  assert.equal(findJob(h.state, id)?.lease?.token, claimed.leaseToken);
+  h.ok({ op: "heartbeat", jobId: id, leaseToken: claimed.leaseToken });
+  assert.ok(!JSON.stringify(h.get(id)).includes(claimed.leaseToken));
 });
 
 Deno.test("claim: max defaults to 1 and caps the number of jobs", () => {
@@ -337,7 +352,7 @@ Deno.test("lease checks: unknown, malformed, foreign and stale tokens", () => {
     assert.equal(again.attempt, 2);
     const stale = h.fails(make(id, c.leaseToken));
     assert.ok(stale instanceof LeaseLostError);
-    assert.equal(h.get(id).lease?.token, again.leaseToken);
+    assert.equal(findJob(h.state, id)?.lease?.token, again.leaseToken);
   }
 });
 

@@ -100,6 +100,13 @@ export interface Job {
   finishedAt?: number;
 }
 
+/**
+ * A job's record as `get` returns it: the lease, when there is one, shows who
+ * holds the job and until when, but never its token (only the holder, who got
+ * it from its claim, may present it).
+ */
+export type JobView = Omit<Job, "lease"> & { lease?: Omit<Lease, "token"> };
+
 /** A job as handed to a worker by a claim. */
 export interface ClaimedJob {
   /** The job's id. */
@@ -277,8 +284,8 @@ export interface OperationResults {
   release: { ok: true };
   /** Whether the job was cancelled (false when it had already finished). */
   cancel: { cancelled: boolean };
-  /** The job's record. */
-  get: { job: Job };
+  /** The job's record, without its lease token. */
+  get: { job: JobView };
   /** The queue's counters. */
   stats: QueueStats;
 }

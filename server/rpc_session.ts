@@ -19,7 +19,7 @@ import {
   rpcRequestSchema,
   subscribeParamsSchema,
 } from "../protocol/wire.ts";
-import type { TokenChecker } from "./auth.ts";
+import { type Authenticator, authorize, type Grant, OPEN_GRANT } from "./auth.ts";
 import { type DispatcherClock, PushDispatcher, releaseJobs, systemClock } from "./dispatcher.ts";
 
 /** Default cap of requests in flight on one connection. */
@@ -60,10 +60,10 @@ export interface RpcSessionOptions {
   send: (frame: string) => boolean;
   /** Closes the socket with a code and a reason. */
   close: (code: number, reason: string) => void;
-  /** Token check when the server requires a token; absent = no authentication. */
-  checkToken?: TokenChecker;
-  /** Whether the connection is already authenticated (e.g. by a bearer header on the upgrade). */
-  authenticated?: boolean;
+  /** Finds a token's grant when the server requires tokens; absent = no authentication, all allowed. */
+  authenticate?: Authenticator;
+  /** The grant of a token already presented (e.g. a bearer header on the upgrade). */
+  grant?: Grant;
   /** Largest accepted frame, bytes (default `DEFAULT_MAX_FRAME_BYTES`). */
   maxFrameBytes?: number;
   /** Most requests in flight at once (default {@linkcode DEFAULT_MAX_PENDING_PER_CONNECTION}). */
@@ -142,8 +142,8 @@ export class RpcSession {
   #backend: QueueBackend;
   #send: (frame: string) => boolean;
   #closeSocket: (code: number, reason: string) => void;
-  #checkToken?: TokenChecker;
-  #authenticated: boolean;
+  #authenticate?: Authenticator;
+  #grant?: Grant;
   #maxFrameBytes: number;
   #maxPending: number;
   #maxAuthFailures: number;
@@ -162,8 +162,8 @@ export class RpcSession {
     this.#backend = options.backend;
     this.#send = options.send;
     this.#closeSocket = options.close;
-    this.#checkToken = options.checkToken;
-    this.#authenticated = options.checkToken === undefined || options.authenticated === true;
+    this.#authenticate = options.authenticate;
+    this.#grant = options.authenticate === undefined ? OPEN_GRANT : options.grant;
     this.#maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
     this.#maxPending = options.maxPending ?? DEFAULT_MAX_PENDING_PER_CONNECTION;
     this.#maxAuthFailures = options.maxAuthFailures ?? DEFAULT_MAX_AUTH_FAILURES;
@@ -178,18 +178,25 @@ export class RpcSession {
       ...(options.claimWaitMs === undefined ? {} : { claimWaitMs: options.claimWaitMs }),
       ...(options.clock === undefined ? {} : { clock: options.clock }),
     });
-    if (!this.#authenticated) {
+    if (this.#grant === undefined) {
       const timeout = options.authTimeoutMs ?? DEFAULT_AUTH_TIMEOUT_MS;
       this.#authTimer = this.#clock.setTimeout(() => {
         this.#authTimer = undefined;
-        if (!this.#authenticated) this.#fail(CLOSE_POLICY_VIOLATION, "authentication timeout");
+        if (this.#grant === undefined) {
+          this.#fail(CLOSE_POLICY_VIOLATION, "authentication timeout");
+        }
       }, timeout);
     }
   }
 
   /** Whether the connection may call queue methods. */
   get authenticated(): boolean {
-    return this.#authenticated;
+    return this.#grant !== undefined;
+  }
+
+  /** What the connection's token allows (`undefined` until it authenticated). */
+  get grant(): Grant | undefined {
+    return this.#grant;
   }
 
   /** Requests currently in flight. */
@@ -249,24 +256,30 @@ export class RpcSession {
       );
       return;
     }
-    const { id, method, params } = envelope.data;
+    const { id, method } = envelope.data;
+    let params = envelope.data.params;
     if (method === "hello") {
       this.#hello(id, params);
       return;
     }
-    if (!this.#authenticated) {
+    const grant = this.#grant;
+    if (grant === undefined) {
       this.#reject(id);
       return;
     }
-    switch (method) {
-      case "subscribe":
-      case "credit":
-      case "unsubscribe":
-        this.#control(id, method, params);
-        return;
-    }
-    if (!QUEUE_METHODS.has(method)) {
+    const control = method === "subscribe" || method === "credit" || method === "unsubscribe";
+    if (!control && !QUEUE_METHODS.has(method)) {
       this.#reply(id, new OsqueueError("method_not_found", `unknown method: ${method}`));
+      return;
+    }
+    try {
+      params = authorize(grant, method, params);
+    } catch (error) {
+      this.#reply(id, error);
+      return;
+    }
+    if (control) {
+      this.#control(id, method as "subscribe" | "credit" | "unsubscribe", params);
       return;
     }
     if (params !== undefined && !isPlainObject(params)) {
@@ -338,14 +351,15 @@ export class RpcSession {
     }
     const { token, clientId } = parsed.data;
     if (clientId !== undefined) this.#label = `ws ${clientId}`;
-    if (this.#checkToken !== undefined && token !== undefined) {
-      if (!this.#checkToken(token)) {
+    if (this.#authenticate !== undefined && token !== undefined) {
+      const grant = this.#authenticate(token);
+      if (grant === undefined) {
         this.#reject(id);
         return;
       }
-      this.#authenticated = true;
+      this.#grant = grant;
     }
-    if (!this.#authenticated) {
+    if (this.#grant === undefined) {
       this.#reject(id);
       return;
     }
