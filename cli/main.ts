@@ -14,6 +14,7 @@ import { Broker } from "@osqueue/osqueue/broker";
 import { decodeState, jobCount, listJobs, queueStats } from "@osqueue/osqueue/core";
 import { serveBroker } from "@osqueue/osqueue/server";
 import { parseDuration, parseListen } from "./args.ts";
+import { clientToken, loadBrokerTokens } from "./secrets.ts";
 
 const HELP: Record<string, string> = {
   main: `osqueue — a durable job queue on object storage
@@ -44,7 +45,12 @@ Options:
                             broker takes over from its own earlier run at once)
   --advertise URL           URL clients are redirected to when this broker leads
                             (default http://<host>:<port>)
-  --token TOKEN             require this bearer token; env OSQUEUE_TOKEN
+  --tokens-file PATH        scoped tokens (JSON: {"tokens": [{token, role, types?, name?}]},
+                            role producer | worker | admin); env OSQUEUE_TOKENS_FILE
+  --token-file PATH         require this admin token (the file's content); env OSQUEUE_TOKEN
+  --token TOKEN             same, but visible in ps: prefer --token-file or OSQUEUE_TOKEN
+  --allow-origin ORIGIN     let web pages from ORIGIN (https://app.example.com) use the broker
+                            (WebSocket and CORS); repeatable or comma-separated; default none
   --quiet                   log only errors and leadership changes
 Credentials for S3 come from the standard AWS env vars (AWS_ACCESS_KEY_ID, …).`,
   push: `osqueue push — enqueue a job
@@ -57,12 +63,14 @@ Options:
   --delay DUR        run no earlier than this from now
   --max-attempts N   attempts before dead-lettering
   --key KEY          idempotency key
-  --token TOKEN      bearer token; env OSQUEUE_TOKEN`,
+  --token-file PATH  bearer token read from a file; env OSQUEUE_TOKEN
+  --token TOKEN      bearer token (visible in ps: prefer --token-file)`,
   stats: `osqueue stats — print a broker's counters
 
 Options:
   --url URL          broker URL (default http://127.0.0.1:8080); env OSQUEUE_URL
-  --token TOKEN      bearer token; env OSQUEUE_TOKEN`,
+  --token-file PATH  bearer token read from a file; env OSQUEUE_TOKEN
+  --token TOKEN      bearer token (visible in ps: prefer --token-file)`,
   inspect: `osqueue inspect — read the queue state straight from storage (no broker needed)
 
 Options:
@@ -157,17 +165,28 @@ async function brokerCommand(args: string[]): Promise<number> {
       identity: { type: "string" },
       advertise: { type: "string" },
       token: { type: "string" },
+      "token-file": { type: "string" },
+      "tokens-file": { type: "string" },
+      "allow-origin": { type: "string", multiple: true },
       quiet: { type: "boolean" },
     },
     strict: true,
   });
   if (values.help) return help("broker");
   const listen = parseListen(values.listen);
-  const token = values.token ?? Deno.env.get("OSQUEUE_TOKEN");
+  const log = (line: string) => console.error(`[osqueue] ${line}`);
+  const tokens = await loadBrokerTokens({
+    ...(values.token === undefined ? {} : { token: values.token }),
+    ...(values["token-file"] === undefined ? {} : { tokenFile: values["token-file"] }),
+    ...(values["tokens-file"] === undefined ? {} : { tokensFile: values["tokens-file"] }),
+    warn: log,
+  });
+  const allowOrigins = (values["allow-origin"] ?? []).flatMap((list) =>
+    list.split(",").map((origin) => origin.trim()).filter((origin) => origin !== "")
+  );
   const { store, prefix } = openStore(values);
   const quiet = values.quiet ?? false;
   const advertiseHost = listen.hostname === "0.0.0.0" ? "127.0.0.1" : listen.hostname;
-  const log = (line: string) => console.error(`[osqueue] ${line}`);
   // Flags are checked before anything listens, so a bad one leaves nothing behind.
   const timing = {
     heartbeatTimeoutMs: parseDuration(values["heartbeat-timeout"], "--heartbeat-timeout"),
@@ -186,7 +205,8 @@ async function brokerCommand(args: string[]): Promise<number> {
     },
     hostname: listen.hostname,
     port: listen.port,
-    token,
+    tokens,
+    allowOrigins,
     log: quiet ? undefined : log,
   });
   const url = values.advertise ?? `http://${advertiseHost}:${server.addr.port}`;
@@ -210,7 +230,9 @@ async function brokerCommand(args: string[]): Promise<number> {
   log(
     `broker ${broker.identity.id} ${broker.role} on ${server.url} (store ${store.description}${
       prefix ? " prefix " + prefix : ""
-    }${token ? ", token required" : ""})`,
+    }${tokens.length > 0 ? `, ${tokens.length} token(s) required` : ""}${
+      allowOrigins.length > 0 ? `, origins ${allowOrigins.join(" ")}` : ""
+    })`,
   );
   const stopped = Promise.withResolvers<void>();
   const onSignal = () => stopped.resolve();
@@ -237,6 +259,7 @@ async function pushCommand(args: string[]): Promise<number> {
       "max-attempts": { type: "string" },
       key: { type: "string" },
       token: { type: "string" },
+      "token-file": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -268,6 +291,7 @@ async function statsCommand(args: string[]): Promise<number> {
     options: {
       url: { type: "string" },
       token: { type: "string" },
+      "token-file": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -308,13 +332,17 @@ async function inspectCommand(args: string[]): Promise<number> {
 }
 
 async function rest(
-  flags: { url?: string; token?: string },
+  flags: { url?: string; token?: string; "token-file"?: string },
   method: string,
   path: string,
   body?: unknown,
 ): Promise<unknown> {
   const base = flags.url ?? Deno.env.get("OSQUEUE_URL") ?? "http://127.0.0.1:8080";
-  const token = flags.token ?? Deno.env.get("OSQUEUE_TOKEN");
+  const token = await clientToken({
+    ...(flags.token === undefined ? {} : { token: flags.token }),
+    ...(flags["token-file"] === undefined ? {} : { tokenFile: flags["token-file"] }),
+    warn: (line) => console.error(`osqueue: ${line}`),
+  });
   const headers: Record<string, string> = { "content-type": "application/json" };
   if (token) headers.authorization = `Bearer ${token}`;
   const response = await fetch(new URL(path, base), {

@@ -107,6 +107,7 @@ Deno.test("cli: push and stats talk to a broker's REST API, with its token", asy
       "k1",
     ]);
     assert.equal(pushed.code, 0, pushed.err);
+    assert.match(pushed.err, /--token puts the secret on the command line/);
     const { id, duplicate } = JSON.parse(pushed.out);
     assert.equal(duplicate, false);
     const job = (await broker.request({ op: "get", jobId: id })).job;
@@ -115,8 +116,12 @@ Deno.test("cli: push and stats talk to a broker's REST API, with its token", asy
       ["email:send", { to: "a@example.com" }, 5, "k1"],
     );
 
-    const stats = await run(["stats", "--url", url, "--token", "t0k"]);
+    await using dir = await tempDir();
+    const tokenFile = `${dir.path}/token`;
+    await Deno.writeTextFile(tokenFile, "t0k\n");
+    const stats = await run(["stats", "--url", url, "--token-file", tokenFile]);
     assert.equal(stats.code, 0, stats.err);
+    assert.equal(stats.err, "", "no warning for a token file");
     assert.equal(JSON.parse(stats.out).totals.pushed, 1);
 
     const denied = await run(["stats", "--url", url, "--token", "wrong"]);

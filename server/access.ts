@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { ForbiddenError } from "../errors.ts";
+import { ForbiddenError, InvalidError } from "../errors.ts";
 
 /** Methods a browser may use cross-origin (REST). */
 const CORS_METHODS = "GET, POST, DELETE";
@@ -83,13 +83,13 @@ function hostName(header: string): string {
   return colon < 0 ? trimmed : trimmed.slice(0, colon);
 }
 
-/** Builds an {@linkcode AccessPolicy}; throws `invalid`-like errors for malformed origins. */
+/** Builds an {@linkcode AccessPolicy}; throws `invalid` for a malformed origin. */
 export function createAccessPolicy(options: AccessPolicyOptions = {}): AccessPolicy {
   const allowed = new Set<string>();
   for (const origin of options.allowOrigins ?? []) {
     const normal = normalizeOrigin(origin.trim());
     if (normal === undefined) {
-      throw new TypeError(
+      throw new InvalidError(
         `allowOrigins: ${JSON.stringify(origin)} is not an origin like https://app.example.com`,
       );
     }
