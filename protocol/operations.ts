@@ -147,6 +147,28 @@ export interface QueueTotals {
   cancelled: number;
 }
 
+/**
+ * Capacity limits a broker enforces on `push` (both optional; absent = no
+ * limit). A push that would go past one is refused whole with `overloaded`.
+ */
+export interface QueueLimits {
+  /** Most unfinished jobs (ready + delayed + active) the queue holds. */
+  maxPendingJobs?: number;
+  /**
+   * Most bytes the queue's state may hold: the size of the state as last
+   * written, plus the payloads (and results) added since, as JSON.
+   */
+  maxStateBytes?: number;
+}
+
+/** The limits in force and how close the queue is to them, as `stats` reports them. */
+export interface QueueLimitsStats extends QueueLimits {
+  /** Unfinished jobs now (ready + delayed + active). */
+  pendingJobs: number;
+  /** The state's size in bytes as the broker counts it for `maxStateBytes`, when known. */
+  stateBytes?: number;
+}
+
 /** Queue counters returned by `stats`. */
 export interface QueueStats {
   /** Jobs ready to run now. */
@@ -165,6 +187,8 @@ export interface QueueStats {
   epoch: number;
   /** The commit counter of the state. */
   commit: number;
+  /** The capacity limits in force, when the broker has any (see {@linkcode QueueLimits}). */
+  limits?: QueueLimitsStats;
 }
 
 // ---------------------------------------------------------------------------
