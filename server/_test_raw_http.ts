@@ -93,3 +93,55 @@ export const UPGRADE_HEADERS: Record<string, string> = {
   "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
   "sec-websocket-version": "13",
 };
+
+/** A WebSocket client over raw TCP that sends frames and never reads: a consumer that does not keep up. */
+export interface StalledWebSocket {
+  /** Sends one masked text frame. */
+  send(text: string): Promise<void>;
+  /** Closes the TCP connection. */
+  close(): void;
+}
+
+/** Opens a WebSocket to `path` over raw TCP, reads only the handshake, then never reads again. */
+export async function openStalledWebSocket(
+  addr: { hostname: string; port: number },
+  path = "/ws",
+): Promise<StalledWebSocket> {
+  const conn = await Deno.connect({ hostname: addr.hostname, port: addr.port });
+  const headers = { host: `${addr.hostname}:${addr.port}`, ...UPGRADE_HEADERS };
+  const head = [`GET ${path} HTTP/1.1`, ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)];
+  await conn.write(new TextEncoder().encode(head.join("\r\n") + "\r\n\r\n"));
+  // Read the 101 response head only (byte by byte, so no frame after it is consumed).
+  let received = "";
+  const one = new Uint8Array(1);
+  while (!received.endsWith("\r\n\r\n")) {
+    if (await conn.read(one) === null) throw new Error("closed during the handshake");
+    received += String.fromCharCode(one[0]);
+  }
+  if (!received.startsWith("HTTP/1.1 101")) throw new Error(`upgrade refused: ${received}`);
+  return {
+    async send(text: string): Promise<void> {
+      const payload = new TextEncoder().encode(text);
+      const length = payload.length;
+      const header = length < 126
+        ? [0x81, 0x80 | length]
+        : length < 65536
+        ? [0x81, 0x80 | 126, length >> 8, length & 0xff]
+        : [0x81, 0x80 | 127, 0, 0, 0, 0, ...[24, 16, 8, 0].map((s) => (length >>> s) & 0xff)];
+      const mask = crypto.getRandomValues(new Uint8Array(4));
+      const frame = new Uint8Array(header.length + 4 + length);
+      frame.set(header, 0);
+      frame.set(mask, header.length);
+      for (let i = 0; i < length; i++) frame[header.length + 4 + i] = payload[i] ^ mask[i & 3];
+      let written = 0;
+      while (written < frame.length) written += await conn.write(frame.subarray(written));
+    },
+    close(): void {
+      try {
+        conn.close();
+      } catch {
+        // already closed
+      }
+    },
+  };
+}

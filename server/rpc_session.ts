@@ -34,6 +34,15 @@ export const DEFAULT_MAX_AUTH_FAILURES = 3;
 /** WebSocket close code for policy violations (authentication failures). */
 export const CLOSE_POLICY_VIOLATION = 1008;
 
+/** WebSocket close code for a consumer that does not read what it is sent ("try again later"). */
+export const CLOSE_TRY_AGAIN_LATER = 1013;
+
+/** Default outbound buffer above which no jobs are pushed to a connection, bytes. */
+export const DEFAULT_PAUSE_DELIVERY_BYTES = 1024 * 1024;
+
+/** Default outbound buffer above which a connection is closed instead of sent more, bytes. */
+export const DEFAULT_MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
+
 /** WebSocket close code sent when this broker cannot serve the connection any more (not leader, stopping). */
 export const CLOSE_SERVICE_RESTART = 1012;
 
@@ -80,6 +89,18 @@ export interface RpcSessionOptions {
   log?: (line: string) => void;
   /** A short name of the peer for logs. */
   label?: string;
+  /** Bytes sent but not yet written to the network (the socket's `bufferedAmount`); default 0. */
+  bufferedAmount?: () => number;
+  /**
+   * Above this many buffered bytes, jobs are no longer pushed to the
+   * connection (default {@linkcode DEFAULT_PAUSE_DELIVERY_BYTES}).
+   */
+  pauseDeliveryBytes?: number;
+  /**
+   * Above this many buffered bytes, the next frame is not sent: the
+   * connection is closed with 1013 instead (default {@linkcode DEFAULT_MAX_BUFFERED_BYTES}).
+   */
+  maxBufferedBytes?: number;
 }
 
 function formatIssues(error: z.ZodError): string {
@@ -156,6 +177,10 @@ export class RpcSession {
   #claimControllers = new Set<AbortController>();
   #dispatcher: PushDispatcher;
   #closed = false;
+  #bufferedAmount: () => number;
+  #maxBufferedBytes: number;
+  #pauseDeliveryBytes: number;
+  #lagging = false;
 
   /** Creates a session; with a token check and no prior authentication, starts the auth timer. */
   constructor(options: RpcSessionOptions) {
@@ -170,7 +195,11 @@ export class RpcSession {
     this.#clock = options.clock ?? systemClock;
     this.#log = options.log ?? (() => {});
     this.#label = options.label ?? "ws";
+    this.#bufferedAmount = options.bufferedAmount ?? (() => 0);
+    this.#maxBufferedBytes = options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
+    this.#pauseDeliveryBytes = options.pauseDeliveryBytes ?? DEFAULT_PAUSE_DELIVERY_BYTES;
     this.#dispatcher = new PushDispatcher({
+      keepingUp: () => this.#bufferedAmount() <= this.#pauseDeliveryBytes,
       backend: this.#backend,
       deliver: (jobs) => this.#notify({ method: "deliver", params: { jobs } }),
       onFatal: (error) => this.#fail(CLOSE_SERVICE_RESTART, closeReason(error)),
@@ -428,8 +457,29 @@ export class RpcSession {
     }
   }
 
+  /** `false` (and the connection closed) when the peer has not read what it was sent. */
+  #roomToSend(): boolean {
+    const buffered = this.#bufferedAmount();
+    const lagging = buffered > this.#pauseDeliveryBytes;
+    if (lagging !== this.#lagging) {
+      this.#lagging = lagging;
+      this.#log(
+        lagging
+          ? `${this.#label}: not reading: ${buffered} bytes unread, no jobs pushed to it until it catches up`
+          : `${this.#label}: reading again`,
+      );
+    }
+    if (buffered <= this.#maxBufferedBytes) return true;
+    this.#log(`${this.#label}: closing a slow consumer: ${buffered} bytes unread`);
+    this.#fail(
+      CLOSE_TRY_AGAIN_LATER,
+      `slow consumer: more than ${this.#maxBufferedBytes} bytes sent and not read`,
+    );
+    return false;
+  }
+
   #notify(notification: RpcNotification): boolean {
-    if (this.#closed) return false;
+    if (this.#closed || !this.#roomToSend()) return false;
     try {
       return this.#send(JSON.stringify(notification));
     } catch (cause) {
@@ -440,7 +490,7 @@ export class RpcSession {
 
   /** Sends a result (when `error` is undefined) or an error reply; returns whether it was sent. */
   #reply(id: number | string | null, error: unknown, result?: unknown): boolean {
-    if (this.#closed) return false;
+    if (this.#closed || !this.#roomToSend()) return false;
     let frame: RpcReply;
     if (error === undefined) {
       frame = { id: id as number | string, result: result ?? null };

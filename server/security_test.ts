@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { Broker } from "../broker/broker.ts";
 import type { ClaimedJob } from "../protocol/operations.ts";
 import { MemoryStore } from "../storage/memory_store.ts";
-import { rawRequest, UPGRADE_HEADERS } from "./_test_raw_http.ts";
+import { openStalledWebSocket, rawRequest, UPGRADE_HEADERS } from "./_test_raw_http.ts";
 import { TestClient } from "./_test_ws_client.ts";
 import type { TokenGrant } from "./auth.ts";
 import {
@@ -337,3 +337,84 @@ Deno.test("Host check on loopback: a rebinding name is refused, loopback names a
   await res.body?.cancel();
   await handler.close();
 });
+
+Deno.test("slow consumers: no deliveries once they stop reading, closed past the hard limit; honest workers get every job", async () => {
+  const lines: string[] = [];
+  const seen = (pattern: RegExp) => lines.some((line) => pattern.test(line));
+  await withBroker({
+    pauseDeliveryBytes: 256 * 1024,
+    maxBufferedBytes: 16 * 1024 * 1024,
+    log: (line) => lines.push(line),
+  }, async ({ server, broker }) => {
+    // A big job to read over and over (its replies fill the slow consumer's buffer).
+    const big = "x".repeat(200 * 1024);
+    const { jobs: [{ id: bigId }] } = await broker.request({
+      op: "push",
+      jobs: [{ type: "blob", payload: big }],
+    });
+    const slow = await openStalledWebSocket(server.addr);
+    await slow.send(JSON.stringify({
+      id: 1,
+      method: "subscribe",
+      params: { workerId: "slow", types: ["work"], credits: 1000 },
+    }));
+    // It asks for the big job again and again and reads nothing, until the
+    // broker notices (the kernel's socket buffers absorb the first few MB).
+    let id = 100;
+    const getBig = () =>
+      slow.send(JSON.stringify({ id: id++, method: "get", params: { jobId: bigId } }));
+    for (let i = 0; i < 200 && !seen(/not reading: \d+ bytes unread/); i++) {
+      await getBig();
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    assert.ok(seen(/not reading: \d+ bytes unread/), "the broker saw the consumer lag");
+    // Well past the pause threshold, so what the kernel still absorbs cannot drain it.
+    for (let i = 0; i < 20; i++) await getBig();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.ok(!seen(/closing a slow consumer/), "lagging, not yet past the hard limit");
+
+    // Jobs pushed now reach its parked claim (for up to 1000 jobs), but are
+    // given back instead of delivered; an honest worker then gets them all.
+    const { jobs } = await broker.request({
+      op: "push",
+      jobs: Array.from({ length: 20 }, (_, i) => ({ type: "work", payload: i })),
+    });
+    await waitUntil(() => seen(/ws#1: delivery paused/), "the slow consumer's delivery paused");
+    const honest = await TestClient.connect(server.url);
+    await honest.call("subscribe", { workerId: "honest", types: ["work"], credits: 50 });
+    const got = new Set<string>();
+    await waitUntil(() => {
+      for (const frame of honest.frames) {
+        if (frame.method === "deliver") {
+          for (const job of (frame.params as { jobs: ClaimedJob[] }).jobs) got.add(job.id);
+        }
+      }
+      return got.size === 20;
+    }, "all 20 jobs at the honest worker");
+    assert.deepEqual([...got].sort(), jobs.map((j) => j.id).sort());
+    for (const job of jobs) {
+      const { job: record } = await broker.request({ op: "get", jobId: job.id });
+      assert.equal(record.lease?.workerId, "honest");
+    }
+    assert.ok(!seen(/closing a slow consumer/), "delivery paused without closing it");
+
+    // Past the hard limit it is closed rather than sent more.
+    for (let i = 0; i < 400 && !seen(/closing a slow consumer/); i++) {
+      await getBig();
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    assert.ok(seen(/closing a slow consumer: \d+ bytes unread/));
+    // The broker still serves everybody else.
+    assert.ok((await honest.call("stats")).result);
+    slow.close();
+    await honest.close();
+  });
+});
+
+async function waitUntil(check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}

@@ -57,6 +57,18 @@ export interface BrokerHandlerOptions {
   maxFrameBytes?: number;
   /** Largest REST body accepted, bytes (default: `maxFrameBytes`). */
   maxBodyBytes?: number;
+  /**
+   * Outbound bytes a WebSocket may have unread (`bufferedAmount`) before jobs
+   * stop being pushed to it (default 1 MiB): deliveries go only to consumers
+   * that keep up.
+   */
+  pauseDeliveryBytes?: number;
+  /**
+   * Outbound bytes a WebSocket may have unread before it is closed (1013)
+   * instead of being sent more (default 16 MiB). Its leased jobs come back by
+   * release or lease expiry.
+   */
+  maxBufferedBytes?: number;
   /** Most requests in flight per WebSocket connection; more get `overloaded` (default 1000). */
   maxPendingPerConnection?: number;
   /** Time an unauthenticated WebSocket may stay open, ms (default 10 000). */
@@ -177,6 +189,13 @@ export function createBrokerHandler(options: BrokerHandlerOptions): BrokerHandle
         : { maxAuthFailures: options.maxAuthFailures }),
       ...(options.claimWaitMs === undefined ? {} : { claimWaitMs: options.claimWaitMs }),
       ...(options.clock === undefined ? {} : { clock: options.clock }),
+      bufferedAmount: () => socket.bufferedAmount,
+      ...(options.pauseDeliveryBytes === undefined
+        ? {}
+        : { pauseDeliveryBytes: options.pauseDeliveryBytes }),
+      ...(options.maxBufferedBytes === undefined
+        ? {}
+        : { maxBufferedBytes: options.maxBufferedBytes }),
       log,
       label,
     });
