@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { Broker } from "../broker/broker.ts";
-import type { ClaimedJob } from "../protocol/operations.ts";
+import type { ClaimedJob, Job } from "../protocol/operations.ts";
 import { MemoryStore } from "../storage/memory_store.ts";
 import { openStalledWebSocket, rawRequest, UPGRADE_HEADERS } from "./_test_raw_http.ts";
 import { TestClient } from "./_test_ws_client.ts";
@@ -418,3 +418,125 @@ async function waitUntil(check: () => boolean, what: string, timeoutMs = 10_000)
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
+
+Deno.test("REST answers client mistakes with 4xx and a JSON error, never 500", async () => {
+  await withBroker({}, async ({ server, broker }) => {
+    const { jobs: [{ id }] } = await broker.request({
+      op: "push",
+      jobs: [{ type: "t", payload: 1 }],
+    });
+    const bodies = [
+      "",
+      "null",
+      "[]",
+      "5",
+      '"x"',
+      "{",
+      "{}",
+      '{"jobs":5}',
+      '{"jobs":[]}',
+      '{"jobs":[null]}',
+      '{"jobs":{"type":"t"}}',
+      '{"type":5,"payload":1}',
+      '{"type":"t"}',
+      '{"type":"t","payload":1,"priority":"high"}',
+      '{"type":"t","payload":1,"delayMs":-1}',
+      '{"type":"t","payload":1,"runAt":1e400}',
+      '{"type":"t","payload":1,"backoff":{"type":"linear"}}',
+      '{"type":"t","payload":1,"maxAttempts":0}',
+      '{"type":"t","payload":1,"idempotencyKey":""}',
+      `{"type":"t","payload":${"[".repeat(100_000)}${"]".repeat(100_000)}}`,
+      `{"type":"t","payload":"${"x".repeat(300 * 1024)}"}`,
+      "\u0000\u0001",
+    ];
+    const statuses: number[] = [];
+    const check = async (response: Response, what: string) => {
+      const text = await response.text();
+      statuses.push(response.status);
+      assert.ok(
+        response.status >= 400 && response.status < 500,
+        `${what}: ${response.status} ${text}`,
+      );
+      const body = JSON.parse(text);
+      assert.equal(typeof body.error.code, "string", what);
+      assert.notEqual(body.error.code, "internal", what);
+    };
+    for (const body of bodies) {
+      await check(
+        await fetch(`${server.url}/v1/jobs`, { method: "POST", headers: JSON_TYPE, body }),
+        `POST ${body.slice(0, 40)}`,
+      );
+    }
+    const requests: [string, string, RequestInit?][] = [
+      ["GET", "/v1/jobs"],
+      ["PUT", `/v1/jobs/${id}`, { body: "{}", headers: JSON_TYPE }],
+      ["PATCH", "/v1/stats", { body: "{}", headers: JSON_TYPE }],
+      ["GET", "/v1/jobs/%E0%A4%A"],
+      ["GET", `/v1/jobs/${"9".repeat(300)}`],
+      ["GET", "/v1/jobs/999999999"],
+      ["GET", "/v1/jobs/-1"],
+      ["DELETE", "/v1/jobs/nope"],
+      ["GET", `/v1/jobs/${id}/extra`],
+      ["GET", "/v1/"],
+      ["GET", "/v2/jobs"],
+      ["POST", "/healthz", { body: "{}", headers: JSON_TYPE }],
+      ["POST", "/v1/jobs", { body: "{}", headers: { "content-type": "text/plain" } }],
+      ["POST", "/v1/jobs", {
+        body: "{}",
+        headers: { ...JSON_TYPE, "content-length": "999999999" },
+      }],
+      ["GET", "/ws"],
+      ["POST", "/ws", { body: "{}", headers: JSON_TYPE }],
+    ];
+    for (const [method, path, init] of requests) {
+      let response: Response;
+      try {
+        response = await fetch(`${server.url}${path}`, { method, ...init });
+      } catch {
+        continue; // the client refused to send it (e.g. a lying content-length)
+      }
+      await check(response, `${method} ${path}`);
+    }
+    assert.ok(statuses.every((status) => status !== 500));
+    // Nothing bad was stored, and the broker still serves.
+    assert.equal((await broker.request({ op: "stats" })).totals.pushed, 1);
+  });
+});
+
+Deno.test("__proto__ keys in payloads are kept as ordinary keys, over WebSocket and REST", async () => {
+  await withBroker({}, async ({ server }) => {
+    const payloadText = '{"__proto__":{"polluted":true},"constructor":{"prototype":{"x":1}},"a":1}';
+    const client = await TestClient.connect(server.url);
+    client.ws.send(
+      `{"id":"push","method":"push","params":{"jobs":[{"type":"t","payload":${payloadText}}]}}`,
+    );
+    const pushed = await client.next((f) => f.id === "push");
+    const wsId = (pushed.result as { jobs: { id: string }[] }).jobs[0].id;
+    const rest = await fetch(`${server.url}/v1/jobs`, {
+      method: "POST",
+      headers: JSON_TYPE,
+      body: `{"type":"t","payload":${payloadText}}`,
+    });
+    assert.equal(rest.status, 201);
+    const restId = (await rest.json()).id;
+    for (const id of [wsId, restId]) {
+      // Read back over WebSocket (raw text: the key is there, as an own key).
+      client.ws.send(`{"id":"get-${id}","method":"get","params":{"jobId":"${id}"}}`);
+      const viaWs = await client.next((f) => f.id === `get-${id}`);
+      assert.equal(JSON.stringify((viaWs.result as { job: Job }).job.payload), payloadText);
+      const viaRest = await (await fetch(`${server.url}/v1/jobs/${id}`)).text();
+      assert.ok(viaRest.includes(payloadText), viaRest);
+      const payload = JSON.parse(viaRest).payload;
+      assert.ok(Object.hasOwn(payload, "__proto__"));
+      assert.deepEqual(JSON.parse(JSON.stringify(payload)), JSON.parse(payloadText));
+    }
+    // And a claim hands it to the worker unchanged.
+    const claimed = await client.call("claim", { workerId: "w", max: 2 });
+    assert.equal((claimed.result as { jobs: ClaimedJob[] }).jobs.length, 2);
+    for (const job of (claimed.result as { jobs: ClaimedJob[] }).jobs) {
+      assert.equal(JSON.stringify(job.payload), payloadText);
+    }
+    assert.equal(({} as Record<string, unknown>).polluted, undefined, "no prototype pollution");
+    await client.close();
+  });
+});
