@@ -203,7 +203,9 @@ function applyOne(
       const { job } = known(draft, operation.jobId);
       const { lease, ...record } = job;
       const view: JobView = { ...record, state: effectiveState(job, context.now) };
-      if (lease !== undefined) view.lease = { workerId: lease.workerId, expiresAt: lease.expiresAt };
+      if (lease !== undefined) {
+        view.lease = { workerId: lease.workerId, expiresAt: lease.expiresAt };
+      }
       return { job: view } satisfies BrokerOperationResults["get"];
     }
     case "stats": {
