@@ -51,6 +51,8 @@ Options:
   --token TOKEN             same, but visible in ps: prefer --token-file or OSQUEUE_TOKEN
   --allow-origin ORIGIN     let web pages from ORIGIN (https://app.example.com) use the broker
                             (WebSocket and CORS); repeatable or comma-separated; default none
+  --allow-host NAME         on loopback, also answer to this Host name (a proxy's public name;
+                            * = any); repeatable or comma-separated
   --quiet                   log only errors and leadership changes
 Credentials for S3 come from the standard AWS env vars (AWS_ACCESS_KEY_ID, …).`,
   push: `osqueue push — enqueue a job
@@ -168,6 +170,7 @@ async function brokerCommand(args: string[]): Promise<number> {
       "token-file": { type: "string" },
       "tokens-file": { type: "string" },
       "allow-origin": { type: "string", multiple: true },
+      "allow-host": { type: "string", multiple: true },
       quiet: { type: "boolean" },
     },
     strict: true,
@@ -181,9 +184,12 @@ async function brokerCommand(args: string[]): Promise<number> {
     ...(values["tokens-file"] === undefined ? {} : { tokensFile: values["tokens-file"] }),
     warn: log,
   });
-  const allowOrigins = (values["allow-origin"] ?? []).flatMap((list) =>
-    list.split(",").map((origin) => origin.trim()).filter((origin) => origin !== "")
-  );
+  const list = (values: string[] | undefined) =>
+    (values ?? []).flatMap((text) =>
+      text.split(",").map((item) => item.trim()).filter((item) => item !== "")
+    );
+  const allowOrigins = list(values["allow-origin"]);
+  const allowHosts = list(values["allow-host"]);
   const { store, prefix } = openStore(values);
   const quiet = values.quiet ?? false;
   const advertiseHost = listen.hostname === "0.0.0.0" ? "127.0.0.1" : listen.hostname;
@@ -207,6 +213,7 @@ async function brokerCommand(args: string[]): Promise<number> {
     port: listen.port,
     tokens,
     allowOrigins,
+    allowHosts,
     log: quiet ? undefined : log,
   });
   const url = values.advertise ?? `http://${advertiseHost}:${server.addr.port}`;

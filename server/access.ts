@@ -31,10 +31,11 @@ export interface AccessPolicyOptions {
    */
   allowOrigins?: readonly string[];
   /**
-   * Accept only these `Host` names (lower case, no port; IPv6 in brackets), or
-   * `"loopback"` for `localhost`, `127.x.x.x` and `[::1]`. Default: any host.
+   * Accept only these `Host` names (no port; IPv6 in brackets); the entry
+   * `"loopback"` stands for `localhost`, `127.x.x.x` and `[::1]`, and `"*"`
+   * turns the check off. Default: any host.
    */
-  allowHosts?: readonly string[] | "loopback";
+  allowHosts?: readonly string[];
 }
 
 /** The origin and host rules of a server (see the module doc). */
@@ -96,10 +97,10 @@ export function createAccessPolicy(options: AccessPolicyOptions = {}): AccessPol
     allowed.add(normal);
   }
   const anyOrigin = allowed.has("*");
-  const hosts = options.allowHosts;
-  const hostSet = hosts === undefined || hosts === "loopback"
+  const hostSet = options.allowHosts === undefined || options.allowHosts.includes("*")
     ? undefined
-    : new Set(hosts.map((h) => h.toLowerCase()));
+    : new Set(options.allowHosts.map((h) => h.trim().toLowerCase()));
+  const loopbackHosts = hostSet?.has("loopback") ?? false;
 
   /** The request's foreign origin (normalised), or `undefined` when none or its own. */
   function foreignOrigin(request: Request): string | undefined {
@@ -121,16 +122,16 @@ export function createAccessPolicy(options: AccessPolicyOptions = {}): AccessPol
 
   return {
     check(request: Request): void {
-      if (hosts !== undefined) {
+      if (hostSet !== undefined) {
         const header = request.headers.get("host");
         const name = header === null ? undefined : hostName(header);
         const ok = name !== undefined &&
-          (hosts === "loopback" ? isLoopbackHost(name) : hostSet!.has(name));
+          (hostSet.has(name) || (loopbackHosts && isLoopbackHost(name)));
         if (!ok) {
           throw new ForbiddenError(
-            `Host ${
-              JSON.stringify(header)
-            } is not accepted: this broker listens on loopback and answers only to localhost, 127.0.0.1 or [::1]`,
+            `Host ${JSON.stringify(header)} is not accepted (allowed: ${
+              [...hostSet].join(", ")
+            }; behind a proxy that keeps the Host header, add it with --allow-host)`,
           );
         }
       }

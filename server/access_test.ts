@@ -35,7 +35,7 @@ Deno.test("loopback names and addresses", () => {
 Deno.test("access policy: origins, hosts, CORS headers", () => {
   const policy = createAccessPolicy({
     allowOrigins: ["https://app.example.com"],
-    allowHosts: "loopback",
+    allowHosts: ["loopback"],
   });
   const host = "127.0.0.1:7420";
   policy.check(req({ host }));
@@ -58,4 +58,9 @@ Deno.test("access policy: origins, hosts, CORS headers", () => {
   const any = createAccessPolicy({ allowOrigins: ["*"], allowHosts: ["queue.internal"] });
   any.check(req({ host: "queue.internal:80", origin: "https://whatever.example" }));
   assert.throws(() => any.check(req({ host: "other.internal" })), ForbiddenError);
+  assert.throws(() => any.check(req({ host: "localhost" })), ForbiddenError, "loopback not listed");
+  const proxied = createAccessPolicy({ allowHosts: ["loopback", "Queue.Example.com"] });
+  proxied.check(req({ host: "queue.example.com" }));
+  proxied.check(req({ host: "localhost:1" }));
+  createAccessPolicy({ allowHosts: ["loopback", "*"] }).check(req({ host: "anything" }));
 });

@@ -325,6 +325,17 @@ Deno.test("Host check on loopback: a rebinding name is refused, loopback names a
       assert.equal((await get(host)).status, 200, host);
     }
   });
+  // Behind a proxy that keeps the public Host header: that name is listed too.
+  await withBroker(
+    { hostname: "127.0.0.1", allowHosts: ["queue.example.com"] },
+    async ({ server }) => {
+      const get = (host: string) =>
+        rawRequest(server.addr, { path: "/v1/stats", headers: { host } });
+      assert.equal((await get("queue.example.com")).status, 200);
+      assert.equal((await get(`localhost:${server.addr.port}`)).status, 200);
+      assert.equal((await get("evil.example")).status, 403);
+    },
+  );
   // Bound to all interfaces (a real name may be in use): no Host check.
   const handler = createBrokerHandler({
     backend: {

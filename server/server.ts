@@ -48,11 +48,13 @@ export interface BrokerHandlerOptions {
    */
   allowOrigins?: readonly string[];
   /**
-   * Accepted `Host` names (no port), or `"loopback"`; others get 403 (DNS
-   * rebinding). Default: any host; {@linkcode serveBroker} uses `"loopback"`
-   * when it listens on a loopback address.
+   * Accepted `Host` names (no port); `"loopback"` stands for `localhost`,
+   * `127.x.x.x` and `[::1]`, `"*"` for any. Others get 403 (DNS rebinding).
+   * Default: any host, except that {@linkcode serveBroker} listening on a
+   * loopback address adds `"loopback"` to the list (so a proxy's public name
+   * must be listed to be accepted).
    */
-  allowHosts?: readonly string[] | "loopback";
+  allowHosts?: readonly string[];
   /** Largest WebSocket frame accepted, bytes (default `DEFAULT_MAX_FRAME_BYTES`). */
   maxFrameBytes?: number;
   /** Largest REST body accepted, bytes (default: `maxFrameBytes`). */
@@ -319,7 +321,9 @@ export function serveBroker(options: ServeBrokerOptions): BrokerServer {
   const hostname = options.hostname ?? "127.0.0.1";
   const handler = createBrokerHandler({
     ...options,
-    allowHosts: options.allowHosts ?? (isLoopbackAddress(hostname) ? "loopback" : undefined),
+    ...(isLoopbackAddress(hostname)
+      ? { allowHosts: ["loopback", ...(options.allowHosts ?? [])] }
+      : {}),
   });
   const server = Deno.serve({
     hostname,
