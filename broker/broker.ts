@@ -490,6 +490,9 @@ export class Broker implements QueueBackend {
           defaultLeaseMs: this.#o.heartbeatTimeoutMs,
           newToken: this.#o.newToken,
           random: this.#o.random,
+          ...(this.#o.limits === undefined
+            ? {}
+            : { limits: this.#o.limits, stateBytes: this.#checkpointer.stateBytes() }),
         },
       });
       switch (outcome.kind) {

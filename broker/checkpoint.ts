@@ -93,7 +93,7 @@ export async function writeCheckpoint(options: WriteCheckpointOptions): Promise<
     const body = encodeSegment(segment, jobs);
     bytes += body.length;
     await store.put(key, body);
-    return { segment, key, jobs: jobs.length };
+    return { segment, key, jobs: jobs.length, bytes: body.length };
   });
   const segments = [...reused.values(), ...written].sort((x, y) => x.segment - y.segment);
   const manifest: Manifest = {

@@ -49,6 +49,12 @@ export interface CheckpointerOptions {
   log?: (event: { event: string; [field: string]: unknown }) => void;
 }
 
+function segmentBytes(manifest: Manifest | null): number {
+  let bytes = 0;
+  for (const entry of manifest?.segments ?? []) bytes += entry.bytes;
+  return bytes;
+}
+
 interface Generation {
   seq: number;
   key: string;
@@ -80,6 +86,7 @@ export class Checkpointer {
   #recordsSince = 0;
   #lastSeq = 0;
   #bytesSince = 0;
+  #checkpointBytes = 0;
   #lastAt = 0;
   #nextEstimateAt = 0;
   #running: Promise<void> | undefined;
@@ -100,6 +107,14 @@ export class Checkpointer {
     return { ...this.#metrics };
   }
 
+  /**
+   * The state's size as stored: the installed checkpoint's segments plus the
+   * log written since (what a restart reads). `maxStateBytes` is checked against it.
+   */
+  stateBytes(): number {
+    return this.#checkpointBytes + this.#bytesSince;
+  }
+
   /** Whether a checkpoint is being written. */
   get running(): boolean {
     return this.#running !== undefined;
@@ -114,8 +129,9 @@ export class Checkpointer {
     this.#previous = null;
     this.#swept = false;
     this.#recordsSince = loaded.tail;
+    this.#checkpointBytes = segmentBytes(loaded.manifest);
     this.#lastSeq = loaded.state.commit;
-    this.#bytesSince = 0;
+    this.#bytesSince = loaded.tailBytes;
     this.#nextEstimateAt = 0;
     this.#stopped = false;
   }
@@ -184,6 +200,7 @@ export class Checkpointer {
       this.#previous = this.#current;
       this.#current = { seq, key: written.key, manifest: written.manifest };
       this.#base = state;
+      this.#checkpointBytes = segmentBytes(written.manifest);
       this.#recordsSince = this.#lastSeq - seq;
       this.#bytesSince = 0;
       this.#nextEstimateAt = 0;

@@ -69,6 +69,8 @@ export interface LoadedState {
   archives: ArchiveWrite[];
   /** Log records read after the checkpoint. */
   tail: number;
+  /** Their bytes. */
+  tailBytes: number;
 }
 
 /** What the head key held when a broker started. */
@@ -161,8 +163,16 @@ export class StateStore {
         this.#log({ event: "checkpoint-vanished", key: error.key, attempt });
         continue;
       }
-      const { state, archives, records } = await this.#replayFrom(base.state);
-      return { state, head, manifest: base.manifest, base: base.state, archives, tail: records };
+      const { state, archives, records, bytes } = await this.#replayFrom(base.state);
+      return {
+        state,
+        head,
+        manifest: base.manifest,
+        base: base.state,
+        archives,
+        tail: records,
+        tailBytes: bytes,
+      };
     }
   }
 
@@ -198,6 +208,7 @@ export class StateStore {
       base: createState(),
       archives: [],
       tail: 0,
+      tailBytes: 0,
     });
   }
 
@@ -238,6 +249,7 @@ export class StateStore {
       base: opened.state,
       archives: [],
       tail: 0,
+      tailBytes: 0,
     });
   }
 

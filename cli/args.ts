@@ -43,3 +43,34 @@ export function parseListen(text: string): ListenAddress {
   const host = match[1] === undefined || match[1] === "" ? "0.0.0.0" : match[1];
   return { hostname: host.replace(/^\[(.*)\]$/, "$1"), port };
 }
+
+/**
+ * Parses a size: a whole number of bytes, or one with a unit (`kB`, `MB`,
+ * `GB` = powers of 1000; `KiB`, `MiB`, `GiB` = powers of 1024). Throws an
+ * `InvalidError` naming `name`.
+ */
+export function parseSize(text: string, name = "size"): number {
+  const match = /^(\d+(?:\.\d+)?)\s*(b|kb|mb|gb|kib|mib|gib)?$/i.exec(text.trim());
+  if (match === null) {
+    throw new InvalidError(`${name}: "${text}" is not a size (e.g. 1048576, 500MB, 2GiB)`);
+  }
+  const units: Record<string, number> = {
+    b: 1,
+    kb: 1e3,
+    mb: 1e6,
+    gb: 1e9,
+    kib: 1024,
+    mib: 1024 ** 2,
+    gib: 1024 ** 3,
+  };
+  return Math.round(Number(match[1]) * units[(match[2] ?? "b").toLowerCase()]);
+}
+
+/** Parses a whole number ≥ 1; throws an `InvalidError` naming `name`. */
+export function parseCount(text: string, name = "count"): number {
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n < 1) {
+    throw new InvalidError(`${name}: "${text}" is not a whole number ≥ 1`);
+  }
+  return n;
+}

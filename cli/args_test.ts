@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { InvalidError } from "../errors.ts";
-import { parseDuration, parseListen } from "./args.ts";
+import { parseCount, parseDuration, parseListen, parseSize } from "./args.ts";
 
 Deno.test("parseDuration: units; 0 needs none", () => {
   assert.equal(parseDuration("500ms"), 500);
@@ -56,4 +56,17 @@ Deno.test("parseDuration: a number without a unit is refused, with the ways to w
     /^InvalidError: --delay: expected a duration with a unit, got "5": write 5ms, 5s, 5m or 5h$/,
   );
   assert.throws(() => parseDuration("250"), InvalidError);
+});
+
+Deno.test("parseSize and parseCount: units, and clear errors", () => {
+  assert.equal(parseSize("1048576"), 1_048_576);
+  assert.equal(parseSize("500MB"), 500_000_000);
+  assert.equal(parseSize("2GiB"), 2 * 1024 ** 3);
+  assert.equal(parseSize("1.5 kb"), 1500);
+  assert.throws(
+    () => parseSize("lots", "--max-state-bytes"),
+    /--max-state-bytes: "lots" is not a size/,
+  );
+  assert.equal(parseCount("3"), 3);
+  assert.throws(() => parseCount("0", "--max-pending-jobs"), /not a whole number/);
 });

@@ -32,7 +32,8 @@ Options:
   --cursor C         the page after the one that printed "next page: --cursor C"
   --json             print JSON (one object) instead of a table
   --url URL          broker URL (default http://127.0.0.1:8080); env OSQUEUE_URL
-  --token TOKEN      bearer token; env OSQUEUE_TOKEN`;
+  --token-file PATH  bearer token read from a file; env OSQUEUE_TOKEN
+  --token TOKEN      bearer token (visible in ps: prefer --token-file)`;
 
 const STATES: readonly JobState[] = [
   "ready",
@@ -71,6 +72,7 @@ export async function jobsCommand(args: string[], now: () => number = Date.now):
       json: { type: "boolean" },
       url: { type: "string" },
       token: { type: "string" },
+      "token-file": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
     allowPositionals: true,
@@ -82,7 +84,11 @@ export async function jobsCommand(args: string[], now: () => number = Date.now):
     return values.help ? 0 : 2;
   }
   if (extra.length > 0) throw usage(`unexpected argument "${extra[0]}"`);
-  const flags: ConnectionFlags = { url: values.url, token: values.token };
+  const flags: ConnectionFlags = {
+    url: values.url,
+    token: values.token,
+    "token-file": values["token-file"],
+  };
   const print = (value: unknown, human: () => string) =>
     console.log(values.json ? JSON.stringify(value, null, 2) : human());
   const needId = () => {

@@ -18,16 +18,17 @@
 import { parseArgs } from "node:util";
 import { InvalidError, OsqueueError, UnavailableError } from "@osqueue/osqueue/worker";
 import type { ObjectStore } from "@osqueue/osqueue/storage";
-import type { QueueBackend } from "@osqueue/osqueue/protocol";
+import type { QueueBackend, QueueLimits } from "@osqueue/osqueue/protocol";
 import { ArchiveReader, Broker, readQueueState } from "@osqueue/osqueue/broker";
 import { createState, jobCount, listJobs, queueStats } from "@osqueue/osqueue/core";
 import { denoOtelRecorder, MetricsCollector, serveBroker } from "@osqueue/osqueue/server";
-import { parseDuration, parseListen } from "./args.ts";
+import { parseCount, parseDuration, parseListen, parseSize } from "./args.ts";
 import { JOBS_HELP, jobsCommand } from "./jobs.ts";
 import { brokerEventLevel, Logger, parseLogFormat, parseLogLevel, serverLineLevel } from "./log.ts";
 import { formatPushFile, pushFile } from "./push_file.ts";
 import { env, restCall } from "./rest_client.ts";
 import { STATS_HELP, statsCommand, TOP_HELP, topCommand } from "./top.ts";
+import { loadBrokerTokens } from "./secrets.ts";
 
 const HELP: Record<string, string> = {
   main: `osqueue — a durable job queue on object storage
@@ -60,7 +61,18 @@ Options:
                             broker takes over from its own earlier run at once)
   --advertise URL           URL clients are redirected to when this broker leads
                             (default http://<host>:<port>)
-  --token TOKEN             require this bearer token (API, dashboard, /metrics); env OSQUEUE_TOKEN
+  --tokens-file PATH        scoped tokens (JSON: {"tokens": [{token, role, types?, name?}]},
+                            role producer | worker | admin); env OSQUEUE_TOKENS_FILE
+  --token-file PATH         require this admin token (the file's content) for the API, the
+                            dashboard and /metrics; env OSQUEUE_TOKEN
+  --token TOKEN             same, but visible in ps: prefer --token-file or OSQUEUE_TOKEN
+  --allow-origin ORIGIN     let web pages from ORIGIN (https://app.example.com) use the broker
+                            (WebSocket and CORS); repeatable or comma-separated; default none
+  --max-pending-jobs N      refuse pushes (overloaded, HTTP 429) beyond N unfinished jobs
+  --max-state-bytes SIZE    refuse pushes once the stored state (checkpoint + log) is this big
+                            (e.g. 500MB, 2GiB)
+  --allow-host NAME         on loopback, also answer to this Host name (a proxy's public name;
+                            * = any); repeatable or comma-separated
   --log-level LEVEL         debug, info (default), warn or error; debug and info go to stdout,
                             warn and error to stderr
   --log-format FORMAT       text (default, readable) or json (one JSON object per line)
@@ -83,7 +95,8 @@ Options:
   --file PATH        push one job per line, each {"type": …, "payload": …, …} ("-" = stdin);
                      every line is checked before anything is pushed; progress on stderr
   --json             print the reply as JSON
-  --token TOKEN      bearer token; env OSQUEUE_TOKEN`,
+  --token-file PATH  bearer token read from a file; env OSQUEUE_TOKEN
+  --token TOKEN      bearer token (visible in ps: prefer --token-file)`,
   stats: STATS_HELP,
   top: TOP_HELP,
   jobs: JOBS_HELP,
@@ -205,17 +218,34 @@ async function brokerCommand(args: string[]): Promise<number> {
       token: { type: "string" },
       "log-level": { type: "string" },
       "log-format": { type: "string", default: "text" },
+      "token-file": { type: "string" },
+      "tokens-file": { type: "string" },
+      "max-pending-jobs": { type: "string" },
+      "max-state-bytes": { type: "string" },
+      "allow-origin": { type: "string", multiple: true },
+      "allow-host": { type: "string", multiple: true },
       quiet: { type: "boolean" },
     },
     strict: true,
   });
   if (values.help) return help("broker");
   const listen = parseListen(values.listen);
-  const token = values.token ?? env("OSQUEUE_TOKEN");
   const logger = new Logger({
     level: parseLogLevel(values["log-level"] ?? (values.quiet ? "warn" : "info")),
     format: parseLogFormat(values["log-format"]),
   });
+  const tokens = await loadBrokerTokens({
+    ...(values.token === undefined ? {} : { token: values.token }),
+    ...(values["token-file"] === undefined ? {} : { tokenFile: values["token-file"] }),
+    ...(values["tokens-file"] === undefined ? {} : { tokensFile: values["tokens-file"] }),
+    warn: (line) => logger.warn(line),
+  });
+  const list = (values: string[] | undefined) =>
+    (values ?? []).flatMap((text) =>
+      text.split(",").map((item) => item.trim()).filter((item) => item !== "")
+    );
+  const allowOrigins = list(values["allow-origin"]);
+  const allowHosts = list(values["allow-host"]);
   const advertiseHost = listen.hostname === "0.0.0.0" ? "127.0.0.1" : listen.hostname;
   // Flags are checked before anything listens, so a bad one leaves nothing behind.
   const timing = {
@@ -224,6 +254,13 @@ async function brokerCommand(args: string[]): Promise<number> {
     takeoverTimeoutMs: parseDuration(values["takeover-timeout"], "--takeover-timeout"),
     minCommitIntervalMs: parseDuration(values["min-commit-interval"], "--min-commit-interval"),
   };
+  const limits: QueueLimits = {};
+  if (values["max-pending-jobs"] !== undefined) {
+    limits.maxPendingJobs = parseCount(values["max-pending-jobs"], "--max-pending-jobs");
+  }
+  if (values["max-state-bytes"] !== undefined) {
+    limits.maxStateBytes = parseSize(values["max-state-bytes"], "--max-state-bytes");
+  }
   const opened = await openStore(values);
   const { prefix } = opened;
   const collector = new MetricsCollector();
@@ -254,7 +291,9 @@ async function brokerCommand(args: string[]): Promise<number> {
       backend: otel?.traceBackend(backend) ?? backend,
       hostname: listen.hostname,
       port: listen.port,
-      token,
+      tokens,
+      allowOrigins,
+      allowHosts,
       // "listening" is said once the storage works: the line after broker.start().
       log: (line) => {
         if (!/^broker server listening on /.test(line)) logger.log(serverLineLevel(line), line);
@@ -301,6 +340,7 @@ async function brokerCommand(args: string[]): Promise<number> {
       prefix,
       identity: { id: values.identity ?? `${Deno.hostname()}:${server.addr.port}`, url },
       ...timing,
+      ...(Object.keys(limits).length === 0 ? {} : { limits }),
       log: (event) => {
         collector.onEvent(event);
         otel?.onEvent(event);
@@ -329,8 +369,8 @@ async function brokerCommand(args: string[]): Promise<number> {
   logger.ready(
     `broker ${broker.identity.id} ${broker.role} on ${server.url} (store ${store.description}${
       prefix ? " prefix " + prefix : ""
-    }${
-      token ? ", token required" : ""
+    }${tokens.length > 0 ? `, ${tokens.length} token(s) required` : ""}${
+      allowOrigins.length > 0 ? `, origins ${allowOrigins.join(" ")}` : ""
     }); dashboard ${server.url}/ui, metrics ${server.url}/metrics`,
   );
   const stopped = Promise.withResolvers<void>();
@@ -385,12 +425,13 @@ async function pushCommand(args: string[]): Promise<number> {
       file: { type: "string" },
       json: { type: "boolean" },
       token: { type: "string" },
+      "token-file": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
   });
   if (values.help) return help("push");
-  const flags = { url: values.url, token: values.token };
+  const flags = { url: values.url, token: values.token, "token-file": values["token-file"] };
   if (values.file !== undefined) {
     if (values.payload !== undefined || values.key !== undefined) {
       console.error(

@@ -6,16 +6,22 @@
  * @module
  */
 import { InvalidError, OsqueueError } from "@osqueue/osqueue/worker";
+import { ARGV_TOKEN_WARNING, readTokenFile } from "./secrets.ts";
+
+/** `--token` on the command line is warned about once per process. */
+let warned = false;
 
 /** Default broker URL. */
 export const DEFAULT_URL = "http://127.0.0.1:8080";
 
-/** The `--url` / `--token` flags of client commands. */
+/** The `--url` / `--token-file` / `--token` flags of client commands. */
 export interface ConnectionFlags {
   /** Broker URL (default env `OSQUEUE_URL`, then {@linkcode DEFAULT_URL}). */
   url?: string;
-  /** Bearer token (default env `OSQUEUE_TOKEN`). */
+  /** Bearer token (default env `OSQUEUE_TOKEN`); visible in `ps`, prefer `token-file`. */
   token?: string;
+  /** A file holding the bearer token (wins over `token`). */
+  "token-file"?: string;
 }
 
 /** An environment variable, or `undefined` when unset or when env access is not granted. */
@@ -63,7 +69,13 @@ export async function restCall(
   body?: unknown,
 ): Promise<unknown> {
   const url = new URL(path, brokerUrl(flags));
-  const token = flags.token ?? env("OSQUEUE_TOKEN");
+  if (flags["token-file"] === undefined && flags.token !== undefined && !warned) {
+    warned = true;
+    console.error(`osqueue: ${ARGV_TOKEN_WARNING}`);
+  }
+  const token = flags["token-file"] !== undefined
+    ? await readTokenFile(flags["token-file"])
+    : flags.token ?? env("OSQUEUE_TOKEN");
   const headers: Record<string, string> = { "content-type": "application/json" };
   if (token) headers.authorization = `Bearer ${token}`;
   let response: Response;

@@ -20,7 +20,8 @@ Options:
   --interval DUR     refresh interval with --watch (default 2s)
   --json             print the raw JSON counters
   --url URL          broker URL (default http://127.0.0.1:8080); env OSQUEUE_URL
-  --token TOKEN      bearer token; env OSQUEUE_TOKEN`;
+  --token-file PATH  bearer token read from a file; env OSQUEUE_TOKEN
+  --token TOKEN      bearer token (visible in ps: prefer --token-file)`;
 
 /** Help of `osqueue top`. */
 export const TOP_HELP =
@@ -30,7 +31,8 @@ Options:
   --interval DUR     refresh interval (default 2s)
   --iterations N     stop after N refreshes (default: until Ctrl-C)
   --url URL          broker URL (default http://127.0.0.1:8080); env OSQUEUE_URL
-  --token TOKEN      bearer token; env OSQUEUE_TOKEN`;
+  --token-file PATH  bearer token read from a file; env OSQUEUE_TOKEN
+  --token TOKEN      bearer token (visible in ps: prefer --token-file)`;
 
 /** What `top` shows: the dashboard's overview (`/ui/api/overview`), or only stats from older brokers. */
 export interface TopData {
@@ -70,6 +72,7 @@ export async function statsCommand(args: string[]): Promise<number> {
       json: { type: "boolean" },
       url: { type: "string" },
       token: { type: "string" },
+      "token-file": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -78,7 +81,11 @@ export async function statsCommand(args: string[]): Promise<number> {
     console.log(STATS_HELP);
     return 0;
   }
-  const flags: ConnectionFlags = { url: values.url, token: values.token };
+  const flags: ConnectionFlags = {
+    url: values.url,
+    token: values.token,
+    "token-file": values["token-file"],
+  };
   const fetchStats = async (): Promise<TopData> => ({
     time: Date.now(),
     stats: await restCall(flags, "GET", "/v1/stats") as QueueStats,
@@ -106,6 +113,7 @@ export async function topCommand(args: string[]): Promise<number> {
       iterations: { type: "string" },
       url: { type: "string" },
       token: { type: "string" },
+      "token-file": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -114,7 +122,11 @@ export async function topCommand(args: string[]): Promise<number> {
     console.log(TOP_HELP);
     return 0;
   }
-  const flags: ConnectionFlags = { url: values.url, token: values.token };
+  const flags: ConnectionFlags = {
+    url: values.url,
+    token: values.token,
+    "token-file": values["token-file"],
+  };
   let overviewMissing = false;
   const load = async (): Promise<TopData> => {
     if (!overviewMissing) {

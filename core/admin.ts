@@ -28,7 +28,7 @@ import type { StateDraft } from "./state_draft.ts";
 export const DEFAULT_LIST_LIMIT = 50;
 
 /** A job as shown to people: the lease without its token; a due delayed job reads as `ready`. */
-export function jobView(job: Job, now: number): JobView {
+export function jobView(job: Job | JobView, now: number): JobView {
   const { lease, ...rest } = job;
   const view: JobView = { ...rest, state: effectiveState(job, now) };
   if (lease !== undefined) view.lease = { workerId: lease.workerId, expiresAt: lease.expiresAt };

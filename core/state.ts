@@ -166,7 +166,7 @@ export function selectArchive(
 }
 
 /** The state a job presents to readers at `now`: a delayed job that is due reads as `ready`. */
-export function effectiveState(job: Job, now: number): JobState {
+export function effectiveState(job: Pick<Job, "state" | "runAt">, now: number): JobState {
   return job.state === "delayed" && job.runAt <= now ? "ready" : job.state;
 }
 

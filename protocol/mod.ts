@@ -39,6 +39,8 @@ export {
   type PromoteOperation,
   type PushJob,
   type PushOperation,
+  type QueueLimits,
+  type QueueLimitsStats,
   type QueueStats,
   type QueueTotals,
   type ReleaseOperation,

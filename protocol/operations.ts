@@ -100,6 +100,13 @@ export interface Job {
   finishedAt?: number;
 }
 
+/**
+ * A job's record as `get` returns it: the lease, when there is one, shows who
+ * holds the job and until when, but never its token (only the holder, who got
+ * it from its claim, may present it).
+ */
+export type JobView = Omit<Job, "lease"> & { lease?: Omit<Lease, "token"> };
+
 /** A job as handed to a worker by a claim. */
 export interface ClaimedJob {
   /** The job's id. */
@@ -140,6 +147,28 @@ export interface QueueTotals {
   cancelled: number;
 }
 
+/**
+ * Capacity limits a broker enforces on `push` (both optional; absent = no
+ * limit). A push that would go past one is refused whole with `overloaded`.
+ */
+export interface QueueLimits {
+  /** Most unfinished jobs (ready + delayed + active) the queue holds. */
+  maxPendingJobs?: number;
+  /**
+   * Most bytes the queue's state may hold: the size of the state as last
+   * written, plus the payloads (and results) added since, as JSON.
+   */
+  maxStateBytes?: number;
+}
+
+/** The limits in force and how close the queue is to them, as `stats` reports them. */
+export interface QueueLimitsStats extends QueueLimits {
+  /** Unfinished jobs now (ready + delayed + active). */
+  pendingJobs: number;
+  /** The state's size in bytes as the broker counts it for `maxStateBytes`, when known. */
+  stateBytes?: number;
+}
+
 /** Queue counters returned by `stats`. */
 export interface QueueStats {
   /** Jobs ready to run now. */
@@ -158,6 +187,8 @@ export interface QueueStats {
   epoch: number;
   /** The commit counter of the state. */
   commit: number;
+  /** The capacity limits in force, when the broker has any (see {@linkcode QueueLimits}). */
+  limits?: QueueLimitsStats;
 }
 
 // ---------------------------------------------------------------------------
@@ -249,11 +280,6 @@ export interface StatsOperation {
   op: "stats";
 }
 
-/** A job as listed for people: the record without the lease token. */
-export interface JobView extends Omit<Job, "lease"> {
-  /** Who holds the job and until when, while active (never the token). */
-  lease?: Omit<Lease, "token">;
-}
 /** List jobs in one state, newest first, a page at a time (operators; costs a scan of the state). */
 export interface ListOperation {
   /** The operation tag. */
@@ -325,9 +351,8 @@ export interface OperationResults {
   release: { ok: true };
   /** Whether the job was cancelled (false when it had already finished). */
   cancel: { cancelled: boolean };
-  /** The job's record. */
-  /** The job; `archived` when it had left the state and was read back from the archive. */
-  get: { job: Job; archived?: boolean };
+  /** The job without its lease token; `archived` when it had left the state and was read back from the archive. */
+  get: { job: JobView; archived?: boolean };
   /** The queue's counters. */
   stats: QueueStats;
   /** One page of jobs, newest first; `total` matching jobs; `next` is the cursor of the next page. */

@@ -10,7 +10,9 @@
  * Methods:
  * - `hello` `{token?, clientId?}` → `{brokerId, leader, leaderUrl?}` — authenticates the
  *   connection when the server has a token (a token may also come as
- *   `Authorization: Bearer` on the upgrade request); must come first then.
+ *   `Authorization: Bearer` on the upgrade request); must come first then. The token's role
+ *   (`producer`, `worker`, `admin`) decides which methods the connection may call; others get
+ *   `forbidden`.
  * - every queue {@linkcode Operation} by its `op` name, params = the operation without `op`
  *   (`push`, `claim`, `heartbeat`, `complete`, `fail`, `release`, `cancel`, `get`, `stats`);
  * - `subscribe` `{workerId, types?, credits, leaseMs?}` → `{ok: true}` — push delivery: the

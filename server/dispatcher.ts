@@ -61,6 +61,16 @@ export interface PushDispatcherOptions {
   onFatal?: (error: OsqueueError) => void;
   /** Log sink. */
   log?: (line: string) => void;
+  /**
+   * Whether the connection is keeping up (its outbound buffer is below the
+   * pause threshold). While it returns `false`, no claim is armed, and jobs a
+   * claim still returns are released (not delivered), so a consumer that does
+   * not read its socket cannot sit on jobs other workers could run. Checked
+   * again every `congestionCheckMs`. Default: always keeping up.
+   */
+  keepingUp?: () => boolean;
+  /** How often delivery re-checks a connection that is not keeping up, ms (default 100). */
+  congestionCheckMs?: number;
   /** How long each parked claim waits in the broker, ms (default {@linkcode DEFAULT_CLAIM_WAIT_MS}). */
   claimWaitMs?: number;
   /** Most claims parked at once (default {@linkcode DEFAULT_MAX_PARKED_CLAIMS}). */
@@ -122,6 +132,9 @@ export class PushDispatcher {
   #minRetry: number;
   #maxRetry: number;
   #clock: DispatcherClock;
+  #keepingUp: () => boolean;
+  #congestionCheckMs: number;
+  #congestionTimer?: unknown;
 
   #subscription?: SubscribeParams;
   #generation = 0;
@@ -147,7 +160,14 @@ export class PushDispatcher {
     this.#maxRetry = options.maxRetryDelayMs ?? 5000;
     this.#clock = options.clock ?? systemClock;
     this.#abortGraceMs = options.abortGraceMs ?? DEFAULT_ABORT_GRACE_MS;
+    this.#keepingUp = options.keepingUp ?? (() => true);
+    this.#congestionCheckMs = options.congestionCheckMs ?? 100;
     this.#retryDelay = this.#minRetry;
+  }
+
+  /** Whether delivery is paused because the connection is not keeping up. */
+  get paused(): boolean {
+    return this.#congestionTimer !== undefined;
   }
 
   /** Whether a subscription is active. */
@@ -229,6 +249,11 @@ export class PushDispatcher {
   /** Arms claims for credits not yet covered by an outstanding claim. */
   pump(): void {
     if (this.#closed || this.#subscription === undefined || this.#retryTimer !== undefined) return;
+    if (this.#congestionTimer !== undefined) return;
+    if (!this.#keepingUp()) {
+      this.#waitForDrain();
+      return;
+    }
     let available = this.#credits - this.#armed;
     while (available > 0 && this.#claims.size < this.#maxParked) {
       const max = Math.min(available, LIMITS.maxClaimBatch);
@@ -245,6 +270,8 @@ export class PushDispatcher {
     for (const claim of this.#claims) claim.controller.abort();
     if (this.#retryTimer !== undefined) this.#clock.clearTimeout(this.#retryTimer);
     this.#retryTimer = undefined;
+    if (this.#congestionTimer !== undefined) this.#clock.clearTimeout(this.#congestionTimer);
+    this.#congestionTimer = undefined;
     this.#retryDelay = this.#minRetry;
   }
 
@@ -304,8 +331,11 @@ export class PushDispatcher {
     if (current) this.#armed -= claim.max;
 
     if (jobs.length > 0) {
-      // Defensive: never hand out more than the claim asked for or the credits left.
-      const take = current ? Math.min(jobs.length, claim.max, this.#credits) : 0;
+      // Defensive: never hand out more than the claim asked for or the credits left,
+      // and nothing to a connection that is not reading what it was sent.
+      const take = current && this.#keepingUp()
+        ? Math.min(jobs.length, claim.max, this.#credits)
+        : 0;
       const delivered = jobs.slice(0, take);
       const extra = jobs.slice(take);
       if (delivered.length > 0) {
@@ -341,6 +371,23 @@ export class PushDispatcher {
     }
     this.#retryDelay = this.#minRetry;
     this.pump();
+  }
+
+  /** Polls until the connection keeps up again, then pumps (there is no drain event). */
+  #waitForDrain(): void {
+    if (this.#congestionTimer !== undefined) return;
+    this.#log("delivery paused: the connection is not reading what it was sent");
+    const check = () => {
+      this.#congestionTimer = undefined;
+      if (this.#closed || this.#subscription === undefined) return;
+      if (this.#keepingUp()) {
+        this.#log("delivery resumed");
+        this.pump();
+      } else {
+        this.#congestionTimer = this.#clock.setTimeout(check, this.#congestionCheckMs);
+      }
+    };
+    this.#congestionTimer = this.#clock.setTimeout(check, this.#congestionCheckMs);
   }
 
   #retryLater(): void {

@@ -1,6 +1,6 @@
 /**
- * The network edge: WebSocket RPC with push delivery, REST, and bearer-token
- * auth, served by `Deno.serve` over any `QueueBackend` (a `Broker`).
+ * The network edge: WebSocket RPC with push delivery, REST, scoped
+ * bearer-token auth and origin rules, served by `Deno.serve` over any `QueueBackend` (a `Broker`).
  *
  * @example Serve a broker to remote workers
  * ```ts
@@ -29,3 +29,10 @@ export type {
   Overview,
 } from "./operator.ts";
 export * from "./otel.ts";
+export {
+  type Grant,
+  parseTokensFile,
+  TOKEN_ROLES,
+  type TokenGrant,
+  type TokenRole,
+} from "./auth.ts";

@@ -19,12 +19,12 @@
  *
  * @module
  */
-import { OsqueueError } from "../errors.ts";
+import { ForbiddenError, OsqueueError } from "../errors.ts";
 import type { LeaderInfo, QueueBackend } from "../protocol/backend.ts";
 import type { Job, JobView, QueueStats } from "../protocol/operations.ts";
 import { type JobSummary, jobView, summarizeJobs } from "../core/admin.ts";
 import { type QueueState, queueStats } from "../core/state.ts";
-import { bearerToken, type TokenChecker } from "./auth.ts";
+import { type Authenticator, bearerToken } from "./auth.ts";
 import { type MetricsCollector, renderPrometheus } from "./metrics.ts";
 import { MetricsHistory, type MetricsSample } from "./metrics_history.ts";
 import { errorResponse, jsonResponse } from "./rest.ts";
@@ -125,11 +125,11 @@ export interface OperatorRoutes {
 export function createOperatorRoutes(
   options: OperatorOptions & {
     backend: QueueBackend;
-    checkToken?: TokenChecker;
+    authenticate?: Authenticator;
     connections: () => ConnectionInfo[];
   },
 ): OperatorRoutes {
-  const { broker, collector, backend, checkToken, archive } = options;
+  const { broker, collector, backend, authenticate, archive } = options;
   const now = options.now ?? Date.now;
   const history = new MetricsHistory(options.historySize ?? 900);
   const streams = new Set<ReadableStreamDefaultController<Uint8Array>>();
@@ -327,11 +327,18 @@ export function createOperatorRoutes(
     }
   }
 
+  /** The operator routes (dashboard data, metrics, archive, admin actions) need an admin token. */
   function authorized(request: Request): void {
-    if (checkToken === undefined) return;
+    if (authenticate === undefined) return;
     const token = bearerToken(request.headers);
-    if (token === undefined || !checkToken(token)) {
+    const grant = token === undefined ? undefined : authenticate(token);
+    if (grant === undefined) {
       throw new OsqueueError("unauthorized", "a valid Authorization: Bearer token is required");
+    }
+    if (grant.role !== "admin") {
+      throw new ForbiddenError(`a ${grant.role} token may not use the operator API`, {
+        data: { role: grant.role },
+      });
     }
   }
 

@@ -14,9 +14,14 @@
  *
  * Errors are `{error: {code, message, data?}}` with the status from
  * {@linkcode httpStatusForCode}; `overloaded` and 503s carry `Retry-After`.
- * When a token is configured, `/v1/*` needs `Authorization: Bearer <token>`
- * (else 401). Bodies larger than the limit are refused with 413 without
- * buffering more than the limit.
+ * When tokens are configured, `/v1/*` needs `Authorization: Bearer <token>`
+ * (else 401) whose role allows the operation (else 403 `forbidden`: `push`,
+ * `get` and `stats` need a `producer` or `admin` token, `DELETE` an `admin`
+ * one). A body must be declared `Content-Type: application/json` (else 415
+ * `unsupported_media_type`: a cross-site form or `no-cors` fetch cannot send
+ * that type without a CORS preflight). Bodies larger than the limit are
+ * refused with 413 without buffering more than the limit. Client mistakes are
+ * always 4xx; 500 `internal` means a bug.
  *
  * @module
  */
@@ -24,14 +29,14 @@ import { errorToWire, OsqueueError } from "../errors.ts";
 import type { QueueBackend } from "../protocol/backend.ts";
 import { operationSchema } from "../protocol/operations.ts";
 import { DEFAULT_MAX_FRAME_BYTES } from "../protocol/wire.ts";
-import { bearerToken, type TokenChecker } from "./auth.ts";
+import { type Authenticator, authorize, bearerToken, type Grant, OPEN_GRANT } from "./auth.ts";
 
 /** Options of {@linkcode createRestHandler}. */
 export interface RestHandlerOptions {
   /** The broker. */
   backend: QueueBackend;
-  /** Token check when the server requires a token; absent = open. */
-  checkToken?: TokenChecker;
+  /** Finds a token's grant when the server requires tokens; absent = open to all. */
+  authenticate?: Authenticator;
   /** Largest accepted request body, bytes (default `DEFAULT_MAX_FRAME_BYTES`). */
   maxBodyBytes?: number;
   /** Log sink (unexpected errors). */
@@ -46,6 +51,7 @@ const STATUS: Record<string, number> = {
   bad_request: 400,
   invalid: 400,
   unauthorized: 401,
+  forbidden: 403,
   not_found: 404,
   job_not_found: 404,
   method_not_found: 404,
@@ -53,6 +59,7 @@ const STATUS: Record<string, number> = {
   conflict: 409,
   lease_lost: 409,
   too_large: 413,
+  unsupported_media_type: 415,
   overloaded: 429,
   not_leader: 503,
   shutting_down: 503,
@@ -62,9 +69,9 @@ const STATUS: Record<string, number> = {
 
 /**
  * The HTTP status for an error code: `validation`/`bad_request`/`invalid` 400,
- * `unauthorized` 401, `not_found`/`job_not_found`/`method_not_found` 404,
+ * `unauthorized` 401, `forbidden` 403, `not_found`/`job_not_found`/`method_not_found` 404,
  * `method_not_allowed` 405, `lease_lost`/`conflict` 409, `too_large` 413,
- * `overloaded` 429, `not_leader`/`shutting_down`/`unavailable` 503, `timeout`
+ * `unsupported_media_type` 415, `overloaded` 429, `not_leader`/`shutting_down`/`unavailable` 503, `timeout`
  * 504, anything else 500.
  */
 export function httpStatusForCode(code: string): number {
@@ -91,11 +98,23 @@ export function errorResponse(error: unknown, headers: HeadersInit = {}): Respon
 }
 
 /**
- * Reads a JSON body of at most `limit` bytes; throws `too_large` past it
+ * Reads a JSON body of at most `limit` bytes; throws `unsupported_media_type`
+ * unless it is declared `application/json`, `too_large` past the limit
  * (checking `Content-Length` first, then counting while streaming) and
  * `bad_request` when it is not JSON.
  */
 export async function readJsonBody(request: Request, limit: number): Promise<unknown> {
+  const type = request.headers.get("content-type");
+  const mediaType = type?.split(";")[0].trim().toLowerCase();
+  if (mediaType !== "application/json") {
+    await request.body?.cancel().catch(() => {});
+    throw new OsqueueError(
+      "unsupported_media_type",
+      `the body must be JSON sent with Content-Type: application/json (got ${
+        type === null ? "none" : JSON.stringify(type)
+      })`,
+    );
+  }
   const tooLarge = () => new OsqueueError("too_large", `body larger than ${limit} bytes`);
   const declared = request.headers.get("content-length");
   if (declared !== null && Number(declared) > limit) throw tooLarge();
@@ -159,11 +178,12 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 
 /** Builds the REST request handler (routes in the module doc). Never rejects. */
 export function createRestHandler(options: RestHandlerOptions): RequestHandler {
-  const { backend, checkToken } = options;
+  const { backend, authenticate } = options;
   const limit = options.maxBodyBytes ?? DEFAULT_MAX_FRAME_BYTES;
   const log = options.log ?? (() => {});
 
-  async function push(request: Request): Promise<Response> {
+  async function push(request: Request, grant: Grant): Promise<Response> {
+    authorize(grant, "push", undefined);
     const body = await readJsonBody(request, limit);
     const batch = isPlainObject(body) && "jobs" in body && !("type" in body);
     const parsed = operationSchema.safeParse({ op: "push", jobs: batch ? body.jobs : [body] });
@@ -182,8 +202,9 @@ export function createRestHandler(options: RestHandlerOptions): RequestHandler {
     return jsonResponse(batch ? { jobs: result.jobs } : result.jobs[0], 201);
   }
 
-  /** Validates an operator operation built from a URL and sends it. */
-  async function manage(raw: Record<string, unknown>): Promise<unknown> {
+  /** Validates an operator operation built from a URL, checks the token's role, and sends it. */
+  async function manage(raw: Record<string, unknown>, grant: Grant): Promise<unknown> {
+    authorize(grant, String(raw.op), undefined);
     const parsed = operationSchema.safeParse(raw);
     if (!parsed.success) {
       throw new OsqueueError(
@@ -192,7 +213,7 @@ export function createRestHandler(options: RestHandlerOptions): RequestHandler {
           .join("; "),
       );
     }
-    return await backend.request(parsed.data);
+    return await backend.request(parsed.data, { validated: true });
   }
 
   async function route(request: Request, path: string): Promise<Response> {
@@ -204,21 +225,23 @@ export function createRestHandler(options: RestHandlerOptions): RequestHandler {
     if (!path.startsWith("/v1/")) {
       throw new OsqueueError("not_found", `no route for ${path}`);
     }
-    if (checkToken !== undefined) {
+    let grant: Grant | undefined = OPEN_GRANT;
+    if (authenticate !== undefined) {
       const token = bearerToken(request.headers);
-      if (token === undefined || !checkToken(token)) {
+      grant = token === undefined ? undefined : authenticate(token);
+      if (grant === undefined) {
         throw new OsqueueError("unauthorized", "a valid Authorization: Bearer token is required");
       }
     }
     if (path === "/v1/jobs") {
-      if (request.method === "GET") return jsonResponse(await manage(listQuery(request)));
+      if (request.method === "GET") return jsonResponse(await manage(listQuery(request), grant));
       if (request.method !== "POST") return methodNotAllowed("GET, POST");
-      return await push(request);
+      return await push(request, grant);
     }
     if (path === "/v1/retry") {
       if (request.method !== "POST") return methodNotAllowed("POST");
       const type = new URL(request.url).searchParams.get("type") ?? undefined;
-      return jsonResponse(await manage({ op: "retry", type }));
+      return jsonResponse(await manage({ op: "retry", type }, grant));
     }
     const action = /^\/v1\/jobs\/([^/]+)\/(retry|promote|cancel|delete)$/.exec(path);
     if (action !== null) {
@@ -230,11 +253,13 @@ export function createRestHandler(options: RestHandlerOptions): RequestHandler {
           action[2] === "delete" && force
             ? { op: "delete", jobId, force }
             : { op: action[2], jobId },
+          grant,
         ),
       );
     }
     if (path === "/v1/stats") {
       if (request.method !== "GET") return methodNotAllowed("GET");
+      authorize(grant, "stats", undefined);
       return jsonResponse(await backend.request({ op: "stats" }));
     }
     const match = /^\/v1\/jobs\/([^/]+)$/.exec(path);
@@ -248,12 +273,14 @@ export function createRestHandler(options: RestHandlerOptions): RequestHandler {
       if (request.method === "GET") {
         const op = operationSchema.safeParse({ op: "get", jobId });
         if (!op.success) throw new OsqueueError("validation", "invalid job id");
+        authorize(grant, "get", undefined);
         const { job } = await backend.request({ op: "get", jobId });
         return jsonResponse(job);
       }
       if (request.method === "DELETE") {
         const op = operationSchema.safeParse({ op: "cancel", jobId });
         if (!op.success) throw new OsqueueError("validation", "invalid job id");
+        authorize(grant, "cancel", undefined);
         return jsonResponse(await backend.request({ op: "cancel", jobId }));
       }
       return methodNotAllowed("GET, DELETE");

@@ -1,8 +1,9 @@
 /**
  * The broker's network server on `Deno.serve`: WebSocket JSON-RPC on `/ws`
  * (request/reply plus credit-based push delivery, see `protocol/wire.ts`),
- * the REST API under `/v1` and `/healthz` (see `rest.ts`), and an optional
- * bearer token. It talks to the broker only through a `QueueBackend`.
+ * the REST API under `/v1` and `/healthz` (see `rest.ts`), optional scoped
+ * bearer tokens (see `auth.ts`), and origin, host and CORS rules for browsers
+ * (see `access.ts`). It talks to the broker only through a `QueueBackend`.
  *
  * ```ts ignore
  * const server = serveBroker({ backend, port: 0, token: Deno.env.get("OSQUEUE_TOKEN") });
@@ -15,7 +16,8 @@
 import { OsqueueError } from "../errors.ts";
 import type { QueueBackend } from "../protocol/backend.ts";
 import { DEFAULT_MAX_FRAME_BYTES } from "../protocol/wire.ts";
-import { bearerToken, createTokenChecker, type TokenChecker } from "./auth.ts";
+import { createAccessPolicy, isLoopbackAddress } from "./access.ts";
+import { type Authenticator, bearerToken, createAuthenticator, type TokenGrant } from "./auth.ts";
 import { type DispatcherClock, systemClock } from "./dispatcher.ts";
 import { createRestHandler, errorResponse } from "./rest.ts";
 import { createOperatorRoutes, type OperatorOptions } from "./operator.ts";
@@ -66,15 +68,44 @@ export interface BrokerHandlerOptions {
   /** The broker the server talks to. */
   backend: QueueBackend;
   /**
-   * Shared secret. When set, WebSocket clients authenticate with
-   * `Authorization: Bearer <token>` on the upgrade or a first `hello {token}`,
-   * and REST calls under `/v1` need the bearer header.
+   * An `admin` token (shorthand for one `tokens` entry). When any token is
+   * set, WebSocket clients authenticate with `Authorization: Bearer <token>`
+   * on the upgrade or a first `hello {token}`, and REST calls under `/v1`
+   * need the bearer header.
    */
   token?: string;
+  /** Scoped tokens: `producer`, `worker` (optionally limited to job types) or `admin` (see `auth.ts`). */
+  tokens?: readonly TokenGrant[];
+  /**
+   * Origins of web pages allowed to use the broker besides its own (WebSocket
+   * upgrades and CORS for REST), e.g. `https://app.example.com`; `"*"` allows
+   * any. Default none: requests carrying a foreign `Origin` get 403.
+   */
+  allowOrigins?: readonly string[];
+  /**
+   * Accepted `Host` names (no port); `"loopback"` stands for `localhost`,
+   * `127.x.x.x` and `[::1]`, `"*"` for any. Others get 403 (DNS rebinding).
+   * Default: any host, except that {@linkcode serveBroker} listening on a
+   * loopback address adds `"loopback"` to the list (so a proxy's public name
+   * must be listed to be accepted).
+   */
+  allowHosts?: readonly string[];
   /** Largest WebSocket frame accepted, bytes (default `DEFAULT_MAX_FRAME_BYTES`). */
   maxFrameBytes?: number;
   /** Largest REST body accepted, bytes (default: `maxFrameBytes`). */
   maxBodyBytes?: number;
+  /**
+   * Outbound bytes a WebSocket may have unread (`bufferedAmount`) before jobs
+   * stop being pushed to it (default 1 MiB): deliveries go only to consumers
+   * that keep up.
+   */
+  pauseDeliveryBytes?: number;
+  /**
+   * Outbound bytes a WebSocket may have unread before it is closed (1013)
+   * instead of being sent more (default 16 MiB). Its leased jobs come back by
+   * release or lease expiry.
+   */
+  maxBufferedBytes?: number;
   /** Most requests in flight per WebSocket connection; more get `overloaded` (default 1000). */
   maxPendingPerConnection?: number;
   /** Time an unauthenticated WebSocket may stay open, ms (default 10 000). */
@@ -132,13 +163,21 @@ export function createBrokerHandler(options: BrokerHandlerOptions): BrokerHandle
   const { backend } = options;
   const clock = options.clock ?? systemClock;
   const log = options.log ?? (() => {});
-  const checkToken: TokenChecker | undefined = options.token === undefined
+  const grants: TokenGrant[] = [
+    ...(options.token === undefined ? [] : [{ token: options.token, role: "admin" as const }]),
+    ...(options.tokens ?? []),
+  ];
+  const authenticate: Authenticator | undefined = grants.length === 0
     ? undefined
-    : createTokenChecker(options.token);
+    : createAuthenticator(grants);
+  const access = createAccessPolicy({
+    ...(options.allowOrigins === undefined ? {} : { allowOrigins: options.allowOrigins }),
+    ...(options.allowHosts === undefined ? {} : { allowHosts: options.allowHosts }),
+  });
   const maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
   const rest = createRestHandler({
     backend,
-    ...(checkToken === undefined ? {} : { checkToken }),
+    ...(authenticate === undefined ? {} : { authenticate }),
     maxBodyBytes: options.maxBodyBytes ?? maxFrameBytes,
     log,
   });
@@ -146,7 +185,7 @@ export function createBrokerHandler(options: BrokerHandlerOptions): BrokerHandle
   const operator = options.operator === undefined ? undefined : createOperatorRoutes({
     ...options.operator,
     backend,
-    ...(checkToken === undefined ? {} : { checkToken }),
+    ...(authenticate === undefined ? {} : { authenticate }),
     connections: () =>
       [...connections].map(({ label, session }) => {
         const dispatcher = session.dispatcher;
@@ -173,14 +212,14 @@ export function createBrokerHandler(options: BrokerHandlerOptions): BrokerHandle
         new OsqueueError("bad_request", "expected a WebSocket upgrade on /ws"),
       );
     }
-    let authenticated = false;
-    if (checkToken !== undefined) {
+    let grant;
+    if (authenticate !== undefined) {
       const token = bearerToken(request.headers);
       if (token !== undefined) {
-        if (!checkToken(token)) {
+        grant = authenticate(token);
+        if (grant === undefined) {
           return errorResponse(new OsqueueError("unauthorized", "invalid bearer token"));
         }
-        authenticated = true;
       }
     }
     const { socket, response } = Deno.upgradeWebSocket(
@@ -212,8 +251,8 @@ export function createBrokerHandler(options: BrokerHandlerOptions): BrokerHandle
           closeSocket(code, reason);
         }
       },
-      ...(checkToken === undefined ? {} : { checkToken }),
-      authenticated,
+      ...(authenticate === undefined ? {} : { authenticate }),
+      ...(grant === undefined ? {} : { grant }),
       maxFrameBytes,
       ...(options.maxPendingPerConnection === undefined
         ? {}
@@ -224,6 +263,13 @@ export function createBrokerHandler(options: BrokerHandlerOptions): BrokerHandle
         : { maxAuthFailures: options.maxAuthFailures }),
       ...(options.claimWaitMs === undefined ? {} : { claimWaitMs: options.claimWaitMs }),
       ...(options.clock === undefined ? {} : { clock: options.clock }),
+      bufferedAmount: () => socket.bufferedAmount,
+      ...(options.pauseDeliveryBytes === undefined
+        ? {}
+        : { pauseDeliveryBytes: options.pauseDeliveryBytes }),
+      ...(options.maxBufferedBytes === undefined
+        ? {}
+        : { maxBufferedBytes: options.maxBufferedBytes }),
       log,
       label,
     });
@@ -248,7 +294,13 @@ export function createBrokerHandler(options: BrokerHandlerOptions): BrokerHandle
     if (draining !== undefined) {
       return errorResponse(new OsqueueError("shutting_down", "the server is shutting down"));
     }
+    try {
+      access.check(request);
+    } catch (error) {
+      return errorResponse(error);
+    }
     const path = new URL(request.url).pathname;
+    if (request.method === "OPTIONS") return access.preflight(request);
     if (path === "/ws") {
       if (request.method !== "GET") {
         return errorResponse(
@@ -265,8 +317,11 @@ export function createBrokerHandler(options: BrokerHandlerOptions): BrokerHandle
     }
     restInFlight++;
     try {
-      if (operator?.matches(path)) return await operator.handle(request);
-      return await rest(request);
+      const response = operator?.matches(path)
+        ? await operator.handle(request)
+        : await rest(request);
+      for (const [name, value] of access.corsHeaders(request)) response.headers.set(name, value);
+      return response;
     } finally {
       if (--restInFlight === 0) { for (const wake of restIdle.splice(0)) wake(); }
     }
@@ -375,9 +430,15 @@ export function urlForAddr(addr: Deno.NetAddr): string {
 
 /** Starts the broker server on `Deno.serve` (see the module doc for the routes). */
 export function serveBroker(options: ServeBrokerOptions): BrokerServer {
-  const handler = createBrokerHandler(options);
+  const hostname = options.hostname ?? "127.0.0.1";
+  const handler = createBrokerHandler({
+    ...options,
+    ...(isLoopbackAddress(hostname)
+      ? { allowHosts: ["loopback", ...(options.allowHosts ?? [])] }
+      : {}),
+  });
   const server = Deno.serve({
-    hostname: options.hostname ?? "127.0.0.1",
+    hostname,
     port: options.port ?? DEFAULT_BROKER_PORT,
     onListen: (addr) => options.onListen?.({ url: urlForAddr(addr), addr }),
   }, (request) => handler.fetch(request));

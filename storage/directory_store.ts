@@ -129,6 +129,7 @@ export class DirectoryStore implements ObjectStore {
     validateKey(key);
     options.signal?.throwIfAborted();
     const path = this.#objectPath(key);
+    await this.#refuseSymlinks(path, key);
     let body: Uint8Array;
     try {
       body = await Deno.readFile(path);
@@ -148,6 +149,7 @@ export class DirectoryStore implements ObjectStore {
     }
     checkAborted(signal, key);
     const path = this.#objectPath(key);
+    await this.#refuseSymlinks(path, key);
     const etag = await etagOf(body);
     const temp = await this.#writeTemp(path, body, key);
     if (condition !== undefined && !("ifMatch" in condition)) {
@@ -222,6 +224,7 @@ export class DirectoryStore implements ObjectStore {
   async delete(key: string): Promise<void> {
     validateKey(key);
     const path = this.#objectPath(key);
+    await this.#refuseSymlinks(path, key);
     await this.#exclusive(async () => {
       try {
         await Deno.remove(path);
@@ -276,6 +279,32 @@ export class DirectoryStore implements ObjectStore {
     const pieces = escapeSegment(last);
     const file = pieces.pop()! + OBJECT_SUFFIX;
     return this.#resolve([...names, ...pieces.map((piece) => piece + CONTINUED_SUFFIX), file]);
+  }
+
+  /**
+   * Refuses (`invalid`) a path under the root that goes through a symbolic
+   * link: a link planted inside the store must not lead reads or writes
+   * outside it. Checked with `lstat` before each operation (Deno has no
+   * `O_NOFOLLOW`), so a link swapped in between is not caught; whoever can
+   * write into the root can also corrupt the queue directly.
+   */
+  async #refuseSymlinks(path: string, key: string): Promise<void> {
+    let current = this.#root;
+    for (const name of path.slice(this.#root.length + 1).split(sep)) {
+      current = join(current, name);
+      let info: Deno.FileInfo;
+      try {
+        info = await Deno.lstat(current);
+      } catch (error) {
+        if (isMissing(error)) return;
+        throw fsError(error, `check ${key}`);
+      }
+      if (info.isSymlink) {
+        throw new InvalidError(
+          `${key}: refusing to follow the symbolic link ${current} inside the store root`,
+        );
+      }
+    }
   }
 
   /** Joins names under the root, checking that the result stays inside it. */

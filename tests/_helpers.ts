@@ -289,8 +289,10 @@ export interface CliBrokerOptions {
   heartbeatTimeout?: string;
   /** `--heartbeat-check` (default `5s`). */
   heartbeatCheck?: string;
-  /** `--token`. */
+  /** An admin token, passed in env `OSQUEUE_TOKEN` (not on the command line). */
   token?: string;
+  /** Extra environment variables. */
+  env?: Record<string, string>;
   /** Extra CLI arguments. */
   extra?: string[];
   /** Label for output (default `broker`). */
@@ -322,9 +324,14 @@ export async function startCliBroker(options: CliBrokerOptions): Promise<CliBrok
     options.heartbeatTimeout ?? "30s",
     "--heartbeat-check",
     options.heartbeatCheck ?? "5s",
-    ...(options.token === undefined ? [] : ["--token", options.token]),
     ...(options.extra ?? []),
-  ], { name: options.name ?? "broker" });
+  ], {
+    name: options.name ?? "broker",
+    env: {
+      ...(options.token === undefined ? {} : { OSQUEUE_TOKEN: options.token }),
+      ...options.env,
+    },
+  });
   let url: string;
   try {
     // An info line: on stdout since the CLI has log levels.
