@@ -124,7 +124,7 @@ export function parseLogFormat(text: string): LogFormat {
  * changes `info`; ambiguous writes and read errors `warn`; other errors `error`.
  */
 export function brokerEventLevel(event: string): LogLevel {
-  if (event === "commit" || event === "conflict") return "debug";
+  if (["commit", "conflict", "checkpoint", "gc"].includes(event)) return "debug";
   if (event === "ambiguous-write" || event === "standby-read-error" || event === "resign-failed") {
     return "warn";
   }

@@ -239,6 +239,7 @@ async function brokerCommand(args: string[]): Promise<number> {
     ...(values["token-file"] === undefined ? {} : { tokenFile: values["token-file"] }),
     ...(values["tokens-file"] === undefined ? {} : { tokensFile: values["tokens-file"] }),
     warn: (line) => logger.warn(line),
+    env, // only the variables the broker may read: OSQUEUE_TOKEN(S_FILE)
   });
   const list = (values: string[] | undefined) =>
     (values ?? []).flatMap((text) =>

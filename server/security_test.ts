@@ -479,7 +479,7 @@ Deno.test("REST answers client mistakes with 4xx and a JSON error, never 500", a
       );
     }
     const requests: [string, string, RequestInit?][] = [
-      ["GET", "/v1/jobs"],
+      ["PUT", "/v1/jobs"],
       ["PUT", `/v1/jobs/${id}`, { body: "{}", headers: JSON_TYPE }],
       ["PATCH", "/v1/stats", { body: "{}", headers: JSON_TYPE }],
       ["GET", "/v1/jobs/%E0%A4%A"],

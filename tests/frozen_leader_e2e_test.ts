@@ -14,6 +14,8 @@ import assert from "node:assert/strict";
 import type { OsqueueError } from "../errors.ts";
 import { connectClient } from "../worker/client.ts";
 import { Worker } from "../worker/worker.ts";
+import { readQueueState } from "../broker/read_state.ts";
+import { DirectoryStore } from "../storage/directory_store.ts";
 import {
   delay,
   type DenoChild,
@@ -47,12 +49,13 @@ async function startBroker(
     "5s",
     "--heartbeat-check",
     "500ms",
-    "--quiet",
+    "--log-format",
+    "json",
     ...extra,
   ], { name: identity });
   try {
-    const match = await child.stderr.waitFor(
-      /\[osqueue\] broker \S+ (leader|standby) on (http:\/\/\S+)/,
+    const match = await child.stdout.waitFor(
+      /"msg":"broker \S+ (leader|standby) on (http:\/\/[^ "]+)/,
     );
     return { child, url: match[2], role: match[1] };
   } catch (error) {
@@ -69,8 +72,8 @@ async function startBroker(
  * Kept in one place: the state layout may change with the persistence rewrite.
  */
 async function stateShowsResign(data: string): Promise<boolean> {
-  const { state } = await readQueue(data);
-  return state.leader === null;
+  const snapshot = await readQueueState({ store: new DirectoryStore({ root: data }) });
+  return snapshot?.head?.leader === null;
 }
 
 /** Whether every job id in `ids` is in the queue in `data` (state or archive), completed. */
@@ -157,7 +160,7 @@ Deno.test({
         resumedAfter <= TAKEOVER_MS + 5_000,
         `the worker resumed ${resumedAfter} ms after the freeze (takeover ${TAKEOVER_MS} ms)`,
       );
-      await b.child.stderr.waitFor(/"event":"takeover"/, { timeoutMs: 1 });
+      await b.child.stdout.waitFor(/"msg":"leader","how":"takeover"/, { timeoutMs: 1 });
 
       // Let it run a little on b, then stop pushing and let every acked job finish.
       const count = acked.size;
@@ -174,7 +177,7 @@ Deno.test({
 
       // The old leader, resumed, finds it was deposed and steps down.
       a.child.kill("SIGCONT");
-      await a.child.stderr.waitFor(/"event":"step-down"/, { timeoutMs: 15_000 });
+      await a.child.stdout.waitFor(/"msg":"step-down"/, { timeoutMs: 15_000 });
 
       await worker.stop({ timeoutMs: 5_000 });
       const ids = [...acked.values()].map((v) => v.id);

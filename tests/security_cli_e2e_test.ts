@@ -45,7 +45,7 @@ Deno.test("CLI broker: scoped tokens from a file and env, origins, host check, n
   const cmdline = await Deno.readTextFile(`/proc/${broker.child.process.pid}/cmdline`);
   for (const secret of Object.values(SECRETS)) assert.ok(!cmdline.includes(secret));
   assert.ok(!broker.child.stderr.lines.some((line) => /--token puts the secret/.test(line)));
-  assert.ok(broker.child.stderr.lines.some((line) => /4 token\(s\) required/.test(line)));
+  assert.ok(broker.child.stdout.lines.some((line) => /4 token\(s\) required/.test(line)));
 
   const rest = (method: string, path: string, token: string, body?: unknown) =>
     fetch(new URL(path, broker.url), {
