@@ -16,7 +16,7 @@
 import { InvalidError } from "../errors.ts";
 import { isCount, isObject } from "../core/job_codec.ts";
 import type { BrokerIdentity } from "../core/state.ts";
-import type { QueueTotals } from "../protocol/operations.ts";
+import type { JsonValue, QueueTotals } from "../protocol/operations.ts";
 
 /** The `format` field of the head. */
 export const HEAD_FORMAT = "osqueue-head";
@@ -61,6 +61,8 @@ export interface Manifest {
   segments: { segment: number; key: string; jobs: number; bytes: number }[];
   /** The most recent archive objects, oldest first. */
   archives: ArchiveRef[];
+  /** The state's `extra` values. */
+  extra: Record<string, JsonValue>;
 }
 
 const encoder = new TextEncoder();
@@ -147,6 +149,7 @@ export function encodeManifest(manifest: Manifest): Uint8Array {
     totals: manifest.totals,
     segments: manifest.segments.map((s) => [s.segment, s.key, s.jobs, s.bytes]),
     archives: manifest.archives.map((a) => [a.key, a.min, a.max]),
+    extra: manifest.extra,
   }));
 }
 
@@ -186,6 +189,7 @@ export function decodeManifest(bytes: Uint8Array, where: string): Manifest {
     totals: raw.totals as unknown as QueueTotals,
     segments,
     archives,
+    extra: isObject(raw.extra) ? raw.extra as Record<string, JsonValue> : {},
   };
 }
 

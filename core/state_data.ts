@@ -21,7 +21,7 @@
  * @module
  */
 import { InvalidError } from "../errors.ts";
-import type { Job } from "../protocol/operations.ts";
+import type { Job, JsonValue } from "../protocol/operations.ts";
 import { isFinished } from "./job_codec.ts";
 import { JobTable } from "./job_table.ts";
 import { KeyIndex } from "./key_index.ts";
@@ -41,6 +41,8 @@ export interface StateFields {
   nextSeq: number;
   /** Counters since the queue was created. */
   totals: Readonly<QueueTotals>;
+  /** Small named JSON values beside the jobs (features' settings and counters), persisted whole when changed. */
+  extra: Readonly<Record<string, JsonValue>>;
   /** Jobs held. */
   jobs: JobTable;
   /** Idempotency keys. */
@@ -76,6 +78,8 @@ export class StateData implements QueueState {
   readonly nextSeq: number;
   /** Counters since the queue was created. */
   readonly totals: Readonly<QueueTotals>;
+  /** Small named JSON values beside the jobs (see {@linkcode StateFields.extra}). */
+  readonly extra: Readonly<Record<string, JsonValue>>;
   /** Jobs held. */
   readonly jobs: JobTable;
   /** Idempotency keys. */
@@ -102,6 +106,7 @@ export class StateData implements QueueState {
     this.leader = fields.leader;
     this.nextSeq = fields.nextSeq;
     this.totals = fields.totals;
+    this.extra = fields.extra;
     this.jobs = fields.jobs;
     this.keys = fields.keys;
     this.ready = fields.ready;
@@ -126,6 +131,7 @@ export class StateData implements QueueState {
       leader: this.leader,
       nextSeq: this.nextSeq,
       totals: this.totals,
+      extra: this.extra,
       jobs: this.jobs,
       keys: this.keys,
       ready: this.ready,
@@ -146,6 +152,9 @@ export function stateData(state: QueueState): StateData {
     "not a queue state: use createState, decodeState, withCommit or applyBatch to make one",
   );
 }
+
+/** The empty `extra` of a new queue. */
+export const NO_EXTRA: Readonly<Record<string, JsonValue>> = Object.freeze({});
 
 /** Zeroed totals. */
 export function zeroTotals(): QueueTotals {

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Job, QueueTotals } from "../protocol/operations.ts";
+import type { Job, JsonValue, QueueTotals } from "../protocol/operations.ts";
 import type { JobTableDraft } from "./job_table.ts";
 import type { KeyIndexDraft } from "./key_index.ts";
 import {
@@ -40,6 +40,7 @@ export class StateDraft {
   readonly changes: Map<number, JobChange> = new Map();
   #nextSeq: number;
   #totals: QueueTotals | undefined;
+  #extra: Record<string, JsonValue> | undefined;
   #jobs: JobTableDraft | undefined;
   #keys: KeyIndexDraft | undefined;
   #ready: SortedListDraft | undefined;
@@ -66,6 +67,7 @@ export class StateDraft {
       leader: base.leader,
       nextSeq: this.#nextSeq,
       totals: this.#totals ?? base.totals,
+      extra: this.#extra ?? base.extra,
       jobs: this.#jobs?.freeze() ?? base.jobs,
       keys: this.#keys?.freeze() ?? base.keys,
       ready: this.#ready?.freeze() ?? base.ready,
@@ -79,6 +81,7 @@ export class StateDraft {
     this.#base = next;
     this.#touched = false;
     this.#totals = undefined;
+    this.#extra = undefined;
     this.#jobs = undefined;
     this.#keys = undefined;
     this.#ready = undefined;
@@ -138,11 +141,31 @@ export class StateDraft {
     this.#totals[total] += n;
   }
 
-  /** Sets the counters and the next sequence number as a log record says (replay). */
-  setMeta(meta: { nextSeq?: number; totals?: Readonly<QueueTotals> }): void {
+  /** Sets the counters, the next sequence number and `extra` as a log record says (replay). */
+  setMeta(
+    meta: {
+      nextSeq?: number;
+      totals?: Readonly<QueueTotals>;
+      extra?: Readonly<Record<string, JsonValue>>;
+    },
+  ): void {
     this.#touch(true);
     if (meta.nextSeq !== undefined) this.#nextSeq = meta.nextSeq;
     if (meta.totals !== undefined) this.#totals = { ...meta.totals };
+    if (meta.extra !== undefined) this.#extra = { ...meta.extra };
+  }
+
+  /** A named value of the state's `extra` (features' settings and counters). */
+  extra(key: string): JsonValue | undefined {
+    return (this.#extra ?? this.#base.extra)[key];
+  }
+
+  /** Sets (or, with `undefined`, removes) a named value of `extra`; it is persisted with the batch. */
+  setExtra(key: string, value: JsonValue | undefined): void {
+    this.#touch(true);
+    this.#extra ??= { ...this.#base.extra };
+    if (value === undefined) delete this.#extra[key];
+    else this.#extra[key] = value;
   }
 
   /** Stores a new job and indexes it by its state. */

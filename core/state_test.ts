@@ -288,7 +288,14 @@ Deno.test("decode accepts jobs out of id order", () => {
 });
 
 Deno.test("foreign objects are not states", () => {
-  const fake = { epoch: 0, commit: 0, leader: null, nextSeq: 1, totals: createState().totals };
+  const fake = {
+    epoch: 0,
+    commit: 0,
+    leader: null,
+    nextSeq: 1,
+    totals: createState().totals,
+    extra: {},
+  };
   assert.throws(() => encodeState(fake), InvalidError);
   assert.throws(() => applyBatch(fake, [], context()), InvalidError);
 });
