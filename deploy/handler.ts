@@ -72,7 +72,8 @@ export function storeFromEnv(env: EnvReader = (name) => Deno.env.get(name)): S3S
 /**
  * Broker options from the environment: `OSQUEUE_POLL_INTERVAL_MS` (default
  * 1000), `OSQUEUE_MIN_COMMIT_INTERVAL_MS` (default 0),
- * `OSQUEUE_HEARTBEAT_TIMEOUT_MS` (default 30 000), `OSQUEUE_INSTANCE_ID`
+ * `OSQUEUE_HEARTBEAT_TIMEOUT_MS` (default 30 000), `OSQUEUE_HEARTBEAT_CHECK_MS`
+ * (how often expired leases are looked for, default 5 000), `OSQUEUE_INSTANCE_ID`
  * (default: a random id).
  */
 export function brokerOptionsFromEnv(
@@ -96,6 +97,8 @@ export function brokerOptionsFromEnv(
   if (minCommit !== undefined) options.minCommitIntervalMs = minCommit;
   const heartbeat = number("OSQUEUE_HEARTBEAT_TIMEOUT_MS");
   if (heartbeat !== undefined) options.heartbeatTimeoutMs = heartbeat;
+  const check = number("OSQUEUE_HEARTBEAT_CHECK_MS");
+  if (check !== undefined) options.heartbeatCheckMs = check;
   const id = env("OSQUEUE_INSTANCE_ID");
   if (id) options.identity = { id };
   return options;
