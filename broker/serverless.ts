@@ -104,6 +104,13 @@ export class ServerlessBroker implements QueueBackend {
   #lastSyncAt = 0;
   #lastLandedAt = 0;
   #nextExpireAt = 0;
+  /** Duration of the last landed write, ms. */
+  #lastWriteMs = 0;
+  /** Until when other instances count as writing (we read their records recently). */
+  #othersActiveUntil = 0;
+  /** When this instance last read the contention marker, and its ETag then. */
+  #contentionCheckedAt = 0;
+  #contentionEtag: string | null | undefined;
   #metrics = {
     commits: 0,
     committedRequests: 0,
@@ -116,7 +123,7 @@ export class ServerlessBroker implements QueueBackend {
 
   /** Builds an instance; nothing happens until {@linkcode ServerlessBroker.start}. */
   constructor(options: ServerlessBrokerOptions) {
-    const o = this.#o = resolveOptions({ maxConflictRetries: 16, ...options });
+    const o = this.#o = resolveOptions({ maxConflictRetries: 64, ...options });
     const gcGraceMs = positive("gcGraceMs", options.gcGraceMs) ?? 60_000;
     this.#pollIntervalMs = positive("pollIntervalMs", options.pollIntervalMs) ?? 1000;
     if (this.#pollIntervalMs > gcGraceMs / 2) {
@@ -304,9 +311,12 @@ export class ServerlessBroker implements QueueBackend {
   async #step(stop: AbortSignal): Promise<void> {
     await this.#waitForWork(stop);
     if (stop.aborted && this.#mailbox.size === 0) return;
-    const wait = this.#lastLandedAt + this.#o.minCommitIntervalMs - this.#clock.now();
+    const wait = this.#lastLandedAt + this.#pause() - this.#clock.now();
     if (wait > 0) await sleep(this.#clock, wait, stop);
     if (this.#clock.now() - this.#lastSyncAt >= this.#pollIntervalMs) await this.#sync();
+    if (this.#clock.now() - this.#contentionCheckedAt >= this.#pollIntervalMs) {
+      await this.#checkContention();
+    }
     const batch = this.#mailbox.drain().filter((pending) => {
       if (!pending.signal?.aborted) return true;
       pending.reject(pending.signal.reason);
@@ -314,6 +324,56 @@ export class ServerlessBroker implements QueueBackend {
     });
     await this.#tick(batch);
   }
+
+  /**
+   * Time between two writes of this instance: `minCommitIntervalMs`, and while
+   * other instances write too, about one write's duration (randomised), so
+   * that an instance at the tip of the log leaves the others a slot instead
+   * of winning every race (its requests queue meanwhile and share the write).
+   */
+  #pause(): number {
+    const min = this.#o.minCommitIntervalMs;
+    if (this.#clock.now() >= this.#othersActiveUntil) return min;
+    return Math.max(min, this.#lastWriteMs * (0.5 + this.#o.random()));
+  }
+
+  /**
+   * An instance at the tip of the log that writes back to back never sees the
+   * others, which lose every race. A loser therefore rewrites a small marker
+   * object (`contention.json`); every instance reads it once per poll
+   * interval, and a changed marker makes it pace its writes for a while.
+   */
+  async #checkContention(): Promise<void> {
+    const startedAt = this.#clock.now();
+    this.#contentionCheckedAt = startedAt;
+    const found = await this.#o.store.get(this.#contentionKey).catch(() => undefined);
+    if (found === undefined) return;
+    const etag = found?.etag ?? null;
+    if (this.#contentionEtag !== undefined && etag !== this.#contentionEtag) {
+      this.#othersActiveUntil = startedAt + OTHERS_ACTIVE_MS;
+    }
+    this.#contentionEtag = etag;
+  }
+
+  get #contentionKey(): string {
+    return `${this.#o.prefix}contention.json`;
+  }
+
+  /** Rewrites the contention marker (best effort, at most once per poll interval's half). */
+  #signalContention(): void {
+    const now = this.#clock.now();
+    if (now - this.#signalledAt < this.#pollIntervalMs / 2) return;
+    this.#signalledAt = now;
+    const body = new TextEncoder().encode(
+      JSON.stringify({ instance: this.#o.identity.id, at: now }),
+    );
+    this.#o.store.put(this.#contentionKey, body).then(
+      (etag) => (this.#contentionEtag = etag),
+      () => {},
+    );
+  }
+
+  #signalledAt = 0;
 
   /** Resolves when a request arrives, or it is time to poll the log or for a timer (expiry, due job, parked deadline). */
   async #waitForWork(stop: AbortSignal): Promise<void> {
@@ -366,6 +426,7 @@ export class ServerlessBroker implements QueueBackend {
       state: this.#state,
     });
     this.#metrics.recordsRead += tail.records;
+    if (tail.records > 0) this.#othersActiveUntil = startedAt + OTHERS_ACTIVE_MS;
     this.#state = tail.state;
     this.#archiver.add(tail.archives);
     this.#lastSyncAt = startedAt;
@@ -430,6 +491,7 @@ export class ServerlessBroker implements QueueBackend {
           // Record seq-1 was ours and seq was free: we were at the tip when the write started.
           this.#lastSyncAt = startedAt;
           this.#lastLandedAt = this.#clock.now();
+          this.#lastWriteMs = this.#lastLandedAt - startedAt;
           this.#metrics.commits++;
           this.#metrics.committedRequests += requests;
           this.#archiver.landed(outcome.record, outcome.before);
@@ -449,6 +511,8 @@ export class ServerlessBroker implements QueueBackend {
           return { error: outcome.error };
         case "conflict":
           this.#metrics.conflicts++;
+          this.#othersActiveUntil = startedAt + OTHERS_ACTIVE_MS;
+          if (attempt >= 1) this.#signalContention();
           this.#state = outcome.state;
           this.#lastSyncAt = startedAt;
           this.#archiver.add(outcome.archives);
@@ -478,6 +542,10 @@ export class ServerlessBroker implements QueueBackend {
     }
   }
 }
+
+/** How long after reading another instance's record this one paces its writes. */
+const OTHERS_ACTIVE_MS = 1000;
+const NEVER = new AbortController().signal;
 
 interface TickOutcome {
   replies?: OperationReply[];
