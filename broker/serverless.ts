@@ -314,9 +314,13 @@ export class ServerlessBroker implements QueueBackend {
     const wait = this.#lastLandedAt + this.#pause() - this.#clock.now();
     if (wait > 0) await sleep(this.#clock, wait, stop);
     if (this.#clock.now() - this.#lastSyncAt >= this.#pollIntervalMs) await this.#sync();
-    if (this.#clock.now() - this.#contentionCheckedAt >= this.#pollIntervalMs) {
-      await this.#checkContention();
-    }
+    // While writing, look for losers often (a write costs more than this GET); idle, once per poll.
+    const now = this.#clock.now();
+    const busy = now - this.#lastLandedAt < this.#pollIntervalMs;
+    const every = busy
+      ? Math.min(BUSY_CONTENTION_CHECK_MS, this.#pollIntervalMs)
+      : this.#pollIntervalMs;
+    if (now - this.#contentionCheckedAt >= every) await this.#checkContention();
     const batch = this.#mailbox.drain().filter((pending) => {
       if (!pending.signal?.aborted) return true;
       pending.reject(pending.signal.reason);
@@ -327,14 +331,14 @@ export class ServerlessBroker implements QueueBackend {
 
   /**
    * Time between two writes of this instance: `minCommitIntervalMs`, and while
-   * other instances write too, about one write's duration (randomised), so
+   * other instances write too, one to two writes' duration (randomised), so
    * that an instance at the tip of the log leaves the others a slot instead
    * of winning every race (its requests queue meanwhile and share the write).
    */
   #pause(): number {
     const min = this.#o.minCommitIntervalMs;
     if (this.#clock.now() >= this.#othersActiveUntil) return min;
-    return Math.max(min, this.#lastWriteMs * (0.5 + this.#o.random()));
+    return Math.max(min, this.#lastWriteMs * (1 + this.#o.random()));
   }
 
   /**
@@ -533,19 +537,15 @@ export class ServerlessBroker implements QueueBackend {
           ),
         };
       }
-      // Back off a little, randomised, so that colliding instances spread out.
-      await sleep(
-        this.#clock,
-        this.#o.random() * Math.min(50, 2 ** attempt),
-        new AbortController().signal,
-      );
+      // At the tip again: write at once (waiting would only lose the next race too).
     }
   }
 }
 
 /** How long after reading another instance's record this one paces its writes. */
 const OTHERS_ACTIVE_MS = 1000;
-const NEVER = new AbortController().signal;
+/** How often an instance that is writing reads the contention marker, ms. */
+const BUSY_CONTENTION_CHECK_MS = 100;
 
 interface TickOutcome {
   replies?: OperationReply[];
