@@ -197,9 +197,12 @@ export class ServerlessBroker implements QueueBackend {
     };
   }
 
-  /** Loads (or creates) the queue and starts serving. */
+  /** Loads (or creates) the queue and starts serving; after a failure, a new call tries again. */
   start(): Promise<void> {
-    this.#started ??= this.#start();
+    this.#started ??= this.#start().catch((error) => {
+      this.#started = undefined; // a failed start (store unreachable) may be tried again
+      throw error;
+    });
     return this.#started;
   }
 

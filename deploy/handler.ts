@@ -12,6 +12,7 @@ import type { Clock } from "../clock.ts";
 import type { ObjectStore } from "../storage/types.ts";
 import { ServerlessBroker, type ServerlessBrokerOptions } from "../broker/serverless.ts";
 import { createBrokerHandler } from "../server/server.ts";
+import { errorResponse } from "../server/rest.ts";
 import { parseS3Url, S3Store } from "../s3/mod.ts";
 
 /** Reads one environment variable (default `Deno.env.get`). */
@@ -33,7 +34,7 @@ export interface DeployHandlerOptions {
 
 /** What {@linkcode createDeployHandler} returns: `export default` it from a `deno serve` module. */
 export interface DeployHandler {
-  /** Handles one request; the broker starts on the first one. */
+  /** Handles one request; the broker starts on the first one (and again after a failed start). */
   fetch(request: Request): Promise<Response>;
   /** The serverless broker behind the handler. */
   readonly broker: ServerlessBroker;
@@ -136,11 +137,15 @@ export function createDeployHandler(options: DeployHandlerOptions = {}): DeployH
     ...(token === undefined ? {} : { token }),
     ...(log === undefined ? {} : { log }),
   });
-  let started: Promise<void> | undefined;
   return {
     async fetch(request: Request): Promise<Response> {
-      started ??= broker.start();
-      await started;
+      try {
+        await broker.start();
+      } catch (error) {
+        // e.g. the bucket is unreachable: answer, and try again on the next request.
+        log?.(`osqueue: could not start: ${String(error)}`);
+        return errorResponse(error);
+      }
       return await handler.fetch(request);
     },
     broker,
