@@ -41,51 +41,21 @@ import { Archiver } from "./archiver.ts";
 import { replayLog } from "./log_replay.ts";
 import { ParkedClaims, type Pending } from "./parked_claims.ts";
 import { settleBatch, type SettleContext, settleParked } from "./replies.ts";
-import { type BrokerEvent, type BrokerOptions, positive, resolveOptions } from "./options.ts";
+import type { BrokerEvent, ResolvedBrokerOptions } from "./options.ts";
+import {
+  resolveServerlessOptions,
+  type ServerlessBrokerOptions,
+  type ServerlessMetrics,
+} from "./serverless_options.ts";
+
+export type { ServerlessBrokerOptions, ServerlessMetrics } from "./serverless_options.ts";
 import { sleep, withDeadline } from "./timing.ts";
-import { type JanitorMetrics, ServerlessJanitor } from "./serverless_janitor.ts";
-
-/** Options of {@linkcode ServerlessBroker}: the broker's options minus leadership, plus the polling. */
-export interface ServerlessBrokerOptions extends
-  Omit<
-    BrokerOptions,
-    "takeoverTimeoutMs" | "renewIntervalMs" | "standbyPollMs" | "startWaitMs" | "maxLingerMs"
-  > {
-  /**
-   * How often an instance reads the records other instances wrote (default
-   * 1 s). A job pushed through another instance reaches a claim parked here
-   * within this interval plus one write. Must be at most `gcGraceMs / 2`.
-   */
-  pollIntervalMs?: number;
-  /** How long a superseded checkpoint and its log stay readable (default 60 s). */
-  gcGraceMs?: number;
-  /** How long a janitor lease lasts (default 30 s). */
-  janitorLeaseMs?: number;
-}
-
-/** Counters of a serverless instance. */
-export interface ServerlessMetrics {
-  /** Log records this instance wrote. */
-  commits: number;
-  /** Client requests carried by them. */
-  committedRequests: number;
-  /** Batches answered without a write. */
-  readOnlyBatches: number;
-  /** Conflicts: another instance took the sequence number first (the batch was re-applied). */
-  conflicts: number;
-  /** Batches that failed after `maxConflictRetries` conflicts. */
-  gaveUp: number;
-  /** Polls of the log. */
-  polls: number;
-  /** Records written by other instances that this one read. */
-  recordsRead: number;
-  /** Janitor work. */
-  janitor: JanitorMetrics;
-}
+import { ServerlessJanitor } from "./serverless_janitor.ts";
+import { ContentionPacer } from "./serverless_pacing.ts";
 
 /** The serverless broker: every instance serves every request (see the module doc). */
 export class ServerlessBroker implements QueueBackend {
-  readonly #o: ReturnType<typeof resolveOptions>;
+  readonly #o: ResolvedBrokerOptions;
   readonly #pollIntervalMs: number;
   readonly #clock: Clock;
   readonly #log: (event: BrokerEvent) => void;
@@ -95,6 +65,7 @@ export class ServerlessBroker implements QueueBackend {
   readonly #janitor: ServerlessJanitor;
   readonly #parked: ParkedClaims;
   readonly #replies: SettleContext;
+  readonly #pacer: ContentionPacer;
   #state: QueueState = createState();
   #serving = false;
   #stoppedFlag = false;
@@ -104,13 +75,6 @@ export class ServerlessBroker implements QueueBackend {
   #lastSyncAt = 0;
   #lastLandedAt = 0;
   #nextExpireAt = 0;
-  /** Duration of the last landed write, ms. */
-  #lastWriteMs = 0;
-  /** Until when other instances count as writing (we read their records recently). */
-  #othersActiveUntil = 0;
-  /** When this instance last read the contention marker, and its ETag then. */
-  #contentionCheckedAt = 0;
-  #contentionEtag: string | null | undefined;
   #metrics = {
     commits: 0,
     committedRequests: 0,
@@ -123,14 +87,10 @@ export class ServerlessBroker implements QueueBackend {
 
   /** Builds an instance; nothing happens until {@linkcode ServerlessBroker.start}. */
   constructor(options: ServerlessBrokerOptions) {
-    const o = this.#o = resolveOptions({ maxConflictRetries: 64, ...options });
-    const gcGraceMs = positive("gcGraceMs", options.gcGraceMs) ?? 60_000;
-    this.#pollIntervalMs = positive("pollIntervalMs", options.pollIntervalMs) ?? 1000;
-    if (this.#pollIntervalMs > gcGraceMs / 2) {
-      throw new ValidationError(
-        `pollIntervalMs (${this.#pollIntervalMs}) must be at most gcGraceMs / 2 (${gcGraceMs / 2})`,
-      );
-    }
+    const resolved = resolveServerlessOptions(options);
+    const o = this.#o = resolved.broker;
+    const gcGraceMs = resolved.gcGraceMs;
+    this.#pollIntervalMs = resolved.pollIntervalMs;
     this.#clock = o.clock;
     this.#log = o.log;
     this.#mailbox = new Mailbox({ capacity: o.mailboxCapacity });
@@ -158,12 +118,21 @@ export class ServerlessBroker implements QueueBackend {
       identity,
       now,
       graceMs: gcGraceMs,
-      leaseMs: positive("janitorLeaseMs", options.janitorLeaseMs) ?? 30_000,
+      leaseMs: resolved.janitorLeaseMs,
       minRecords: o.checkpointMinRecords,
       minIntervalMs: o.checkpointMinIntervalMs,
       archives: () => this.#archiver.index(),
       flushArchives: () => this.#archiver.flush(),
       log: o.log,
+    });
+    this.#pacer = new ContentionPacer({
+      store,
+      prefix,
+      instanceId: identity.id,
+      now,
+      random: o.random,
+      pollIntervalMs: this.#pollIntervalMs,
+      minCommitIntervalMs: o.minCommitIntervalMs,
     });
     this.#replies = {
       parked: this.#parked,
@@ -314,16 +283,10 @@ export class ServerlessBroker implements QueueBackend {
   async #step(stop: AbortSignal): Promise<void> {
     await this.#waitForWork(stop);
     if (stop.aborted && this.#mailbox.size === 0) return;
-    const wait = this.#lastLandedAt + this.#pause() - this.#clock.now();
+    const wait = this.#pacer.nextWriteAt() - this.#clock.now();
     if (wait > 0) await sleep(this.#clock, wait, stop);
     if (this.#clock.now() - this.#lastSyncAt >= this.#pollIntervalMs) await this.#sync();
-    // While writing, look for losers often (a write costs more than this GET); idle, once per poll.
-    const now = this.#clock.now();
-    const busy = now - this.#lastLandedAt < this.#pollIntervalMs;
-    const every = busy
-      ? Math.min(BUSY_CONTENTION_CHECK_MS, this.#pollIntervalMs)
-      : this.#pollIntervalMs;
-    if (now - this.#contentionCheckedAt >= every) await this.#checkContention();
+    await this.#pacer.check();
     const batch = this.#mailbox.drain().filter((pending) => {
       if (!pending.signal?.aborted) return true;
       pending.reject(pending.signal.reason);
@@ -331,56 +294,6 @@ export class ServerlessBroker implements QueueBackend {
     });
     await this.#tick(batch);
   }
-
-  /**
-   * Time between two writes of this instance: `minCommitIntervalMs`, and while
-   * other instances write too, one to two writes' duration (randomised), so
-   * that an instance at the tip of the log leaves the others a slot instead
-   * of winning every race (its requests queue meanwhile and share the write).
-   */
-  #pause(): number {
-    const min = this.#o.minCommitIntervalMs;
-    if (this.#clock.now() >= this.#othersActiveUntil) return min;
-    return Math.max(min, this.#lastWriteMs * (1 + this.#o.random()));
-  }
-
-  /**
-   * An instance at the tip of the log that writes back to back never sees the
-   * others, which lose every race. A loser therefore rewrites a small marker
-   * object (`contention.json`); every instance reads it once per poll
-   * interval, and a changed marker makes it pace its writes for a while.
-   */
-  async #checkContention(): Promise<void> {
-    const startedAt = this.#clock.now();
-    this.#contentionCheckedAt = startedAt;
-    const found = await this.#o.store.get(this.#contentionKey).catch(() => undefined);
-    if (found === undefined) return;
-    const etag = found?.etag ?? null;
-    if (this.#contentionEtag !== undefined && etag !== this.#contentionEtag) {
-      this.#othersActiveUntil = startedAt + OTHERS_ACTIVE_MS;
-    }
-    this.#contentionEtag = etag;
-  }
-
-  get #contentionKey(): string {
-    return `${this.#o.prefix}contention.json`;
-  }
-
-  /** Rewrites the contention marker (best effort, at most once per poll interval's half). */
-  #signalContention(): void {
-    const now = this.#clock.now();
-    if (now - this.#signalledAt < this.#pollIntervalMs / 2) return;
-    this.#signalledAt = now;
-    const body = new TextEncoder().encode(
-      JSON.stringify({ instance: this.#o.identity.id, at: now }),
-    );
-    this.#o.store.put(this.#contentionKey, body).then(
-      (etag) => (this.#contentionEtag = etag),
-      () => {},
-    );
-  }
-
-  #signalledAt = 0;
 
   /** Resolves when a request arrives, or it is time to poll the log or for a timer (expiry, due job, parked deadline). */
   async #waitForWork(stop: AbortSignal): Promise<void> {
@@ -433,7 +346,7 @@ export class ServerlessBroker implements QueueBackend {
       state: this.#state,
     });
     this.#metrics.recordsRead += tail.records;
-    if (tail.records > 0) this.#othersActiveUntil = startedAt + OTHERS_ACTIVE_MS;
+    if (tail.records > 0) this.#pacer.othersSeen(startedAt);
     this.#state = tail.state;
     this.#archiver.add(tail.archives);
     this.#lastSyncAt = startedAt;
@@ -498,7 +411,7 @@ export class ServerlessBroker implements QueueBackend {
           // Record seq-1 was ours and seq was free: we were at the tip when the write started.
           this.#lastSyncAt = startedAt;
           this.#lastLandedAt = this.#clock.now();
-          this.#lastWriteMs = this.#lastLandedAt - startedAt;
+          this.#pacer.landed(this.#lastLandedAt, this.#lastLandedAt - startedAt);
           this.#metrics.commits++;
           this.#metrics.committedRequests += requests;
           this.#archiver.landed(outcome.record, outcome.before);
@@ -518,8 +431,7 @@ export class ServerlessBroker implements QueueBackend {
           return { error: outcome.error };
         case "conflict":
           this.#metrics.conflicts++;
-          this.#othersActiveUntil = startedAt + OTHERS_ACTIVE_MS;
-          if (attempt >= 1) this.#signalContention();
+          this.#pacer.lost(attempt + 1);
           this.#state = outcome.state;
           this.#lastSyncAt = startedAt;
           this.#archiver.add(outcome.archives);
@@ -544,11 +456,6 @@ export class ServerlessBroker implements QueueBackend {
     }
   }
 }
-
-/** How long after reading another instance's record this one paces its writes. */
-const OTHERS_ACTIVE_MS = 1000;
-/** How often an instance that is writing reads the contention marker, ms. */
-const BUSY_CONTENTION_CHECK_MS = 100;
 
 interface TickOutcome {
   replies?: OperationReply[];

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { UnavailableError } from "../errors.ts";
+import { InvalidError, UnavailableError } from "../errors.ts";
 import { MemoryStore } from "../storage/memory_store.ts";
 import type { ObjectStore } from "../storage/types.ts";
 import type { PushOperation } from "../protocol/operations.ts";
@@ -183,4 +183,11 @@ Deno.test("serverless: checkpoints and GC with several writers keep every refere
     await a.stop();
     await b.stop();
   }
+});
+
+Deno.test("serverless: a polling interval above half the GC grace period is refused", () => {
+  assert.throws(
+    () => new ServerlessBroker({ store: new MemoryStore(), pollIntervalMs: 40_000 }),
+    (error) => error instanceof InvalidError && /gcGraceMs/.test(error.message),
+  );
 });
