@@ -412,6 +412,11 @@ export class Broker implements QueueBackend {
     if (this.#archiver.hasFinished(this.#state)) {
       wakeAt = Math.min(wakeAt, now + this.#archiver.maxAgeMs);
     }
+    const quietAt = this.#lastLandedAt + IDLE_CHECKPOINT_MS;
+    if (this.#checkpointer.wantsIdle) {
+      if (quietAt <= now) this.#checkpointer.idle(this.#state);
+      else wakeAt = Math.min(wakeAt, quietAt);
+    }
     if (wakeAt <= now) return;
     const timer = new AbortController();
     const onStop = () => timer.abort();
@@ -637,6 +642,9 @@ export class Broker implements QueueBackend {
     );
   }
 }
+
+/** After this long without a commit, a leader checkpoints what the log holds. */
+const IDLE_CHECKPOINT_MS = 1_000;
 
 interface TickOutcome {
   replies?: OperationReply[];

@@ -146,6 +146,22 @@ export class Checkpointer {
     this.#running = this.#run(state).finally(() => this.#running = undefined);
   }
 
+  /** Whether a quiet broker should checkpoint: records since the last one, none being written. */
+  get wantsIdle(): boolean {
+    return this.#running === undefined && !this.#stopped && this.#recordsSince > 0;
+  }
+
+  /**
+   * The broker is quiet: checkpoint now whatever the log's size (so that a
+   * bulk load is checkpointed in the pause after it, and a restart reads
+   * little), unless one ran less than the minimum interval ago.
+   */
+  idle(state: QueueState): void {
+    if (!this.wantsIdle || state.commit !== this.#lastSeq) return;
+    if (this.#options.now() - this.#lastAt < this.#minIntervalMs) return;
+    this.#running = this.#run(state).finally(() => this.#running = undefined);
+  }
+
   /** Waits for the checkpoint in progress, if any, and takes no new ones. */
   async stop(): Promise<void> {
     this.#stopped = true;

@@ -321,7 +321,7 @@ export class PushDispatcher {
         waitMs: this.#claimWaitMs,
         ...(subscription.types === undefined ? {} : { types: subscription.types }),
         ...(subscription.leaseMs === undefined ? {} : { leaseMs: subscription.leaseMs }),
-      }, { signal: claim.controller.signal });
+      }, { signal: claim.controller.signal, validated: true });
       jobs = reply.jobs;
     } catch (error) {
       failure = error;

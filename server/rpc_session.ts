@@ -473,9 +473,12 @@ export class RpcSession {
       this.#claimControllers.add(controller);
     }
     try {
+      // Parsed once, here at the edge: the broker trusts it (no second validation or copy).
       const result = await this.#backend.request(
         op,
-        controller === undefined ? {} : { signal: controller.signal },
+        controller === undefined
+          ? { validated: true }
+          : { signal: controller.signal, validated: true },
       );
       if (this.#closed || !this.#reply(id, undefined, result)) {
         if (op.op === "claim") {
