@@ -470,6 +470,9 @@ export class OsqueueClient {
   #sleep?: { handle: unknown; resolve: () => void };
   #subscription?: Subscription;
   #credits = 0;
+  /** Credits granted since the last `credit` frame, sent together at the end of this turn. */
+  #unsentCredits = 0;
+  #creditFlush: Promise<void> | undefined;
   readonly #heartbeats = new Set<() => void>();
   readonly #connections = new Set<Connection>();
 
@@ -715,17 +718,32 @@ export class OsqueueClient {
   }
 
   /**
-   * Grants `credits` more deliveries (one per finished job). When not
+   * Grants `credits` more deliveries (one per finished job). Credits granted
+   * in the same turn of the event loop travel in one `credit` frame (a worker
+   * finishing a delivered batch returns its credits at once). When not
    * connected the credits are kept and sent with the next re-subscribe.
    */
-  async credit(credits: number): Promise<void> {
-    if (credits <= 0) return;
+  credit(credits: number): Promise<void> {
+    if (credits <= 0) return Promise.resolve();
     this.#credits += credits;
+    this.#unsentCredits += credits;
+    this.#creditFlush ??= new Promise<void>((resolve, reject) => {
+      this.#timers.setTimeout(() => {
+        const batch = this.#unsentCredits;
+        this.#unsentCredits = 0;
+        this.#creditFlush = undefined;
+        this.#sendCredits(batch).then(resolve, reject);
+      }, 0);
+    });
+    return this.#creditFlush;
+  }
+
+  async #sendCredits(credits: number): Promise<void> {
     const subscription = this.#subscription;
     const conn = this.#current;
     if (
-      subscription === undefined || !subscription.active || conn === undefined || conn.closed ||
-      subscription.conn !== conn
+      credits <= 0 || subscription === undefined || !subscription.active || conn === undefined ||
+      conn.closed || subscription.conn !== conn
     ) return;
     try {
       await this.#callOn(conn, "credit", { credits }, this.#requestTimeoutMs);
