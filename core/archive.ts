@@ -6,6 +6,7 @@
  * @module
  */
 import type { Job } from "../protocol/operations.ts";
+import { restoreJob, storedJob } from "./job_codec.ts";
 
 /** Where an archive object goes. */
 export interface ArchiveKeyOptions {
@@ -32,14 +33,22 @@ export function archiveKey(options: ArchiveKeyOptions): string {
   return `${options.prefix}${bucket}/${name}`;
 }
 
-/** Encodes finished jobs as JSON lines. */
+/**
+ * Encodes finished jobs as JSON lines, each in the compact stored form of
+ * `job_codec.ts` (fields that hold their default are left out).
+ */
 export function encodeArchive(jobs: readonly Job[]): Uint8Array {
-  return new TextEncoder().encode(jobs.map((job) => JSON.stringify(job)).join("\n") + "\n");
+  return new TextEncoder().encode(
+    jobs.map((job) => JSON.stringify(storedJob(job))).join("\n") + "\n",
+  );
 }
 
-/** Decodes an archive object back into job records (skips blank lines). */
+/**
+ * Decodes an archive object back into job records (skips blank lines);
+ * reads the compact stored form and the full records older archives hold.
+ */
 export function decodeArchive(body: Uint8Array): Job[] {
   return new TextDecoder().decode(body).split("\n").filter((line) => line.trim() !== "").map(
-    (line) => JSON.parse(line) as Job,
+    (line, i) => restoreJob(JSON.parse(line), `archive line ${i + 1}`),
   );
 }

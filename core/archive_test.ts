@@ -30,3 +30,26 @@ Deno.test("archive records round-trip as JSON lines", () => {
   assert.deepEqual(decodeArchive(body).map((j) => j.id), ["j1", "j2"]);
   assert.deepEqual(decodeArchive(body)[0], job);
 });
+
+Deno.test("archive: lines are compact stored jobs; full records of older archives still decode", () => {
+  const job = {
+    id: "7",
+    type: "t",
+    payload: { a: 1 },
+    state: "completed" as const,
+    priority: 0,
+    runAt: 5,
+    attempts: 1,
+    maxAttempts: 3,
+    backoff: { type: "exponential" as const, delayMs: 1000, maxDelayMs: 3_600_000, jitter: 0.2 },
+    createdAt: 5,
+    updatedAt: 9,
+    finishedAt: 9,
+    result: null,
+  };
+  const compact = encodeArchive([job]);
+  const full = new TextEncoder().encode(JSON.stringify(job) + "\n");
+  assert.ok(compact.length < full.length, `${compact.length} < ${full.length}`);
+  assert.deepEqual(decodeArchive(compact), [job]);
+  assert.deepEqual(decodeArchive(full), [job]);
+});
