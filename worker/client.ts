@@ -64,6 +64,7 @@ import type {
   PushJob,
 } from "../protocol/operations.ts";
 import {
+  BATCHED_FRAMES_VERSION,
   type HelloParams,
   type HelloResult,
   PROTOCOL_VERSION,
@@ -288,6 +289,9 @@ class Connection {
   lastReceived: number;
   /** The keepalive timer, while one is scheduled. */
   keepalive?: unknown;
+  /** Whether the broker speaks batched frames (its `hello` said so). */
+  batching = false;
+  #outbox: { id: number; method: string; frame: string }[] = [];
   #retiring = false;
   readonly #closedPromise: Promise<void>;
   #resolveClosed!: () => void;
@@ -356,15 +360,37 @@ class Connection {
         return;
       }
       this.pending.set(id, { method, resolve, reject });
+      const frame = JSON.stringify(params === undefined ? { id, method } : { id, method, params });
+      if (this.batching) {
+        // Requests made in the same turn of the microtask queue leave as one array frame.
+        this.#outbox.push({ id, method, frame });
+        if (this.#outbox.length === 1) queueMicrotask(() => this.#flush());
+        return;
+      }
       try {
-        this.ws.send(
-          JSON.stringify(params === undefined ? { id, method } : { id, method, params }),
-        );
+        this.ws.send(frame);
       } catch (error) {
         this.pending.delete(id);
         reject(new OsqueueError("disconnected", `cannot send ${method}`, { cause: error }));
       }
     });
+  }
+
+  #flush(): void {
+    const items = this.#outbox.splice(0);
+    if (items.length === 0) return;
+    try {
+      this.ws.send(
+        items.length === 1 ? items[0].frame : `[${items.map((i) => i.frame).join(",")}]`,
+      );
+    } catch (error) {
+      for (const { id, method } of items) {
+        const pending = this.pending.get(id);
+        if (pending === undefined) continue;
+        this.pending.delete(id);
+        pending.reject(new OsqueueError("disconnected", `cannot send ${method}`, { cause: error }));
+      }
+    }
   }
 
   /** Stops waiting for a reply (after a timeout). */
@@ -390,6 +416,18 @@ class Connection {
     } catch {
       return;
     }
+    if (Array.isArray(frame)) {
+      // A batched frame: each reply or notification as if it had come alone.
+      for (const item of frame) this.#handleMessage(item, onNotification);
+      return;
+    }
+    this.#handleMessage(frame, onNotification);
+  }
+
+  #handleMessage(
+    frame: unknown,
+    onNotification: (conn: Connection, method: string, params: unknown) => void,
+  ): void {
     if (typeof frame !== "object" || frame === null) return;
     const { id, method, params, result, error } = frame as Record<string, unknown>;
     if (typeof id === "number") {
@@ -994,6 +1032,7 @@ export class OsqueueClient {
           throw error;
         }
         reached = true;
+        conn.batching = (hello?.protocol ?? 1) >= BATCHED_FRAMES_VERSION;
         if (this.#closed) {
           await conn.close(this.#timers);
           throw closedError();
