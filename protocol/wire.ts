@@ -34,16 +34,7 @@ import type { ClaimedJob } from "./operations.ts";
 export const DEFAULT_MAX_FRAME_BYTES = 1024 * 1024;
 
 /** The current protocol version, sent in `hello`. */
-export const PROTOCOL_VERSION = 2;
-
-/**
- * The first protocol version with batched frames: a frame may be a JSON array
- * of requests (client → broker) or of replies and notifications (broker →
- * client), each handled as if it had come alone. Both sides send arrays only
- * once `hello` showed the peer speaks this version; a frame that is an array
- * is always understood.
- */
-export const BATCHED_FRAMES_VERSION = 2;
+export const PROTOCOL_VERSION = 1;
 
 /** A request frame. */
 export interface RpcRequest {
@@ -86,8 +77,6 @@ export interface HelloResult {
   leader: boolean;
   /** The leader's advertised URL, when known. */
   leaderUrl?: string;
-  /** The broker's protocol version (2: batched frames); absent means 1. */
-  protocol?: number;
 }
 
 /** Parameters of `subscribe`. */

@@ -16,10 +16,8 @@ export type Frame = {
 /** A test client over a real `WebSocket`. */
 export class TestClient {
   readonly ws: WebSocket;
-  /** Every frame received, in order (the items of a batched frame one by one). */
+  /** Every frame received, in order. */
   readonly frames: Frame[] = [];
-  /** Every frame received, as text. */
-  readonly rawFrames: string[] = [];
   /** Resolves with the close event. */
   readonly closed: Promise<CloseEvent>;
   #waiters: { check: (f: Frame) => boolean; resolve: (f: Frame) => void }[] = [];
@@ -29,15 +27,12 @@ export class TestClient {
     this.ws = ws;
     this.closed = new Promise((resolve) => ws.addEventListener("close", resolve, { once: true }));
     ws.addEventListener("message", (event) => {
-      this.rawFrames.push(event.data as string);
-      const parsed = JSON.parse(event.data as string) as Frame | Frame[];
-      for (const frame of Array.isArray(parsed) ? parsed : [parsed]) {
-        this.frames.push(frame);
-        for (const waiter of [...this.#waiters]) {
-          if (waiter.check(frame)) {
-            this.#waiters = this.#waiters.filter((w) => w !== waiter);
-            waiter.resolve(frame);
-          }
+      const frame = JSON.parse(event.data as string) as Frame;
+      this.frames.push(frame);
+      for (const waiter of [...this.#waiters]) {
+        if (waiter.check(frame)) {
+          this.#waiters = this.#waiters.filter((w) => w !== waiter);
+          waiter.resolve(frame);
         }
       }
     });

@@ -10,10 +10,8 @@ import { errorToWire, OsqueueError, ShuttingDownError, type WireError } from "..
 import type { QueueBackend } from "../protocol/backend.ts";
 import { type ClaimedJob, type Operation, operationSchema } from "../protocol/operations.ts";
 import {
-  BATCHED_FRAMES_VERSION,
   DEFAULT_MAX_FRAME_BYTES,
   type HelloResult,
-  PROTOCOL_VERSION,
   type RpcNotification,
   type RpcReply,
 } from "../protocol/wire.ts";
@@ -170,9 +168,6 @@ function salvageId(value: unknown): number | string | null {
 export class RpcSession {
   #backend: QueueBackend;
   #send: (frame: string) => boolean;
-  /** Whether the client speaks batched frames (said so in `hello`). */
-  #batching = false;
-  #outbox: string[] = [];
   #closeSocket: (code: number, reason: string) => void;
   #authenticate?: Authenticator;
   #grant?: Grant;
@@ -290,15 +285,6 @@ export class RpcSession {
       this.#reply(null, new OsqueueError("bad_request", "frame is not valid JSON"));
       return;
     }
-    if (Array.isArray(value) && this.#batching && value.length > 0) {
-      // A batched frame: each request as if it had come alone.
-      for (const item of value) this.#handleRequest(item);
-      return;
-    }
-    this.#handleRequest(value);
-  }
-
-  #handleRequest(value: unknown): void {
     const envelope = rpcRequestSchema.safeParse(value);
     if (!envelope.success) {
       this.#reply(
@@ -451,12 +437,7 @@ export class RpcSession {
       this.#authTimer = undefined;
     }
     const info = this.#backend.leaderInfo();
-    const result: HelloResult = {
-      brokerId: info.brokerId,
-      leader: info.leader,
-      protocol: PROTOCOL_VERSION,
-    };
-    this.#batching = (parsed.data.protocol ?? 1) >= BATCHED_FRAMES_VERSION;
+    const result: HelloResult = { brokerId: info.brokerId, leader: info.leader };
     if (info.leaderUrl !== undefined) result.leaderUrl = info.leaderUrl;
     this.#reply(id, undefined, result);
   }
@@ -540,32 +521,10 @@ export class RpcSession {
     return false;
   }
 
-  /**
-   * Sends one frame; with a batching client, frames sent in the same turn
-   * of the microtask queue (the replies of one commit, say) leave as one
-   * array frame.
-   */
-  #out(text: string): boolean {
-    if (!this.#batching) return this.#send(text);
-    this.#outbox.push(text);
-    if (this.#outbox.length === 1) queueMicrotask(() => this.#flush());
-    return true;
-  }
-
-  #flush(): void {
-    const frames = this.#outbox.splice(0);
-    if (frames.length === 0 || this.#closed) return;
-    try {
-      this.#send(frames.length === 1 ? frames[0] : `[${frames.join(",")}]`);
-    } catch (cause) {
-      this.#log(`${this.#label}: send failed: ${cause instanceof Error ? cause.message : cause}`);
-    }
-  }
-
   #notify(notification: RpcNotification): boolean {
     if (this.#closed || !this.#roomToSend()) return false;
     try {
-      return this.#out(JSON.stringify(notification));
+      return this.#send(JSON.stringify(notification));
     } catch (cause) {
       this.#log(`${this.#label}: send failed: ${cause instanceof Error ? cause.message : cause}`);
       return false;
@@ -583,7 +542,7 @@ export class RpcSession {
       frame = { id, error: wire };
     }
     try {
-      return this.#out(JSON.stringify(frame));
+      return this.#send(JSON.stringify(frame));
     } catch (cause) {
       this.#log(`${this.#label}: send failed: ${cause instanceof Error ? cause.message : cause}`);
       return false;

@@ -179,7 +179,6 @@ Deno.test("auth: hello token, bearer upgrade, failures close with 1008", async (
       brokerId: "b2",
       leader: false,
       leaderUrl: "http://leader:9",
-      protocol: 2,
     });
     assert.deepEqual((await client.call("stats")).result, { ok: 1 });
 
@@ -524,40 +523,4 @@ Deno.test("createBrokerHandler: mountable, and refuses requests once closed", as
   assert.equal(after.status, 503);
   assert.equal((await after.json()).error.code, "shutting_down");
   assert.equal(backend.ops("stats").length, 1);
-});
-
-Deno.test("ws: a client that says protocol 2 may batch requests, and gets the replies of one turn in one frame", async () => {
-  const backend = new FakeBackend();
-  backend.handlers.stats = () => ({ ok: 1 });
-  await withServer({ backend }, async ({ url }) => {
-    const client = await TestClient.connect(url);
-    const hello = await client.call("hello", { protocol: 2 });
-    assert.equal((hello.result as { protocol: number }).protocol, 2);
-    const before = client.rawFrames.length;
-    client.ws.send(JSON.stringify([
-      { id: "a", method: "stats" },
-      { id: "b", method: "stats" },
-      { id: "c", method: "nope" },
-    ]));
-    const replies = await Promise.all(["a", "b", "c"].map((id) => client.next((f) => f.id === id)));
-    assert.deepEqual(replies.map((r) => r.result ?? r.error?.code), [
-      { ok: 1 },
-      { ok: 1 },
-      "method_not_found",
-    ]);
-    const arrays = client.rawFrames.slice(before).filter((text) => text.startsWith("["));
-    assert.ok(arrays.length >= 1, "the replies came batched");
-    await client.close();
-  });
-});
-
-Deno.test("ws: without protocol 2 an array frame is one bad request, answered alone", async () => {
-  await withServer({}, async ({ url }) => {
-    const client = await TestClient.connect(url);
-    await client.call("hello", {});
-    const reply = await client.raw(JSON.stringify([{ id: 1, method: "stats" }]));
-    assert.equal(reply.error?.code, "bad_request");
-    assert.ok(client.rawFrames.every((text) => !text.startsWith("[")));
-    await client.close();
-  });
 });

@@ -18,8 +18,6 @@ export interface StubConnection {
   readonly socket: WebSocket;
   /** Requests received on this connection, in order. */
   readonly requests: RpcRequest[];
-  /** Every frame received, as text (a batched frame holds several requests). */
-  readonly rawFrames: string[];
   /** Sends any frame to the client. */
   send(frame: unknown): void;
   /** Drops the connection (optionally with a close code and reason). */
@@ -66,7 +64,6 @@ export function startStubServer(script: StubScript): StubServer {
       index: connections.length,
       socket,
       requests: [],
-      rawFrames: [],
       send: (frame) => {
         if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(frame));
       },
@@ -74,22 +71,17 @@ export function startStubServer(script: StubScript): StubServer {
     };
     connections.push(connection);
     closed.push(new Promise((resolve) => socket.addEventListener("close", () => resolve())));
-    socket.addEventListener("message", (event) => {
-      connection.rawFrames.push(event.data as string);
-      const parsed = JSON.parse(event.data as string) as RpcRequest | RpcRequest[];
-      for (const request of Array.isArray(parsed) ? parsed : [parsed]) {
-        connection.requests.push(request);
-        requests.push({
-          method: request.method,
-          params: request.params,
-          connection: connection.index,
-        });
-        (async () => {
-          let reply = await script(request, connection);
-          if (reply === undefined && request.method === "hello") reply = leaderHello();
-          if (reply !== undefined) connection.send({ id: request.id, ...reply });
-        })();
-      }
+    socket.addEventListener("message", async (event) => {
+      const request = JSON.parse(event.data as string) as RpcRequest;
+      connection.requests.push(request);
+      requests.push({
+        method: request.method,
+        params: request.params,
+        connection: connection.index,
+      });
+      let reply = await script(request, connection);
+      if (reply === undefined && request.method === "hello") reply = leaderHello();
+      if (reply !== undefined) connection.send({ id: request.id, ...reply });
     });
     return response;
   });

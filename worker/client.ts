@@ -64,7 +64,6 @@ import type {
   PushJob,
 } from "../protocol/operations.ts";
 import {
-  BATCHED_FRAMES_VERSION,
   type HelloParams,
   type HelloResult,
   PROTOCOL_VERSION,
@@ -289,9 +288,6 @@ class Connection {
   lastReceived: number;
   /** The keepalive timer, while one is scheduled. */
   keepalive?: unknown;
-  /** Whether the broker speaks batched frames (its `hello` said so). */
-  batching = false;
-  #outbox: { id: number; method: string; frame: string }[] = [];
   #retiring = false;
   readonly #closedPromise: Promise<void>;
   #resolveClosed!: () => void;
@@ -360,37 +356,15 @@ class Connection {
         return;
       }
       this.pending.set(id, { method, resolve, reject });
-      const frame = JSON.stringify(params === undefined ? { id, method } : { id, method, params });
-      if (this.batching) {
-        // Requests made in the same turn of the microtask queue leave as one array frame.
-        this.#outbox.push({ id, method, frame });
-        if (this.#outbox.length === 1) queueMicrotask(() => this.#flush());
-        return;
-      }
       try {
-        this.ws.send(frame);
+        this.ws.send(
+          JSON.stringify(params === undefined ? { id, method } : { id, method, params }),
+        );
       } catch (error) {
         this.pending.delete(id);
         reject(new OsqueueError("disconnected", `cannot send ${method}`, { cause: error }));
       }
     });
-  }
-
-  #flush(): void {
-    const items = this.#outbox.splice(0);
-    if (items.length === 0) return;
-    try {
-      this.ws.send(
-        items.length === 1 ? items[0].frame : `[${items.map((i) => i.frame).join(",")}]`,
-      );
-    } catch (error) {
-      for (const { id, method } of items) {
-        const pending = this.pending.get(id);
-        if (pending === undefined) continue;
-        this.pending.delete(id);
-        pending.reject(new OsqueueError("disconnected", `cannot send ${method}`, { cause: error }));
-      }
-    }
   }
 
   /** Stops waiting for a reply (after a timeout). */
@@ -416,18 +390,6 @@ class Connection {
     } catch {
       return;
     }
-    if (Array.isArray(frame)) {
-      // A batched frame: each reply or notification as if it had come alone.
-      for (const item of frame) this.#handleMessage(item, onNotification);
-      return;
-    }
-    this.#handleMessage(frame, onNotification);
-  }
-
-  #handleMessage(
-    frame: unknown,
-    onNotification: (conn: Connection, method: string, params: unknown) => void,
-  ): void {
     if (typeof frame !== "object" || frame === null) return;
     const { id, method, params, result, error } = frame as Record<string, unknown>;
     if (typeof id === "number") {
@@ -1032,7 +994,6 @@ export class OsqueueClient {
           throw error;
         }
         reached = true;
-        conn.batching = (hello?.protocol ?? 1) >= BATCHED_FRAMES_VERSION;
         if (this.#closed) {
           await conn.close(this.#timers);
           throw closedError();

@@ -62,7 +62,7 @@ Deno.test("client says hello first with token and clientId, then correlates repl
       const methods = server.requests.map((r) => r.method);
       assert.deepEqual(methods, ["hello", "get", "get"]);
       assert.deepEqual(server.requests[0].params, {
-        protocol: 2,
+        protocol: 1,
         token: "s3cret",
         clientId: "c1",
       });
@@ -366,7 +366,7 @@ Deno.test("subscriptions receive deliveries, send credits, and re-subscribe afte
       await client.credit(1);
       assert.equal(client.credits, 3);
       assert.deepEqual(server.connections[0].requests.map((r) => [r.method, r.params]), [
-        ["hello", { protocol: 2 }],
+        ["hello", { protocol: 1 }],
         ["subscribe", { workerId: "w", types: ["t"], credits: 3, leaseMs: 500 }],
         ["credit", { credits: 1 }],
       ]);
@@ -377,7 +377,7 @@ Deno.test("subscriptions receive deliveries, send credits, and re-subscribe afte
         "re-subscribe",
       );
       assert.deepEqual(server.connections[1].requests.map((r) => [r.method, r.params]), [
-        ["hello", { protocol: 2 }],
+        ["hello", { protocol: 1 }],
         ["subscribe", { workerId: "w", types: ["t"], credits: 3, leaseMs: 500 }],
       ]);
       await client.unsubscribe();
@@ -463,34 +463,4 @@ Deno.test("startHeartbeat without intervalMs paces itself by the leaseExpiresAt 
       await client.close();
     }
   });
-});
-
-Deno.test("client: with a protocol-2 broker, requests of one turn leave in one frame; batched replies are read", async () => {
-  const stub = startStubServer((request, connection) => {
-    if (request.method === "hello") {
-      return { result: { brokerId: "b", leader: true, protocol: 2 } };
-    }
-    const gets = connection.requests.filter((r) => r.method === "get");
-    if (gets.length === 3) {
-      // All three answered at once, in one array frame, in reverse order.
-      connection.socket.send(JSON.stringify(
-        gets.reverse().map((r) => ({
-          id: r.id,
-          result: { job: { id: (r.params as { jobId: string }).jobId } },
-        })),
-      ));
-    }
-    return undefined;
-  });
-  const client = new OsqueueClient({ url: stub.url });
-  try {
-    const replies = await Promise.all(["1", "2", "3"].map((id) => client.get(id)));
-    assert.deepEqual(replies.map((r) => r.job.id), ["1", "2", "3"]);
-    const frames = stub.connections[0].rawFrames;
-    assert.equal(frames.length, 2, `hello, then one frame for the three gets: ${frames}`);
-    assert.ok(frames[1].startsWith("["));
-  } finally {
-    await client.close();
-    await stub.close();
-  }
 });
