@@ -49,6 +49,14 @@ import { compareEntries, type IndexEntry } from "./sorted_list.ts";
 import { effectiveState, type QueueState, queueStats } from "./state.ts";
 import { stateData } from "./state_data.ts";
 import { type JobChange, StateDraft } from "./state_draft.ts";
+import {
+  activeCounter,
+  ClaimGate,
+  controlStats,
+  readControls,
+  setLimit,
+  setPaused,
+} from "./type_controls.ts";
 
 export type { JobChange } from "./state_draft.ts";
 
@@ -222,6 +230,13 @@ function applyOne(
           stats.limits.stateBytes = context.stateBytes + usage.addedBytes;
         }
       }
+      const controls = readControls((key) => draft.extra(key));
+      if (controls !== undefined) {
+        Object.assign(
+          stats,
+          controlStats(controls, context.now, activeCounter(() => draft.snapshot())),
+        );
+      }
       return stats satisfies BrokerOperationResults["stats"];
     }
     case "list":
@@ -232,6 +247,12 @@ function applyOne(
       return deleteJob(draft, operation);
     case "promote":
       return promoteJob(draft, operation, context.now);
+    case "pause":
+      return setPaused(draft, operation.types, true);
+    case "resume":
+      return setPaused(draft, operation.types, false);
+    case "limit":
+      return setLimit(draft, operation);
     case "expire":
       return expire(draft, context.now);
     case "archived":
@@ -408,11 +429,19 @@ function claim(
   const max = operation.max === undefined || !(operation.max >= 1)
     ? 1
     : Math.min(Math.floor(operation.max), Number.MAX_SAFE_INTEGER);
-  const types = operation.types === undefined || operation.types.length === 0
+  let types = operation.types === undefined || operation.types.length === 0
     ? undefined
     : [...new Set(operation.types)];
   const expiresAt = now + leaseDuration(operation.leaseMs, context);
   draft.promoteDue(now);
+  // Paused and limited types (type_controls.ts): claims pick among the others.
+  const controls = readControls((key) => draft.extra(key));
+  const gate = controls === undefined
+    ? undefined
+    : new ClaimGate(controls, now, activeCounter(() => draft.snapshot()));
+  if (gate !== undefined) {
+    types = (types ?? [...draft.readyTypes()]).filter((t) => !gate.blocked(t));
+  }
   const out: ClaimedJob[] = [];
   while (out.length < max) {
     const found = bestReady(draft, types);
@@ -438,6 +467,10 @@ function claim(
       updatedAt: now,
     };
     draft.update(entry.seq, job, next);
+    if (gate !== undefined) {
+      gate.took(job.type);
+      if (gate.blocked(job.type)) types = types!.filter((t) => t !== job.type);
+    }
     out.push({
       id: job.id,
       type: job.type,
@@ -450,6 +483,7 @@ function claim(
       leaseExpiresAt: expiresAt,
     });
   }
+  gate?.persist(draft);
   return { jobs: out };
 }
 

@@ -189,6 +189,30 @@ export interface QueueStats {
   commit: number;
   /** The capacity limits in force, when the broker has any (see {@linkcode QueueLimits}). */
   limits?: QueueLimitsStats;
+  /** Types whose claims are paused (present when any type is paused or limited). */
+  paused?: string[];
+  /** Per-type rate and concurrency limits and their usage (present when any type is paused or limited). */
+  typeLimits?: Record<string, TypeLimitStats>;
+}
+
+/** A type's claim limits, enforced by the broker when jobs are claimed. */
+export interface TypeLimit {
+  /** At most this many jobs of the type started per window. */
+  maxPerWindow?: number;
+  /** The window of `maxPerWindow`, ms (default 1000); windows are aligned on the epoch. */
+  windowMs?: number;
+  /** At most this many jobs of the type active at once, across all workers. */
+  maxActive?: number;
+}
+
+/** A type's limits and their usage now, as `stats` reports them. */
+export interface TypeLimitStats extends TypeLimit {
+  /** Jobs of the type active now. */
+  active: number;
+  /** Jobs of the type started in the current window (with `maxPerWindow`). */
+  startedInWindow?: number;
+  /** When the current window ends, epoch ms (with `maxPerWindow`). */
+  windowEndsAt?: number;
 }
 
 // ---------------------------------------------------------------------------
@@ -319,6 +343,28 @@ export interface PromoteOperation {
   jobId: string;
 }
 
+/** Stop handing out jobs of these types (pushes are still accepted; claims get none of them). */
+export interface PauseOperation {
+  /** The operation tag. */
+  op: "pause";
+  /** The types to pause. */
+  types: string[];
+}
+/** Hand out jobs of these types again. */
+export interface ResumeOperation {
+  /** The operation tag. */
+  op: "resume";
+  /** The types to resume. */
+  types: string[];
+}
+/** Set (or, giving no limit, remove) a type's rate and concurrency limits. */
+export interface LimitOperation extends TypeLimit {
+  /** The operation tag. */
+  op: "limit";
+  /** The type concerned. */
+  type: string;
+}
+
 /** Every operation a client may send. */
 export type Operation =
   | PushOperation
@@ -333,7 +379,10 @@ export type Operation =
   | ListOperation
   | RetryOperation
   | DeleteOperation
-  | PromoteOperation;
+  | PromoteOperation
+  | PauseOperation
+  | ResumeOperation
+  | LimitOperation;
 
 /** The reply to one operation. */
 export interface OperationResults {
@@ -363,6 +412,12 @@ export interface OperationResults {
   delete: { deleted: true };
   /** Whether the job moved (false when it was ready already). */
   promote: { promoted: boolean };
+  /** Every paused type, sorted. */
+  pause: { paused: string[] };
+  /** Every paused type, sorted. */
+  resume: { paused: string[] };
+  /** Every type's limits. */
+  limit: { limits: Record<string, TypeLimit> };
 }
 
 /** The reply type of operation `O`. */
@@ -431,6 +486,8 @@ const pushJobSchema: z.ZodType<PushJob> = z.object({
   idempotencyKey: id.optional(),
 });
 
+const typeList = z.array(z.string().min(1).max(LIMITS.maxTypeLength)).min(1).max(100);
+
 /** Validates any {@linkcode Operation} (a discriminated union on `op`). */
 export const operationSchema: z.ZodType<Operation> = z.discriminatedUnion("op", [
   z.object({
@@ -484,4 +541,15 @@ export const operationSchema: z.ZodType<Operation> = z.discriminatedUnion("op", 
   }),
   z.object({ op: z.literal("delete"), jobId: id, force: z.boolean().optional() }),
   z.object({ op: z.literal("promote"), jobId: id }),
+  z.object({ op: z.literal("pause"), types: typeList }),
+  z.object({ op: z.literal("resume"), types: typeList }),
+  z.object({
+    op: z.literal("limit"),
+    type: z.string().min(1).max(LIMITS.maxTypeLength),
+    maxPerWindow: z.number().int().min(1).max(1_000_000_000).optional(),
+    windowMs: z.number().int().min(1).max(30 * 24 * 3600_000).optional(),
+    maxActive: z.number().int().min(1).max(1_000_000_000).optional(),
+  }).refine((o) => o.windowMs === undefined || o.maxPerWindow !== undefined, {
+    message: "limit: windowMs needs maxPerWindow",
+  }),
 ]) as z.ZodType<Operation>;
