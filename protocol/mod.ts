@@ -31,11 +31,13 @@ export {
   type JobView,
   type JsonValue,
   type Lease,
+  type LimitOperation,
   LIMITS,
   type ListOperation,
   type Operation,
   type OperationResult,
   type OperationResults,
+  type PauseOperation,
   type PromoteOperation,
   type PushJob,
   type PushOperation,
@@ -44,8 +46,11 @@ export {
   type QueueStats,
   type QueueTotals,
   type ReleaseOperation,
+  type ResumeOperation,
   type RetryOperation,
   type StatsOperation,
+  type TypeLimit,
+  type TypeLimitStats,
 } from "./operations.ts";
 export * from "./wire.ts";
 export * from "./backend.ts";

@@ -63,6 +63,9 @@ export const QUEUE_METHODS: ReadonlySet<string> = new Set([
   "retry",
   "delete",
   "promote",
+  "pause",
+  "resume",
+  "limit",
 ]);
 
 const unsubscribeParamsSchema = z.union([z.object({}), z.undefined()]);

@@ -62,6 +62,7 @@ import type {
   OperationResult,
   OperationResults,
   PushJob,
+  TypeLimit,
 } from "../protocol/operations.ts";
 import {
   type HelloParams,
@@ -681,6 +682,21 @@ export class OsqueueClient {
   /** Reads the queue's counters. */
   stats(): Promise<OperationResults["stats"]> {
     return this.request({ op: "stats" });
+  }
+
+  /** Stops handing out jobs of `types` (admin); pushes are still accepted. Replies with every paused type. */
+  pause(types: string[]): Promise<OperationResults["pause"]> {
+    return this.request({ op: "pause", types });
+  }
+
+  /** Hands out jobs of `types` again (admin). Replies with every type still paused. */
+  resume(types: string[]): Promise<OperationResults["resume"]> {
+    return this.request({ op: "resume", types });
+  }
+
+  /** Sets (or, with no limit given, removes) a type's rate and concurrency limits (admin). */
+  limit(type: string, limit: TypeLimit = {}): Promise<OperationResults["limit"]> {
+    return this.request({ op: "limit", type, ...limit });
   }
 
   // -------------------------------------------------------------------------
