@@ -50,6 +50,13 @@ import { effectiveState, type QueueState, queueStats } from "./state.ts";
 import { stateData } from "./state_data.ts";
 import { type JobChange, StateDraft } from "./state_draft.ts";
 import {
+  checkParents,
+  linkChild,
+  pendingParents,
+  settleChildren,
+  WAITING_RUN_AT,
+} from "./dependencies.ts";
+import {
   activeCounter,
   ClaimGate,
   controlStats,
@@ -190,6 +197,7 @@ function applyOne(
       }
       draft.update(seq, job, next);
       draft.count("completed");
+      if (job.children !== undefined) settleChildren(draft, next, context.now);
       return { ok: true } satisfies BrokerOperationResults["complete"];
     }
     case "fail":
@@ -208,8 +216,10 @@ function applyOne(
     case "cancel": {
       const { seq, job } = known(draft, operation.jobId);
       if (isFinished(job.state)) return { cancelled: false };
-      draft.update(seq, job, finished(job, "cancelled", context.now));
+      const next = finished(job, "cancelled", context.now);
+      draft.update(seq, job, next);
       draft.count("cancelled");
+      if (job.children !== undefined) settleChildren(draft, next, context.now);
       return { cancelled: true } satisfies BrokerOperationResults["cancel"];
     }
     case "get": {
@@ -244,7 +254,7 @@ function applyOne(
     case "retry":
       return retryDead(draft, operation, context.now);
     case "delete":
-      return deleteJob(draft, operation);
+      return deleteJob(draft, operation, context.now);
     case "promote":
       return promoteJob(draft, operation, context.now);
     case "pause":
@@ -275,6 +285,7 @@ function push(
 ): BrokerOperationResults["push"] {
   if (!Array.isArray(jobs)) throw new ValidationError("push: jobs must be an array");
   jobs.forEach(checkPushJob);
+  jobs.forEach((spec, i) => checkParents(draft, spec, i));
   if (context.limits !== undefined) checkLimits(draft, jobs, context, usage);
   const now = context.now;
   const out: { id: string; duplicate: boolean }[] = [];
@@ -305,7 +316,13 @@ function push(
       updatedAt: now,
     };
     if (key !== undefined) job.idempotencyKey = key;
+    const parents = spec.dependsOn === undefined ? [] : pendingParents(draft, spec.dependsOn, out);
+    if (parents.length > 0) {
+      // Waits for its parents (dependencies.ts): delayed, never due by the clock.
+      Object.assign(job, { state: "delayed", runAt: WAITING_RUN_AT, dependsOn: parents });
+    }
     draft.add(seq, job);
+    if (parents.length > 0) linkChild(draft, id, parents);
     draft.count("pushed");
     out.push({ id, duplicate: false });
   }
@@ -542,9 +559,11 @@ function fail(
     draft.count("retried");
     return { state, runAt };
   }
-  draft.update(seq, job, { ...finished(job, "dead", now), lastError });
+  const dead = { ...finished(job, "dead", now), lastError };
+  draft.update(seq, job, dead);
   draft.count("failed");
   draft.count("dead");
+  if (job.children !== undefined) settleChildren(draft, dead, now);
   return { state: "dead" };
 }
 
@@ -561,8 +580,10 @@ function expire(draft: StateDraft, now: number): BrokerOperationResults["expire"
       JSON.stringify(job.lease?.workerId)
     } stopped heartbeating (attempt ${job.attempts} of ${job.maxAttempts})`;
     if (job.attempts >= job.maxAttempts) {
-      draft.update(entry.seq, job, { ...finished(job, "dead", now), lastError });
+      const dead = { ...finished(job, "dead", now), lastError };
+      draft.update(entry.seq, job, dead);
       draft.count("dead");
+      if (job.children !== undefined) settleChildren(draft, dead, now);
     } else {
       draft.update(entry.seq, job, {
         ...withoutLease(job),

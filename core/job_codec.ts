@@ -33,6 +33,8 @@ export function storedJob(job: Job): Record<string, unknown> {
   if (job.lastError !== undefined) out.lastError = job.lastError;
   if (job.finishedAt !== undefined) out.finishedAt = job.finishedAt;
   if (job.result !== undefined) out.result = job.result;
+  if (job.dependsOn !== undefined) out.dependsOn = job.dependsOn;
+  if (job.children !== undefined) out.children = job.children;
   out.payload = job.payload;
   return out;
 }
@@ -124,6 +126,12 @@ export function restoreJob(raw: unknown, where: string): Job {
     return at(`finishedAt (a ${state} job is not finished)`);
   }
   if (raw.result !== undefined) job.result = raw.result as JsonValue;
+  for (const field of ["dependsOn", "children"] as const) {
+    const ids = raw[field];
+    if (ids === undefined) continue;
+    if (!Array.isArray(ids) || !ids.every((x) => typeof x === "string")) return at(field);
+    job[field] = ids as string[];
+  }
   return job;
 }
 
@@ -197,7 +205,8 @@ export function onlyStatusChanged(previous: Job, next: Job): boolean {
   return previous.id === next.id && previous.type === next.type &&
     previous.payload === next.payload && previous.priority === next.priority &&
     previous.maxAttempts === next.maxAttempts && previous.backoff === next.backoff &&
-    previous.createdAt === next.createdAt && previous.idempotencyKey === next.idempotencyKey;
+    previous.createdAt === next.createdAt && previous.idempotencyKey === next.idempotencyKey &&
+    previous.dependsOn === next.dependsOn && previous.children === next.children;
 }
 
 const STATUS_FIELDS = [

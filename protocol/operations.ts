@@ -49,6 +49,12 @@ export interface PushJob {
   backoff?: BackoffPolicy;
   /** A second push with the same key returns the first job's id while that job is known. */
   idempotencyKey?: string;
+  /**
+   * Parents: the job waits until every one of them completed (a parent that
+   * dies, is cancelled or deleted kills it). Each entry is a job id held in
+   * the state, or the index of an earlier job of the same push (a flow).
+   */
+  dependsOn?: (string | number)[];
 }
 
 /** The lifecycle states a job can be in. */
@@ -98,6 +104,10 @@ export interface Job {
   result?: JsonValue;
   /** Epoch ms when the job completed, died or was cancelled. */
   finishedAt?: number;
+  /** The parents the job waited for when pushed (it runs once all completed). */
+  dependsOn?: string[];
+  /** The jobs waiting for this one (pushed with it in their `dependsOn`). */
+  children?: string[];
 }
 
 /**
@@ -484,6 +494,8 @@ const pushJobSchema: z.ZodType<PushJob> = z.object({
   maxAttempts: z.number().int().min(1).max(1000).optional(),
   backoff: backoffSchema.optional(),
   idempotencyKey: id.optional(),
+  dependsOn: z.array(z.union([id, z.number().int().min(0).max(LIMITS.maxPushBatch)])).min(1)
+    .max(100).optional(),
 });
 
 const typeList = z.array(z.string().min(1).max(LIMITS.maxTypeLength)).min(1).max(100);
