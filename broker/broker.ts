@@ -24,6 +24,7 @@ import type { LeaderInfo, QueueBackend, RequestOptions } from "../protocol/backe
 import type { BrokerOperation, OperationReply } from "../core/apply.ts";
 import { commitOnce } from "./commit_batch.ts";
 import { type BrokerIdentity, createState, nextDueAt, type QueueState } from "../core/state.ts";
+import { nextScheduleAt } from "../core/schedules.ts";
 import { type LoadedState, type Opened, StateStore } from "./state_store.ts";
 import { Checkpointer } from "./checkpointer.ts";
 import { Archiver } from "./archiver.ts";
@@ -412,6 +413,8 @@ export class Broker implements QueueBackend {
     if (this.#archiver.hasFinished(this.#state)) {
       wakeAt = Math.min(wakeAt, now + this.#archiver.maxAgeMs);
     }
+    const scheduleAt = nextScheduleAt((key) => this.#state.extra[key]);
+    if (scheduleAt !== undefined) wakeAt = Math.min(wakeAt, scheduleAt);
     if (wakeAt <= now) return;
     const timer = new AbortController();
     const onStop = () => timer.abort();
@@ -440,6 +443,8 @@ export class Broker implements QueueBackend {
     }
     const archiveIds = this.#archiver.select(this.#state, now);
     if (archiveIds.length > 0) housekeeping.push({ op: "archived", ids: archiveIds });
+    const scheduleAt = nextScheduleAt((key) => this.#state.extra[key]);
+    if (scheduleAt !== undefined && scheduleAt <= now) housekeeping.push({ op: "run-schedules" });
     this.#parked.expire(now);
     const parked = this.#parked.takeAll();
     const operations = [...housekeeping, ...batch.map((pending) => pending.operation)];

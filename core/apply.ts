@@ -49,6 +49,7 @@ import { compareEntries, type IndexEntry } from "./sorted_list.ts";
 import { effectiveState, type QueueState, queueStats } from "./state.ts";
 import { stateData } from "./state_data.ts";
 import { type JobChange, StateDraft } from "./state_draft.ts";
+import { listSchedules, removeSchedule, runSchedules, setSchedule } from "./schedules.ts";
 import {
   checkParents,
   linkChild,
@@ -81,8 +82,18 @@ export interface ArchivedOperation {
   ids: string[];
 }
 
+/** Broker-internal: push the jobs of every schedule due now and advance them (see `schedules.ts`). */
+export interface RunSchedulesOperation {
+  /** The operation tag. */
+  op: "run-schedules";
+}
+
 /** Every operation {@linkcode applyBatch} accepts: the clients' and the broker's own. */
-export type BrokerOperation = Operation | ExpireOperation | ArchivedOperation;
+export type BrokerOperation =
+  | Operation
+  | ExpireOperation
+  | ArchivedOperation
+  | RunSchedulesOperation;
 
 /** The reply value of each {@linkcode BrokerOperation}, by `op`. */
 export interface BrokerOperationResults extends OperationResults {
@@ -90,6 +101,8 @@ export interface BrokerOperationResults extends OperationResults {
   expire: { expired: number };
   /** How many jobs were dropped. */
   archived: { removed: number };
+  /** The ids of the jobs the due schedules pushed. */
+  "run-schedules": { pushed: string[] };
 }
 
 /** What {@linkcode applyBatch} needs from the outside world. */
@@ -263,6 +276,14 @@ function applyOne(
       return setPaused(draft, operation.types, false);
     case "limit":
       return setLimit(draft, operation);
+    case "schedule":
+      return setSchedule(draft, operation, context.now);
+    case "unschedule":
+      return removeSchedule(draft, operation.name);
+    case "schedules":
+      return listSchedules(draft);
+    case "run-schedules":
+      return runSchedules(draft, context.now, (jobs) => push(draft, jobs, context, usage));
     case "expire":
       return expire(draft, context.now);
     case "archived":

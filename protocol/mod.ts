@@ -32,6 +32,7 @@ export {
   type JsonValue,
   type Lease,
   type LimitOperation,
+  type MissedRuns,
   LIMITS,
   type ListOperation,
   type Operation,
@@ -48,9 +49,13 @@ export {
   type ReleaseOperation,
   type ResumeOperation,
   type RetryOperation,
+  type ScheduleOperation,
+  type SchedulesOperation,
+  type ScheduleView,
   type StatsOperation,
   type TypeLimit,
   type TypeLimitStats,
+  type UnscheduleOperation,
 } from "./operations.ts";
 export * from "./wire.ts";
 export * from "./backend.ts";

@@ -375,6 +375,51 @@ export interface LimitOperation extends TypeLimit {
   type: string;
 }
 
+/** What to do with runs missed while no broker ran: see `core/schedules.ts`. */
+export type MissedRuns = "skip" | "runOnce" | "catchUp";
+
+/** Create or replace a named schedule that pushes `job` at each due time. */
+export interface ScheduleOperation {
+  /** The operation tag. */
+  op: "schedule";
+  /** The schedule's name (unique in the queue). */
+  name: string;
+  /** A cron expression (5 fields, or 6 with seconds), evaluated in `timezone`. Give this or `everyMs`. */
+  cron?: string;
+  /** Or: run every this many ms (at least 1000), from the time the schedule is set. */
+  everyMs?: number;
+  /** IANA time zone of `cron` (default UTC). */
+  timezone?: string;
+  /** The job pushed at each run (no `dependsOn`, `delayMs` or `runAt`). */
+  job: PushJob;
+  /** Runs missed while no broker ran: `skip` (default), `runOnce` or `catchUp`. */
+  missed?: MissedRuns;
+  /** With `catchUp`: at most this many missed runs pushed at once (default 100, the latest). */
+  maxCatchUp?: number;
+}
+/** Remove a schedule. */
+export interface UnscheduleOperation {
+  /** The operation tag. */
+  op: "unschedule";
+  /** The schedule's name. */
+  name: string;
+}
+/** List the schedules. */
+export interface SchedulesOperation {
+  /** The operation tag. */
+  op: "schedules";
+}
+
+/** A schedule as stored and listed. */
+export interface ScheduleView extends Omit<ScheduleOperation, "op"> {
+  /** When it runs next, epoch ms (absent when a cron expression never runs again). */
+  nextRunAt?: number;
+  /** The due time of the last run pushed, epoch ms. */
+  lastRunAt?: number;
+  /** Why the last runs could not be pushed (e.g. the queue was full), if they could not. */
+  lastError?: string;
+}
+
 /** Every operation a client may send. */
 export type Operation =
   | PushOperation
@@ -392,7 +437,10 @@ export type Operation =
   | PromoteOperation
   | PauseOperation
   | ResumeOperation
-  | LimitOperation;
+  | LimitOperation
+  | ScheduleOperation
+  | UnscheduleOperation
+  | SchedulesOperation;
 
 /** The reply to one operation. */
 export interface OperationResults {
@@ -428,6 +476,12 @@ export interface OperationResults {
   resume: { paused: string[] };
   /** Every type's limits. */
   limit: { limits: Record<string, TypeLimit> };
+  /** The schedule as stored, with its next run time. */
+  schedule: { schedule: ScheduleView };
+  /** Whether a schedule of that name was removed. */
+  unschedule: { removed: boolean };
+  /** Every schedule, by name. */
+  schedules: { schedules: ScheduleView[] };
 }
 
 /** The reply type of operation `O`. */
@@ -564,4 +618,18 @@ export const operationSchema: z.ZodType<Operation> = z.discriminatedUnion("op", 
   }).refine((o) => o.windowMs === undefined || o.maxPerWindow !== undefined, {
     message: "limit: windowMs needs maxPerWindow",
   }),
+  z.object({
+    op: z.literal("schedule"),
+    name: z.string().min(1).max(LIMITS.maxIdLength),
+    cron: z.string().min(1).max(256).optional(),
+    everyMs: z.number().int().min(1000).max(366 * 24 * 3600_000).optional(),
+    timezone: z.string().min(1).max(64).optional(),
+    job: pushJobSchema,
+    missed: z.enum(["skip", "runOnce", "catchUp"]).optional(),
+    maxCatchUp: z.number().int().min(1).max(10_000).optional(),
+  }).refine((o) => (o.cron === undefined) !== (o.everyMs === undefined), {
+    message: "schedule: give exactly one of cron and everyMs",
+  }),
+  z.object({ op: z.literal("unschedule"), name: z.string().min(1).max(LIMITS.maxIdLength) }),
+  z.object({ op: z.literal("schedules") }),
 ]) as z.ZodType<Operation>;
