@@ -30,6 +30,7 @@ import { env, restCall } from "./rest_client.ts";
 import { STATS_HELP, statsCommand, TOP_HELP, topCommand } from "./top.ts";
 import { loadBrokerTokens } from "./secrets.ts";
 import { TYPES_HELP, typesCommand } from "./types.ts";
+import { SCHEDULES_HELP, schedulesCommand } from "./schedules.ts";
 
 const HELP: Record<string, string> = {
   main: `osqueue — a durable job queue on object storage
@@ -41,6 +42,7 @@ Commands:
   push      enqueue a job (or a file of JSON lines) through a broker's REST API
   jobs      list jobs by state, show one, retry / cancel / promote / delete
   types     pause / resume job types, set rate and concurrency limits
+  schedules recurring jobs: cron or every N (ls, set, rm)
   stats     print a broker's queue counters (--watch to refresh)
   top       a live terminal view of a broker
   inspect   read the queue state straight from storage
@@ -103,6 +105,7 @@ Options:
   top: TOP_HELP,
   jobs: JOBS_HELP,
   types: TYPES_HELP,
+  schedules: SCHEDULES_HELP,
   inspect: `osqueue inspect — read the queue state straight from storage (no broker needed)
 
 Options:
@@ -138,6 +141,8 @@ export async function main(args: string[]): Promise<number> {
         return await jobsCommand(rest);
       case "types":
         return await typesCommand(rest);
+      case "schedules":
+        return await schedulesCommand(rest);
       case "inspect":
         return await inspectCommand(rest);
       case undefined:

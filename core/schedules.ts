@@ -126,16 +126,17 @@ export function setSchedule(
   return { schedule: view };
 }
 
-/** Removes the schedule `name`; `removed: false` when there was none. */
+/** Removes the schedule `name` and replies with it as it was; `removed: false` when there was none. */
 export function removeSchedule(draft: StateDraft, name: string): OperationResults["unschedule"] {
   const all = { ...readSchedules((key) => draft.extra(key)) };
   if (!(name in all)) return { removed: false };
+  const schedule = all[name];
   delete all[name];
   draft.setExtra(
     SCHEDULES_KEY,
     Object.keys(all).length === 0 ? undefined : all as unknown as JsonValue,
   );
-  return { removed: true };
+  return { removed: true, schedule };
 }
 
 /** Every schedule, by name. */

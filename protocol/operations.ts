@@ -478,8 +478,8 @@ export interface OperationResults {
   limit: { limits: Record<string, TypeLimit> };
   /** The schedule as stored, with its next run time. */
   schedule: { schedule: ScheduleView };
-  /** Whether a schedule of that name was removed. */
-  unschedule: { removed: boolean };
+  /** Whether a schedule of that name was removed, and the schedule as it was. */
+  unschedule: { removed: boolean; schedule?: ScheduleView };
   /** Every schedule, by name. */
   schedules: { schedules: ScheduleView[] };
 }

@@ -66,6 +66,9 @@ export const QUEUE_METHODS: ReadonlySet<string> = new Set([
   "pause",
   "resume",
   "limit",
+  "schedule",
+  "unschedule",
+  "schedules",
 ]);
 
 const unsubscribeParamsSchema = z.union([z.object({}), z.undefined()]);

@@ -62,6 +62,7 @@ import type {
   OperationResult,
   OperationResults,
   PushJob,
+  ScheduleOperation,
   TypeLimit,
 } from "../protocol/operations.ts";
 import {
@@ -692,6 +693,24 @@ export class OsqueueClient {
   /** Hands out jobs of `types` again (admin). Replies with every type still paused. */
   resume(types: string[]): Promise<OperationResults["resume"]> {
     return this.request({ op: "resume", types });
+  }
+
+  /** Creates or replaces the schedule `name` (admin): `job` is pushed at each due time. */
+  schedule(
+    name: string,
+    spec: Omit<ScheduleOperation, "op" | "name">,
+  ): Promise<OperationResults["schedule"]> {
+    return this.request({ op: "schedule", name, ...spec });
+  }
+
+  /** Removes the schedule `name` (admin). */
+  unschedule(name: string): Promise<OperationResults["unschedule"]> {
+    return this.request({ op: "unschedule", name });
+  }
+
+  /** Lists the schedules with their next run times (admin). */
+  schedules(): Promise<OperationResults["schedules"]> {
+    return this.request({ op: "schedules" });
   }
 
   /** Sets (or, with no limit given, removes) a type's rate and concurrency limits (admin). */
