@@ -215,6 +215,11 @@ function applyOne(
     }
     case "fail":
       return fail(draft, operation, context);
+    case "progress": {
+      const { seq, job } = leased(draft, operation.jobId, operation.leaseToken);
+      draft.update(seq, job, { ...job, progress: operation.value ?? null });
+      return { ok: true } satisfies BrokerOperationResults["progress"];
+    }
     case "release": {
       const { seq, job } = leased(draft, operation.jobId, operation.leaseToken);
       const next: Job = {

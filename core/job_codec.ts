@@ -33,6 +33,7 @@ export function storedJob(job: Job): Record<string, unknown> {
   if (job.lastError !== undefined) out.lastError = job.lastError;
   if (job.finishedAt !== undefined) out.finishedAt = job.finishedAt;
   if (job.result !== undefined) out.result = job.result;
+  if (job.progress !== undefined) out.progress = job.progress;
   if (job.dependsOn !== undefined) out.dependsOn = job.dependsOn;
   if (job.children !== undefined) out.children = job.children;
   out.payload = job.payload;
@@ -126,6 +127,7 @@ export function restoreJob(raw: unknown, where: string): Job {
     return at(`finishedAt (a ${state} job is not finished)`);
   }
   if (raw.result !== undefined) job.result = raw.result as JsonValue;
+  if (raw.progress !== undefined) job.progress = raw.progress as JsonValue;
   for (const field of ["dependsOn", "children"] as const) {
     const ids = raw[field];
     if (ids === undefined) continue;
@@ -196,6 +198,8 @@ export interface JobStatus {
   lastError?: string;
   /** The result given at completion. */
   result?: JsonValue;
+  /** The last progress its handler reported. */
+  progress?: JsonValue;
   /** When the job finished. */
   finishedAt?: number;
 }
@@ -218,6 +222,7 @@ const STATUS_FIELDS = [
   "lastError",
   "finishedAt",
   "result",
+  "progress",
 ] as const;
 
 /**

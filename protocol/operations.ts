@@ -104,6 +104,8 @@ export interface Job {
   result?: JsonValue;
   /** Epoch ms when the job completed, died or was cancelled. */
   finishedAt?: number;
+  /** The last progress its handler reported (any small JSON value, e.g. a percentage). */
+  progress?: JsonValue;
   /** The parents the job waited for when pushed (it runs once all completed). */
   dependsOn?: string[];
   /** The jobs waiting for this one (pushed with it in their `dependsOn`). */
@@ -285,6 +287,17 @@ export interface FailOperation {
   /** `false` dead-letters at once, whatever attempts remain (default true). */
   retry?: boolean;
 }
+/** Report a running job's progress (stored on the job, shown by `get`). */
+export interface ProgressOperation {
+  /** The operation tag. */
+  op: "progress";
+  /** The job concerned. */
+  jobId: string;
+  /** The token of the lease being presented. */
+  leaseToken: string;
+  /** Any small JSON value (at most 1 KB), e.g. a percentage or `{done, total}`. */
+  value: JsonValue;
+}
 /** Give a job back unstarted: ready again at once, the attempt not counted. */
 export interface ReleaseOperation {
   /** The operation tag. */
@@ -428,6 +441,7 @@ export type Operation =
   | CompleteOperation
   | FailOperation
   | ReleaseOperation
+  | ProgressOperation
   | CancelOperation
   | GetOperation
   | StatsOperation
@@ -456,6 +470,8 @@ export interface OperationResults {
   fail: { state: "ready" | "delayed" | "dead"; runAt?: number };
   /** Acknowledged. */
   release: { ok: true };
+  /** Acknowledged. */
+  progress: { ok: true };
   /** Whether the job was cancelled (false when it had already finished). */
   cancel: { cancelled: boolean };
   /** The job without its lease token; `archived` when it had left the state and was read back from the archive. */
@@ -496,6 +512,8 @@ export const LIMITS = {
   maxTypeLength: 128,
   /** Largest payload, as JSON bytes. */
   maxPayloadBytes: 256 * 1024,
+  /** Largest progress value, as JSON bytes. */
+  maxProgressBytes: 1024,
   /** Largest completion result, as JSON bytes. */
   maxResultBytes: 16 * 1024,
   /** Longest error message kept. */
@@ -588,6 +606,12 @@ export const operationSchema: z.ZodType<Operation> = z.discriminatedUnion("op", 
     retry: z.boolean().optional(),
   }),
   z.object({ op: z.literal("release"), jobId: id, leaseToken: id }),
+  z.object({
+    op: z.literal("progress"),
+    jobId: id,
+    leaseToken: id,
+    value: jsonSchema("progress", LIMITS.maxProgressBytes),
+  }),
   z.object({ op: z.literal("cancel"), jobId: id }),
   z.object({ op: z.literal("get"), jobId: id }),
   z.object({ op: z.literal("stats") }),

@@ -56,6 +56,7 @@ export const QUEUE_METHODS: ReadonlySet<string> = new Set([
   "complete",
   "fail",
   "release",
+  "progress",
   "cancel",
   "get",
   "stats",

@@ -65,6 +65,7 @@ import type {
   ScheduleOperation,
   TypeLimit,
 } from "../protocol/operations.ts";
+import { JobHandle } from "./job_handle.ts";
 import {
   type HelloParams,
   type HelloResult,
@@ -544,6 +545,20 @@ export class OsqueueClient {
     return this.request({ op: "push", jobs: Array.isArray(jobs) ? jobs : [jobs] });
   }
 
+  /**
+   * Pushes one job and returns a {@linkcode JobHandle}: `await
+   * (await client.submit(job)).result({timeoutMs})` resolves with the
+   * handler's result, or rejects with a `JobFailedError` or `TimeoutError`.
+   */
+  async submit(job: PushJob): Promise<JobHandle> {
+    const [pushed] = (await this.push(job)).jobs;
+    return new JobHandle(pushed.id, pushed.duplicate, {
+      get: (jobId) => this.get(jobId),
+      timers: this.#timers,
+      now: () => Date.now(),
+    });
+  }
+
   /** Leases up to `max` ready jobs (long-polling up to `waitMs`). */
   claim(options: ClaimOptions): Promise<OperationResults["claim"]> {
     return this.request({ op: "claim", ...options });
@@ -663,6 +678,15 @@ export class OsqueueClient {
         ? { op: "fail", jobId, leaseToken, error }
         : { op: "fail", jobId, leaseToken, error, retry: options.retry },
     );
+  }
+
+  /** Stores a running job's progress (small JSON, at most 1 KB), shown by `get`. */
+  progress(
+    jobId: string,
+    leaseToken: string,
+    value: JsonValue,
+  ): Promise<OperationResults["progress"]> {
+    return this.request({ op: "progress", jobId, leaseToken, value });
   }
 
   /** Gives a job back unstarted: ready again at once, the attempt not counted. */
