@@ -50,13 +50,7 @@ import { effectiveState, type QueueState, queueStats } from "./state.ts";
 import { stateData } from "./state_data.ts";
 import { type JobChange, StateDraft } from "./state_draft.ts";
 import { listSchedules, removeSchedule, runSchedules, setSchedule } from "./schedules.ts";
-import {
-  checkParents,
-  linkChild,
-  pendingParents,
-  settleChildren,
-  WAITING_RUN_AT,
-} from "./dependencies.ts";
+import { checkParents, linkChild, settleChildren, waitForParents } from "./dependencies.ts";
 import {
   activeCounter,
   ClaimGate,
@@ -342,14 +336,13 @@ function push(
       updatedAt: now,
     };
     if (key !== undefined) job.idempotencyKey = key;
-    const parents = spec.dependsOn === undefined ? [] : pendingParents(draft, spec.dependsOn, out);
-    if (parents.length > 0) {
-      // Waits for its parents (dependencies.ts): delayed, never due by the clock.
-      Object.assign(job, { state: "delayed", runAt: WAITING_RUN_AT, dependsOn: parents });
-    }
+    const parents = spec.dependsOn === undefined
+      ? []
+      : waitForParents(draft, job, spec.dependsOn, out, now);
     draft.add(seq, job);
     if (parents.length > 0) linkChild(draft, id, parents);
     draft.count("pushed");
+    if (job.state === "dead") draft.count("dead");
     out.push({ id, duplicate: false });
   }
   return { jobs: out };

@@ -75,22 +75,40 @@ export function checkParents(draft: StateDraft, spec: PushJob, index: number): v
 }
 
 /**
- * The parents of a job being pushed that have not completed yet (ids), given
- * the ids assigned so far to the earlier jobs of the same push.
+ * Sets up `job` (being pushed, not yet added) to wait for its parents that
+ * have not completed, given the ids assigned so far to the earlier jobs of
+ * the same push; returns those parents (link them with {@linkcode linkChild}
+ * once the job is added). A parent found dead or cancelled here (an earlier
+ * job of the push that was a duplicate of such a job) makes `job` dead at once.
  */
-export function pendingParents(
+export function waitForParents(
   draft: StateDraft,
+  job: Job,
   parents: readonly (string | number)[],
   earlier: readonly { id: string }[],
+  now: number,
 ): string[] {
-  const out = new Set<string>();
+  const pending = new Set<string>();
   for (const parent of parents) {
     const id = typeof parent === "number" ? earlier[parent].id : parent;
     const seq = parseJobId(id);
-    const job = seq === undefined ? undefined : draft.job(seq);
-    if (job !== undefined && job.state !== "completed") out.add(id);
+    const found = seq === undefined ? undefined : draft.job(seq);
+    if (found === undefined || found.state === "completed") continue;
+    if (found.state === "dead" || found.state === "cancelled") {
+      Object.assign(job, {
+        state: "dead",
+        finishedAt: now,
+        lastError: `parent job ${JSON.stringify(id)} is ${found.state}: this job will not run`,
+      });
+      return [];
+    }
+    pending.add(id);
   }
-  return [...out];
+  if (pending.size > 0) {
+    // Delayed, never due by the clock, until the parents completed.
+    Object.assign(job, { state: "delayed", runAt: WAITING_RUN_AT, dependsOn: [...pending] });
+  }
+  return [...pending];
 }
 
 /** Records `childId` in the `children` of each parent. */

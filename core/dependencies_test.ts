@@ -181,3 +181,21 @@ Deno.test("dependsOn: linking a child rewrites the parent's whole record (childr
   const [child] = (reply.value as OperationResults["push"]).jobs;
   assert.deepEqual(parentRecord.children, [child.id]);
 });
+
+Deno.test("dependsOn: an index naming a duplicate of a cancelled job makes the child dead at once", () => {
+  const q = new Queue();
+  const [old] = q.push({ type: "p", payload: null, idempotencyKey: "k" });
+  q.ok({ op: "cancel", jobId: old });
+  const reply = q.ok({
+    op: "push",
+    jobs: [
+      { type: "p", payload: null, idempotencyKey: "k" },
+      { type: "c", payload: null, dependsOn: [0] },
+    ],
+  });
+  assert.deepEqual(reply.jobs[0], { id: old, duplicate: true });
+  const child = q.ok({ op: "get", jobId: reply.jobs[1].id }).job;
+  assert.equal(child.state, "dead");
+  assert.match(child.lastError!, new RegExp(`parent job "${old}" is cancelled`));
+  assert.equal(q.ok({ op: "stats" }).totals.dead, 1);
+});

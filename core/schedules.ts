@@ -39,10 +39,14 @@ export const SCHEDULES_KEY = "schedules";
 export const SKIP_GRACE_MS = 60_000;
 /** Default cap of the runs a `catchUp` schedule pushes at once. */
 export const DEFAULT_MAX_CATCH_UP = 100;
-/** Most schedules a queue holds. */
-export const MAX_SCHEDULES = 100;
+/**
+ * Most schedules a queue holds. The schedules live in the state's `extra`,
+ * which a log record carries whole whenever it changes (each run): both
+ * limits keep that small (at most 64 × 4 KB).
+ */
+export const MAX_SCHEDULES = 64;
 /** Largest schedule (with its job's payload) as JSON, bytes. */
-export const MAX_SCHEDULE_BYTES = 16 * 1024;
+export const MAX_SCHEDULE_BYTES = 4 * 1024;
 
 /** The next time after `after` (exclusive) a schedule runs; `undefined` when never again. */
 export function nextRunAfter(

@@ -183,3 +183,26 @@ Deno.test("schedule: replace, remove, and bad input refused", () => {
   }
   assert.deepEqual(q.ok({ op: "schedules" }).schedules, []);
 });
+
+Deno.test("schedule: size limits keep the state's extra small", () => {
+  const q = new Queue();
+  const big = q.run({
+    op: "schedule",
+    name: "big",
+    everyMs: MINUTE,
+    job: { type: "b", payload: "x".repeat(5000) },
+  });
+  assert.equal(!big.ok && big.error.code, "validation");
+  for (let i = 0; i < 64; i++) {
+    q.ok({ op: "schedule", name: `s${i}`, everyMs: MINUTE, job: { type: "s", payload: i } });
+  }
+  const more = q.run({
+    op: "schedule",
+    name: "s64",
+    everyMs: MINUTE,
+    job: { type: "s", payload: 0 },
+  });
+  assert.match(!more.ok ? more.error.message : "", /at most 64 schedules/);
+  // Replacing an existing one is still allowed.
+  q.ok({ op: "schedule", name: "s0", everyMs: 2 * MINUTE, job: { type: "s", payload: 0 } });
+});
