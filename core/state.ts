@@ -104,8 +104,9 @@ export function jobCount(state: QueueState): number {
 
 /**
  * The earliest moment at which something changes by time alone: a delayed
- * job's `runAt` or an active lease's `expiresAt`; `undefined` when nothing is
- * waiting on the clock.
+ * job's `runAt`, an active lease's `expiresAt`, or (with `now`) the end of a
+ * rate-limit window that holds back a type's claims; `undefined` when
+ * nothing is waiting on the clock.
  *
  * Pass `now` (recommended) to get only delayed jobs that become due after
  * `now`: due ones are claimable already, so waking for them is pointless.
