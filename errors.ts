@@ -24,6 +24,7 @@ export type ErrorCode =
   | "overloaded"
   | "shutting_down"
   | "validation"
+  | "job_failed"
   // transport
   | "unauthorized"
   | "forbidden"
@@ -220,6 +221,15 @@ export class TimeoutError extends OsqueueError {
   }
 }
 
+/** A job waited for (`JobHandle.result`) died or was cancelled; `data` has its `state` and `lastError`. */
+export class JobFailedError extends OsqueueError {
+  /** Builds a job-failed error. */
+  constructor(message = "job failed", options?: OsqueueErrorOptions) {
+    super("job_failed", message, options);
+    this.name = "JobFailedError";
+  }
+}
+
 const CLASSES: Record<
   string,
   new (message?: string, options?: OsqueueErrorOptions) => OsqueueError
@@ -237,6 +247,7 @@ const CLASSES: Record<
   validation: ValidationError,
   forbidden: ForbiddenError,
   timeout: TimeoutError,
+  job_failed: JobFailedError,
 };
 
 /** Rebuilds the typed error a peer sent (`{code, message, data?}`); unknown codes give a plain {@linkcode OsqueueError}. */

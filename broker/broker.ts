@@ -24,6 +24,7 @@ import type { LeaderInfo, QueueBackend, RequestOptions } from "../protocol/backe
 import type { BrokerOperation, OperationReply } from "../core/apply.ts";
 import { commitOnce } from "./commit_batch.ts";
 import { type BrokerIdentity, createState, nextDueAt, type QueueState } from "../core/state.ts";
+import { nextScheduleAt } from "../core/schedules.ts";
 import { type LoadedState, type Opened, StateStore } from "./state_store.ts";
 import { Checkpointer } from "./checkpointer.ts";
 import { Archiver } from "./archiver.ts";
@@ -417,6 +418,8 @@ export class Broker implements QueueBackend {
       if (quietAt <= now) this.#checkpointer.idle(this.#state);
       else wakeAt = Math.min(wakeAt, quietAt);
     }
+    const scheduleAt = nextScheduleAt((key) => this.#state.extra[key]);
+    if (scheduleAt !== undefined) wakeAt = Math.min(wakeAt, scheduleAt);
     if (wakeAt <= now) return;
     const timer = new AbortController();
     const onStop = () => timer.abort();
@@ -445,6 +448,8 @@ export class Broker implements QueueBackend {
     }
     const archiveIds = this.#archiver.select(this.#state, now);
     if (archiveIds.length > 0) housekeeping.push({ op: "archived", ids: archiveIds });
+    const scheduleAt = nextScheduleAt((key) => this.#state.extra[key]);
+    if (scheduleAt !== undefined && scheduleAt <= now) housekeeping.push({ op: "run-schedules" });
     this.#parked.expire(now);
     const parked = this.#parked.takeAll();
     const operations = [...housekeeping, ...batch.map((pending) => pending.operation)];

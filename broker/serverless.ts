@@ -35,6 +35,7 @@ import { type Operation, type OperationResult, operationSchema } from "../protoc
 import type { LeaderInfo, QueueBackend, RequestOptions } from "../protocol/backend.ts";
 import type { BrokerOperation, OperationReply } from "../core/apply.ts";
 import { type BrokerIdentity, createState, nextDueAt, type QueueState } from "../core/state.ts";
+import { nextScheduleAt } from "../core/schedules.ts";
 import { commitOnce } from "./commit_batch.ts";
 import { type LoadedState, StateStore } from "./state_store.ts";
 import { Archiver } from "./archiver.ts";
@@ -362,6 +363,8 @@ export class ServerlessBroker implements QueueBackend {
     }
     const archiveIds = this.#archiver.select(this.#state, now);
     if (archiveIds.length > 0) housekeeping.push({ op: "archived", ids: archiveIds });
+    const scheduleAt = nextScheduleAt((key) => this.#state.extra[key]);
+    if (scheduleAt !== undefined && scheduleAt <= now) housekeeping.push({ op: "run-schedules" });
     this.#parked.expire(now);
     const parked = this.#parked.takeAll();
     const operations = [...housekeeping, ...batch.map((pending) => pending.operation)];

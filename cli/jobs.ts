@@ -336,6 +336,9 @@ export function formatJob(job: ListedJob, now: number): string {
     ]);
   }
   if (job.idempotencyKey !== undefined) fields.push(["idempotency key", job.idempotencyKey]);
+  if (job.progress !== undefined) fields.push(["progress", JSON.stringify(job.progress)]);
+  if (job.dependsOn !== undefined) fields.push(["depends on", job.dependsOn.join(", ")]);
+  if (job.children !== undefined) fields.push(["children", job.children.join(", ")]);
   fields.push([
     "backoff",
     `${job.backoff.type} from ${formatDuration(job.backoff.delayMs)}`,

@@ -29,6 +29,8 @@ import { formatPushFile, pushFile } from "./push_file.ts";
 import { env, restCall } from "./rest_client.ts";
 import { STATS_HELP, statsCommand, TOP_HELP, topCommand } from "./top.ts";
 import { loadBrokerTokens } from "./secrets.ts";
+import { TYPES_HELP, typesCommand } from "./types.ts";
+import { SCHEDULES_HELP, schedulesCommand } from "./schedules.ts";
 
 const HELP: Record<string, string> = {
   main: `osqueue — a durable job queue on object storage
@@ -39,6 +41,8 @@ Commands:
   broker    run a broker server (WebSocket RPC, REST, dashboard at /ui, /metrics)
   push      enqueue a job (or a file of JSON lines) through a broker's REST API
   jobs      list jobs by state, show one, retry / cancel / promote / delete
+  types     pause / resume job types, set rate and concurrency limits
+  schedules recurring jobs: cron or every N (ls, set, rm)
   stats     print a broker's queue counters (--watch to refresh)
   top       a live terminal view of a broker
   inspect   read the queue state straight from storage
@@ -100,6 +104,8 @@ Options:
   stats: STATS_HELP,
   top: TOP_HELP,
   jobs: JOBS_HELP,
+  types: TYPES_HELP,
+  schedules: SCHEDULES_HELP,
   inspect: `osqueue inspect — read the queue state straight from storage (no broker needed)
 
 Options:
@@ -133,6 +139,10 @@ export async function main(args: string[]): Promise<number> {
         return await topCommand(rest);
       case "jobs":
         return await jobsCommand(rest);
+      case "types":
+        return await typesCommand(rest);
+      case "schedules":
+        return await schedulesCommand(rest);
       case "inspect":
         return await inspectCommand(rest);
       case undefined:

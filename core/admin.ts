@@ -20,6 +20,7 @@ import type {
   PromoteOperation,
   RetryOperation,
 } from "../protocol/operations.ts";
+import { isWaiting, settleChildren } from "./dependencies.ts";
 import { parseJobId } from "./job_id.ts";
 import { effectiveState, listJobs, type QueueState } from "./state.ts";
 import type { StateDraft } from "./state_draft.ts";
@@ -100,6 +101,7 @@ export function retryDead(
 export function deleteJob(
   draft: StateDraft,
   operation: DeleteOperation,
+  now: number,
 ): OperationResults["delete"] {
   const { seq, job } = known(draft, operation.jobId);
   if (job.state === "active" && operation.force !== true) {
@@ -110,6 +112,9 @@ export function deleteJob(
     );
   }
   draft.remove(seq, job);
+  if (job.children !== undefined && job.state !== "completed") {
+    settleChildren(draft, job, now, true);
+  }
   return { deleted: true };
 }
 
@@ -122,6 +127,13 @@ export function promoteJob(
   const { seq, job } = known(draft, operation.jobId);
   const state = effectiveState(job, now);
   if (state === "ready") return { promoted: false };
+  if (isWaiting(job)) {
+    throw new ValidationError(
+      `job ${JSON.stringify(job.id)} waits for its parents ${
+        JSON.stringify(job.dependsOn)
+      }: it cannot be promoted`,
+    );
+  }
   if (state !== "delayed") {
     throw new ValidationError(
       `job ${JSON.stringify(job.id)} is ${state}: only delayed jobs can be promoted`,

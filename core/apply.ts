@@ -49,6 +49,16 @@ import { compareEntries, type IndexEntry } from "./sorted_list.ts";
 import { effectiveState, type QueueState, queueStats } from "./state.ts";
 import { stateData } from "./state_data.ts";
 import { type JobChange, StateDraft } from "./state_draft.ts";
+import { listSchedules, removeSchedule, runSchedules, setSchedule } from "./schedules.ts";
+import { checkParents, linkChild, settleChildren, waitForParents } from "./dependencies.ts";
+import {
+  activeCounter,
+  ClaimGate,
+  controlStats,
+  readControls,
+  setLimit,
+  setPaused,
+} from "./type_controls.ts";
 
 export type { JobChange } from "./state_draft.ts";
 
@@ -66,8 +76,18 @@ export interface ArchivedOperation {
   ids: string[];
 }
 
+/** Broker-internal: push the jobs of every schedule due now and advance them (see `schedules.ts`). */
+export interface RunSchedulesOperation {
+  /** The operation tag. */
+  op: "run-schedules";
+}
+
 /** Every operation {@linkcode applyBatch} accepts: the clients' and the broker's own. */
-export type BrokerOperation = Operation | ExpireOperation | ArchivedOperation;
+export type BrokerOperation =
+  | Operation
+  | ExpireOperation
+  | ArchivedOperation
+  | RunSchedulesOperation;
 
 /** The reply value of each {@linkcode BrokerOperation}, by `op`. */
 export interface BrokerOperationResults extends OperationResults {
@@ -75,6 +95,8 @@ export interface BrokerOperationResults extends OperationResults {
   expire: { expired: number };
   /** How many jobs were dropped. */
   archived: { removed: number };
+  /** The ids of the jobs the due schedules pushed. */
+  "run-schedules": { pushed: string[] };
 }
 
 /** What {@linkcode applyBatch} needs from the outside world. */
@@ -182,10 +204,16 @@ function applyOne(
       }
       draft.update(seq, job, next);
       draft.count("completed");
+      if (job.children !== undefined) settleChildren(draft, next, context.now);
       return { ok: true } satisfies BrokerOperationResults["complete"];
     }
     case "fail":
       return fail(draft, operation, context);
+    case "progress": {
+      const { seq, job } = leased(draft, operation.jobId, operation.leaseToken);
+      draft.update(seq, job, { ...job, progress: operation.value ?? null });
+      return { ok: true } satisfies BrokerOperationResults["progress"];
+    }
     case "release": {
       const { seq, job } = leased(draft, operation.jobId, operation.leaseToken);
       const next: Job = {
@@ -200,8 +228,10 @@ function applyOne(
     case "cancel": {
       const { seq, job } = known(draft, operation.jobId);
       if (isFinished(job.state)) return { cancelled: false };
-      draft.update(seq, job, finished(job, "cancelled", context.now));
+      const next = finished(job, "cancelled", context.now);
+      draft.update(seq, job, next);
       draft.count("cancelled");
+      if (job.children !== undefined) settleChildren(draft, next, context.now);
       return { cancelled: true } satisfies BrokerOperationResults["cancel"];
     }
     case "get": {
@@ -222,6 +252,13 @@ function applyOne(
           stats.limits.stateBytes = context.stateBytes + usage.addedBytes;
         }
       }
+      const controls = readControls((key) => draft.extra(key));
+      if (controls !== undefined) {
+        Object.assign(
+          stats,
+          controlStats(controls, context.now, activeCounter(() => draft.snapshot())),
+        );
+      }
       return stats satisfies BrokerOperationResults["stats"];
     }
     case "list":
@@ -229,9 +266,23 @@ function applyOne(
     case "retry":
       return retryDead(draft, operation, context.now);
     case "delete":
-      return deleteJob(draft, operation);
+      return deleteJob(draft, operation, context.now);
     case "promote":
       return promoteJob(draft, operation, context.now);
+    case "pause":
+      return setPaused(draft, operation.types, true);
+    case "resume":
+      return setPaused(draft, operation.types, false);
+    case "limit":
+      return setLimit(draft, operation);
+    case "schedule":
+      return setSchedule(draft, operation, context.now);
+    case "unschedule":
+      return removeSchedule(draft, operation.name);
+    case "schedules":
+      return listSchedules(draft);
+    case "run-schedules":
+      return runSchedules(draft, context.now, (jobs) => push(draft, jobs, context, usage));
     case "expire":
       return expire(draft, context.now);
     case "archived":
@@ -254,6 +305,7 @@ function push(
 ): BrokerOperationResults["push"] {
   if (!Array.isArray(jobs)) throw new ValidationError("push: jobs must be an array");
   jobs.forEach(checkPushJob);
+  jobs.forEach((spec, i) => checkParents(draft, spec, i));
   if (context.limits !== undefined) checkLimits(draft, jobs, context, usage);
   const now = context.now;
   const out: { id: string; duplicate: boolean }[] = [];
@@ -284,8 +336,13 @@ function push(
       updatedAt: now,
     };
     if (key !== undefined) job.idempotencyKey = key;
+    const parents = spec.dependsOn === undefined
+      ? []
+      : waitForParents(draft, job, spec.dependsOn, out, now);
     draft.add(seq, job);
+    if (parents.length > 0) linkChild(draft, id, parents);
     draft.count("pushed");
+    if (job.state === "dead") draft.count("dead");
     out.push({ id, duplicate: false });
   }
   return { jobs: out };
@@ -408,11 +465,19 @@ function claim(
   const max = operation.max === undefined || !(operation.max >= 1)
     ? 1
     : Math.min(Math.floor(operation.max), Number.MAX_SAFE_INTEGER);
-  const types = operation.types === undefined || operation.types.length === 0
+  let types = operation.types === undefined || operation.types.length === 0
     ? undefined
     : [...new Set(operation.types)];
   const expiresAt = now + leaseDuration(operation.leaseMs, context);
   draft.promoteDue(now);
+  // Paused and limited types (type_controls.ts): claims pick among the others.
+  const controls = readControls((key) => draft.extra(key));
+  const gate = controls === undefined
+    ? undefined
+    : new ClaimGate(controls, now, activeCounter(() => draft.snapshot()));
+  if (gate !== undefined) {
+    types = (types ?? [...draft.readyTypes()]).filter((t) => !gate.blocked(t));
+  }
   const out: ClaimedJob[] = [];
   while (out.length < max) {
     const found = bestReady(draft, types);
@@ -438,6 +503,10 @@ function claim(
       updatedAt: now,
     };
     draft.update(entry.seq, job, next);
+    if (gate !== undefined) {
+      gate.took(job.type);
+      if (gate.blocked(job.type)) types = types!.filter((t) => t !== job.type);
+    }
     out.push({
       id: job.id,
       type: job.type,
@@ -450,6 +519,7 @@ function claim(
       leaseExpiresAt: expiresAt,
     });
   }
+  gate?.persist(draft);
   return { jobs: out };
 }
 
@@ -508,9 +578,11 @@ function fail(
     draft.count("retried");
     return { state, runAt };
   }
-  draft.update(seq, job, { ...finished(job, "dead", now), lastError });
+  const dead = { ...finished(job, "dead", now), lastError };
+  draft.update(seq, job, dead);
   draft.count("failed");
   draft.count("dead");
+  if (job.children !== undefined) settleChildren(draft, dead, now);
   return { state: "dead" };
 }
 
@@ -527,8 +599,10 @@ function expire(draft: StateDraft, now: number): BrokerOperationResults["expire"
       JSON.stringify(job.lease?.workerId)
     } stopped heartbeating (attempt ${job.attempts} of ${job.maxAttempts})`;
     if (job.attempts >= job.maxAttempts) {
-      draft.update(entry.seq, job, { ...finished(job, "dead", now), lastError });
+      const dead = { ...finished(job, "dead", now), lastError };
+      draft.update(entry.seq, job, dead);
       draft.count("dead");
+      if (job.children !== undefined) settleChildren(draft, dead, now);
     } else {
       draft.update(entry.seq, job, {
         ...withoutLease(job),

@@ -33,6 +33,9 @@ export function storedJob(job: Job): Record<string, unknown> {
   if (job.lastError !== undefined) out.lastError = job.lastError;
   if (job.finishedAt !== undefined) out.finishedAt = job.finishedAt;
   if (job.result !== undefined) out.result = job.result;
+  if (job.progress !== undefined) out.progress = job.progress;
+  if (job.dependsOn !== undefined) out.dependsOn = job.dependsOn;
+  if (job.children !== undefined) out.children = job.children;
   out.payload = job.payload;
   return out;
 }
@@ -124,6 +127,13 @@ export function restoreJob(raw: unknown, where: string): Job {
     return at(`finishedAt (a ${state} job is not finished)`);
   }
   if (raw.result !== undefined) job.result = raw.result as JsonValue;
+  if (raw.progress !== undefined) job.progress = raw.progress as JsonValue;
+  for (const field of ["dependsOn", "children"] as const) {
+    const ids = raw[field];
+    if (ids === undefined) continue;
+    if (!Array.isArray(ids) || !ids.every((x) => typeof x === "string")) return at(field);
+    job[field] = ids as string[];
+  }
   return job;
 }
 
@@ -188,6 +198,8 @@ export interface JobStatus {
   lastError?: string;
   /** The result given at completion. */
   result?: JsonValue;
+  /** The last progress its handler reported. */
+  progress?: JsonValue;
   /** When the job finished. */
   finishedAt?: number;
 }
@@ -197,7 +209,8 @@ export function onlyStatusChanged(previous: Job, next: Job): boolean {
   return previous.id === next.id && previous.type === next.type &&
     previous.payload === next.payload && previous.priority === next.priority &&
     previous.maxAttempts === next.maxAttempts && previous.backoff === next.backoff &&
-    previous.createdAt === next.createdAt && previous.idempotencyKey === next.idempotencyKey;
+    previous.createdAt === next.createdAt && previous.idempotencyKey === next.idempotencyKey &&
+    previous.dependsOn === next.dependsOn && previous.children === next.children;
 }
 
 const STATUS_FIELDS = [
@@ -209,6 +222,7 @@ const STATUS_FIELDS = [
   "lastError",
   "finishedAt",
   "result",
+  "progress",
 ] as const;
 
 /**

@@ -20,6 +20,7 @@ import { KeyIndex } from "./key_index.ts";
 import { SortedList, type SortedListView } from "./sorted_list.ts";
 import { indexJobs, NO_EXTRA, StateData, stateData, zeroTotals } from "./state_data.ts";
 import { JobTable } from "./job_table.ts";
+import { anyClaimable, nextWindowEnd, readControls } from "./type_controls.ts";
 
 /** A broker as recorded in the state: its id and, if it serves clients, its URL. */
 export interface BrokerIdentity {
@@ -103,8 +104,9 @@ export function jobCount(state: QueueState): number {
 
 /**
  * The earliest moment at which something changes by time alone: a delayed
- * job's `runAt` or an active lease's `expiresAt`; `undefined` when nothing is
- * waiting on the clock.
+ * job's `runAt`, an active lease's `expiresAt`, or (with `now`) the end of a
+ * rate-limit window that holds back a type's claims; `undefined` when
+ * nothing is waiting on the clock.
  *
  * Pass `now` (recommended) to get only delayed jobs that become due after
  * `now`: due ones are claimable already, so waking for them is pointless.
@@ -117,9 +119,13 @@ export function nextDueAt(state: QueueState, now?: number): number | undefined {
   const data = stateData(state);
   const delayed = now === undefined ? data.delayed.first() : data.delayed.firstAbove(now);
   const lease = data.active.first();
-  if (delayed === undefined) return lease?.a;
-  if (lease === undefined) return delayed.a;
-  return Math.min(delayed.a, lease.a);
+  const times = [delayed?.a, lease?.a];
+  // The end of a rate-limit window that held back claims (see type_controls.ts).
+  const controls = readControls((key) => data.extra[key]);
+  if (controls !== undefined && now !== undefined) times.push(nextWindowEnd(controls, now));
+  let best: number | undefined;
+  for (const t of times) if (t !== undefined && (best === undefined || t < best)) best = t;
+  return best;
 }
 
 /**
@@ -128,6 +134,22 @@ export function nextDueAt(state: QueueState, now?: number): number | undefined {
  */
 export function hasReady(state: QueueState, now: number, types?: readonly string[]): boolean {
   const data = stateData(state);
+  const controls = readControls((key) => data.extra[key]);
+  if (controls !== undefined) {
+    // Paused and limited types (type_controls.ts) do not count.
+    const claimable = (type: string) =>
+      (data.readyByType.get(type)?.size ?? 0) > 0 ||
+      isDue(data.delayedByType.get(type) ?? SortedList.EMPTY, now);
+    const present = new Set([...data.readyByType.keys(), ...data.delayedByType.keys()]);
+    return anyClaimable(
+      controls,
+      state,
+      now,
+      types?.length ? types : undefined,
+      present,
+      claimable,
+    );
+  }
   if (types === undefined || types.length === 0) {
     return data.ready.size > 0 || isDue(data.delayed, now);
   }

@@ -116,6 +116,11 @@ export class StateDraft {
     return (this.#readyByType ?? this.#base.readyByType).get(type);
   }
 
+  /** The types that have (or had during this batch) claimable jobs. */
+  readyTypes(): Iterable<string> {
+    return (this.#readyByType ?? this.#base.readyByType).keys();
+  }
+
   /** The delayed jobs not yet promoted, all types. */
   delayed(): SortedListView {
     return this.#delayed ?? this.#base.delayed;

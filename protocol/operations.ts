@@ -49,6 +49,12 @@ export interface PushJob {
   backoff?: BackoffPolicy;
   /** A second push with the same key returns the first job's id while that job is known. */
   idempotencyKey?: string;
+  /**
+   * Parents: the job waits until every one of them completed (a parent that
+   * dies, is cancelled or deleted kills it). Each entry is a job id held in
+   * the state, or the index of an earlier job of the same push (a flow).
+   */
+  dependsOn?: (string | number)[];
 }
 
 /** The lifecycle states a job can be in. */
@@ -98,6 +104,12 @@ export interface Job {
   result?: JsonValue;
   /** Epoch ms when the job completed, died or was cancelled. */
   finishedAt?: number;
+  /** The last progress its handler reported (any small JSON value, e.g. a percentage). */
+  progress?: JsonValue;
+  /** The parents the job waited for when pushed (it runs once all completed). */
+  dependsOn?: string[];
+  /** The jobs waiting for this one (pushed with it in their `dependsOn`). */
+  children?: string[];
 }
 
 /**
@@ -189,6 +201,30 @@ export interface QueueStats {
   commit: number;
   /** The capacity limits in force, when the broker has any (see {@linkcode QueueLimits}). */
   limits?: QueueLimitsStats;
+  /** Types whose claims are paused (present when any type is paused or limited). */
+  paused?: string[];
+  /** Per-type rate and concurrency limits and their usage (present when any type is paused or limited). */
+  typeLimits?: Record<string, TypeLimitStats>;
+}
+
+/** A type's claim limits, enforced by the broker when jobs are claimed. */
+export interface TypeLimit {
+  /** At most this many jobs of the type started per window. */
+  maxPerWindow?: number;
+  /** The window of `maxPerWindow`, ms (default 1000); windows are aligned on the epoch. */
+  windowMs?: number;
+  /** At most this many jobs of the type active at once, across all workers. */
+  maxActive?: number;
+}
+
+/** A type's limits and their usage now, as `stats` reports them. */
+export interface TypeLimitStats extends TypeLimit {
+  /** Jobs of the type active now. */
+  active: number;
+  /** Jobs of the type started in the current window (with `maxPerWindow`). */
+  startedInWindow?: number;
+  /** When the current window ends, epoch ms (with `maxPerWindow`). */
+  windowEndsAt?: number;
 }
 
 // ---------------------------------------------------------------------------
@@ -250,6 +286,17 @@ export interface FailOperation {
   error: string;
   /** `false` dead-letters at once, whatever attempts remain (default true). */
   retry?: boolean;
+}
+/** Report a running job's progress (stored on the job, shown by `get`). */
+export interface ProgressOperation {
+  /** The operation tag. */
+  op: "progress";
+  /** The job concerned. */
+  jobId: string;
+  /** The token of the lease being presented. */
+  leaseToken: string;
+  /** Any small JSON value (at most 1 KB), e.g. a percentage or `{done, total}`. */
+  value: JsonValue;
 }
 /** Give a job back unstarted: ready again at once, the attempt not counted. */
 export interface ReleaseOperation {
@@ -319,6 +366,73 @@ export interface PromoteOperation {
   jobId: string;
 }
 
+/** Stop handing out jobs of these types (pushes are still accepted; claims get none of them). */
+export interface PauseOperation {
+  /** The operation tag. */
+  op: "pause";
+  /** The types to pause. */
+  types: string[];
+}
+/** Hand out jobs of these types again. */
+export interface ResumeOperation {
+  /** The operation tag. */
+  op: "resume";
+  /** The types to resume. */
+  types: string[];
+}
+/** Set (or, giving no limit, remove) a type's rate and concurrency limits. */
+export interface LimitOperation extends TypeLimit {
+  /** The operation tag. */
+  op: "limit";
+  /** The type concerned. */
+  type: string;
+}
+
+/** What to do with runs missed while no broker ran: see `core/schedules.ts`. */
+export type MissedRuns = "skip" | "runOnce" | "catchUp";
+
+/** Create or replace a named schedule that pushes `job` at each due time. */
+export interface ScheduleOperation {
+  /** The operation tag. */
+  op: "schedule";
+  /** The schedule's name (unique in the queue). */
+  name: string;
+  /** A cron expression (5 fields, or 6 with seconds), evaluated in `timezone`. Give this or `everyMs`. */
+  cron?: string;
+  /** Or: run every this many ms (at least 1000), from the time the schedule is set. */
+  everyMs?: number;
+  /** IANA time zone of `cron` (default UTC). */
+  timezone?: string;
+  /** The job pushed at each run (no `dependsOn`, `delayMs` or `runAt`). */
+  job: PushJob;
+  /** Runs missed while no broker ran: `skip` (default), `runOnce` or `catchUp`. */
+  missed?: MissedRuns;
+  /** With `catchUp`: at most this many missed runs pushed at once (default 100, the latest). */
+  maxCatchUp?: number;
+}
+/** Remove a schedule. */
+export interface UnscheduleOperation {
+  /** The operation tag. */
+  op: "unschedule";
+  /** The schedule's name. */
+  name: string;
+}
+/** List the schedules. */
+export interface SchedulesOperation {
+  /** The operation tag. */
+  op: "schedules";
+}
+
+/** A schedule as stored and listed. */
+export interface ScheduleView extends Omit<ScheduleOperation, "op"> {
+  /** When it runs next, epoch ms (absent when a cron expression never runs again). */
+  nextRunAt?: number;
+  /** The due time of the last run pushed, epoch ms. */
+  lastRunAt?: number;
+  /** Why the last runs could not be pushed (e.g. the queue was full), if they could not. */
+  lastError?: string;
+}
+
 /** Every operation a client may send. */
 export type Operation =
   | PushOperation
@@ -327,13 +441,20 @@ export type Operation =
   | CompleteOperation
   | FailOperation
   | ReleaseOperation
+  | ProgressOperation
   | CancelOperation
   | GetOperation
   | StatsOperation
   | ListOperation
   | RetryOperation
   | DeleteOperation
-  | PromoteOperation;
+  | PromoteOperation
+  | PauseOperation
+  | ResumeOperation
+  | LimitOperation
+  | ScheduleOperation
+  | UnscheduleOperation
+  | SchedulesOperation;
 
 /** The reply to one operation. */
 export interface OperationResults {
@@ -349,6 +470,8 @@ export interface OperationResults {
   fail: { state: "ready" | "delayed" | "dead"; runAt?: number };
   /** Acknowledged. */
   release: { ok: true };
+  /** Acknowledged. */
+  progress: { ok: true };
   /** Whether the job was cancelled (false when it had already finished). */
   cancel: { cancelled: boolean };
   /** The job without its lease token; `archived` when it had left the state and was read back from the archive. */
@@ -363,6 +486,18 @@ export interface OperationResults {
   delete: { deleted: true };
   /** Whether the job moved (false when it was ready already). */
   promote: { promoted: boolean };
+  /** Every paused type, sorted. */
+  pause: { paused: string[] };
+  /** Every paused type, sorted. */
+  resume: { paused: string[] };
+  /** Every type's limits. */
+  limit: { limits: Record<string, TypeLimit> };
+  /** The schedule as stored, with its next run time. */
+  schedule: { schedule: ScheduleView };
+  /** Whether a schedule of that name was removed, and the schedule as it was. */
+  unschedule: { removed: boolean; schedule?: ScheduleView };
+  /** Every schedule, by name. */
+  schedules: { schedules: ScheduleView[] };
 }
 
 /** The reply type of operation `O`. */
@@ -377,6 +512,8 @@ export const LIMITS = {
   maxTypeLength: 128,
   /** Largest payload, as JSON bytes. */
   maxPayloadBytes: 256 * 1024,
+  /** Largest progress value, as JSON bytes. */
+  maxProgressBytes: 1024,
   /** Largest completion result, as JSON bytes. */
   maxResultBytes: 16 * 1024,
   /** Longest error message kept. */
@@ -429,7 +566,11 @@ const pushJobSchema: z.ZodType<PushJob> = z.object({
   maxAttempts: z.number().int().min(1).max(1000).optional(),
   backoff: backoffSchema.optional(),
   idempotencyKey: id.optional(),
+  dependsOn: z.array(z.union([id, z.number().int().min(0).max(LIMITS.maxPushBatch)])).min(1)
+    .max(100).optional(),
 });
+
+const typeList = z.array(z.string().min(1).max(LIMITS.maxTypeLength)).min(1).max(100);
 
 /** Validates any {@linkcode Operation} (a discriminated union on `op`). */
 export const operationSchema: z.ZodType<Operation> = z.discriminatedUnion("op", [
@@ -465,6 +606,12 @@ export const operationSchema: z.ZodType<Operation> = z.discriminatedUnion("op", 
     retry: z.boolean().optional(),
   }),
   z.object({ op: z.literal("release"), jobId: id, leaseToken: id }),
+  z.object({
+    op: z.literal("progress"),
+    jobId: id,
+    leaseToken: id,
+    value: jsonSchema("progress", LIMITS.maxProgressBytes),
+  }),
   z.object({ op: z.literal("cancel"), jobId: id }),
   z.object({ op: z.literal("get"), jobId: id }),
   z.object({ op: z.literal("stats") }),
@@ -484,4 +631,29 @@ export const operationSchema: z.ZodType<Operation> = z.discriminatedUnion("op", 
   }),
   z.object({ op: z.literal("delete"), jobId: id, force: z.boolean().optional() }),
   z.object({ op: z.literal("promote"), jobId: id }),
+  z.object({ op: z.literal("pause"), types: typeList }),
+  z.object({ op: z.literal("resume"), types: typeList }),
+  z.object({
+    op: z.literal("limit"),
+    type: z.string().min(1).max(LIMITS.maxTypeLength),
+    maxPerWindow: z.number().int().min(1).max(1_000_000_000).optional(),
+    windowMs: z.number().int().min(1).max(30 * 24 * 3600_000).optional(),
+    maxActive: z.number().int().min(1).max(1_000_000_000).optional(),
+  }).refine((o) => o.windowMs === undefined || o.maxPerWindow !== undefined, {
+    message: "limit: windowMs needs maxPerWindow",
+  }),
+  z.object({
+    op: z.literal("schedule"),
+    name: z.string().min(1).max(LIMITS.maxIdLength),
+    cron: z.string().min(1).max(256).optional(),
+    everyMs: z.number().int().min(1000).max(366 * 24 * 3600_000).optional(),
+    timezone: z.string().min(1).max(64).optional(),
+    job: pushJobSchema,
+    missed: z.enum(["skip", "runOnce", "catchUp"]).optional(),
+    maxCatchUp: z.number().int().min(1).max(10_000).optional(),
+  }).refine((o) => (o.cron === undefined) !== (o.everyMs === undefined), {
+    message: "schedule: give exactly one of cron and everyMs",
+  }),
+  z.object({ op: z.literal("unschedule"), name: z.string().min(1).max(LIMITS.maxIdLength) }),
+  z.object({ op: z.literal("schedules") }),
 ]) as z.ZodType<Operation>;

@@ -173,6 +173,7 @@ const ROLE_METHODS: Record<Exclude<TokenRole, "admin">, ReadonlySet<string>> = {
     "complete",
     "fail",
     "release",
+    "progress",
     "subscribe",
     "credit",
     "unsubscribe",

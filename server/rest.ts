@@ -9,6 +9,9 @@
  * | `GET /v1/jobs?state=S[&type=T&cursor=C&limit=N]` | 200 `{jobs, total, next?}`: jobs in state S, newest first (no lease tokens) |
  * | `POST /v1/jobs/:id/retry` · `/promote` · `/cancel` · `/delete[?force=true]` | 200, the operation's reply |
  * | `POST /v1/retry?type=T` | 200 `{retried: [ids]}`: every dead job of type T          |
+ * | `POST /v1/types/pause` · `/resume` | body `{types}` → 200 `{paused}` (admin)            |
+ * | `GET /v1/schedules` · `PUT /v1/schedules/:name` (body the schedule) · `DELETE /v1/schedules/:name` | 200 `{schedules}` · `{schedule}` · `{removed}` (admin) |
+ * | `POST /v1/types/limit` | body `{type, maxPerWindow?, windowMs?, maxActive?}` → 200 `{limits}` (admin) |
  * | `GET /v1/stats`        | 200, the `QueueStats`                                      |
  * | `GET /healthz`         | `{ok, leader, brokerId, leaderUrl?}`: 200 on the leader, 503 on a standby; no token needed |
  *
@@ -242,6 +245,28 @@ export function createRestHandler(options: RestHandlerOptions): RequestHandler {
       if (request.method !== "POST") return methodNotAllowed("POST");
       const type = new URL(request.url).searchParams.get("type") ?? undefined;
       return jsonResponse(await manage({ op: "retry", type }, grant));
+    }
+    const control = /^\/v1\/types\/(pause|resume|limit)$/.exec(path);
+    if (control !== null) {
+      if (request.method !== "POST") return methodNotAllowed("POST");
+      const body = await readJsonBody(request, limit);
+      if (!isPlainObject(body)) throw new OsqueueError("validation", "the body must be an object");
+      return jsonResponse(await manage({ ...body, op: control[1] }, grant));
+    }
+    if (path === "/v1/schedules") {
+      if (request.method !== "GET") return methodNotAllowed("GET");
+      return jsonResponse(await manage({ op: "schedules" }, grant));
+    }
+    const named = /^\/v1\/schedules\/([^/]+)$/.exec(path);
+    if (named !== null) {
+      const name = decodeJobId(named[1]);
+      if (request.method === "DELETE") {
+        return jsonResponse(await manage({ op: "unschedule", name }, grant));
+      }
+      if (request.method !== "PUT") return methodNotAllowed("PUT, DELETE");
+      const body = await readJsonBody(request, limit);
+      if (!isPlainObject(body)) throw new OsqueueError("validation", "the body must be an object");
+      return jsonResponse(await manage({ ...body, op: "schedule", name }, grant));
     }
     const action = /^\/v1\/jobs\/([^/]+)\/(retry|promote|cancel|delete)$/.exec(path);
     if (action !== null) {

@@ -56,6 +56,7 @@ export const QUEUE_METHODS: ReadonlySet<string> = new Set([
   "complete",
   "fail",
   "release",
+  "progress",
   "cancel",
   "get",
   "stats",
@@ -63,6 +64,12 @@ export const QUEUE_METHODS: ReadonlySet<string> = new Set([
   "retry",
   "delete",
   "promote",
+  "pause",
+  "resume",
+  "limit",
+  "schedule",
+  "unschedule",
+  "schedules",
 ]);
 
 const unsubscribeParamsSchema = z.union([z.object({}), z.undefined()]);

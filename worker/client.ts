@@ -62,7 +62,10 @@ import type {
   OperationResult,
   OperationResults,
   PushJob,
+  ScheduleOperation,
+  TypeLimit,
 } from "../protocol/operations.ts";
+import { JobHandle } from "./job_handle.ts";
 import {
   type HelloParams,
   type HelloResult,
@@ -545,6 +548,20 @@ export class OsqueueClient {
     return this.request({ op: "push", jobs: Array.isArray(jobs) ? jobs : [jobs] });
   }
 
+  /**
+   * Pushes one job and returns a {@linkcode JobHandle}: `await
+   * (await client.submit(job)).result({timeoutMs})` resolves with the
+   * handler's result, or rejects with a `JobFailedError` or `TimeoutError`.
+   */
+  async submit(job: PushJob): Promise<JobHandle> {
+    const [pushed] = (await this.push(job)).jobs;
+    return new JobHandle(pushed.id, pushed.duplicate, {
+      get: (jobId) => this.get(jobId),
+      timers: this.#timers,
+      now: () => Date.now(),
+    });
+  }
+
   /** Leases up to `max` ready jobs (long-polling up to `waitMs`). */
   claim(options: ClaimOptions): Promise<OperationResults["claim"]> {
     return this.request({ op: "claim", ...options });
@@ -666,6 +683,15 @@ export class OsqueueClient {
     );
   }
 
+  /** Stores a running job's progress (small JSON, at most 1 KB), shown by `get`. */
+  progress(
+    jobId: string,
+    leaseToken: string,
+    value: JsonValue,
+  ): Promise<OperationResults["progress"]> {
+    return this.request({ op: "progress", jobId, leaseToken, value });
+  }
+
   /** Gives a job back unstarted: ready again at once, the attempt not counted. */
   release(jobId: string, leaseToken: string): Promise<OperationResults["release"]> {
     return this.request({ op: "release", jobId, leaseToken });
@@ -684,6 +710,39 @@ export class OsqueueClient {
   /** Reads the queue's counters. */
   stats(): Promise<OperationResults["stats"]> {
     return this.request({ op: "stats" });
+  }
+
+  /** Stops handing out jobs of `types` (admin); pushes are still accepted. Replies with every paused type. */
+  pause(types: string[]): Promise<OperationResults["pause"]> {
+    return this.request({ op: "pause", types });
+  }
+
+  /** Hands out jobs of `types` again (admin). Replies with every type still paused. */
+  resume(types: string[]): Promise<OperationResults["resume"]> {
+    return this.request({ op: "resume", types });
+  }
+
+  /** Creates or replaces the schedule `name` (admin): `job` is pushed at each due time. */
+  schedule(
+    name: string,
+    spec: Omit<ScheduleOperation, "op" | "name">,
+  ): Promise<OperationResults["schedule"]> {
+    return this.request({ op: "schedule", name, ...spec });
+  }
+
+  /** Removes the schedule `name` (admin). */
+  unschedule(name: string): Promise<OperationResults["unschedule"]> {
+    return this.request({ op: "unschedule", name });
+  }
+
+  /** Lists the schedules with their next run times (admin). */
+  schedules(): Promise<OperationResults["schedules"]> {
+    return this.request({ op: "schedules" });
+  }
+
+  /** Sets (or, with no limit given, removes) a type's rate and concurrency limits (admin). */
+  limit(type: string, limit: TypeLimit = {}): Promise<OperationResults["limit"]> {
+    return this.request({ op: "limit", type, ...limit });
   }
 
   // -------------------------------------------------------------------------

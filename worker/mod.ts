@@ -36,6 +36,7 @@ export {
   type Timers,
   type WebSocketConstructor,
 } from "./client.ts";
+export * from "./job_handle.ts";
 export * from "./registry.ts";
 export * from "./worker.ts";
 export * from "../errors.ts";

@@ -85,6 +85,8 @@ export interface WorkerClient {
   fail(jobId: string, leaseToken: string, error: string, options?: FailOptions): Promise<unknown>;
   /** Gives a job back unstarted. */
   release(jobId: string, leaseToken: string): Promise<unknown>;
+  /** Reports a job's progress (optional: `job.progress` needs it). */
+  progress?(jobId: string, leaseToken: string, value: JsonValue): Promise<unknown>;
 }
 
 /** Severity of a worker log entry. */
@@ -117,6 +119,11 @@ export interface JobContext<P = JsonValue, T extends string = string> {
   readonly signal: AbortSignal;
   /** Extends the lease now (heartbeats also run automatically). */
   heartbeat(): Promise<void>;
+  /**
+   * Stores `value` (small JSON, at most 1 KB) as the job's progress, shown by
+   * `get`. Calls share the broker's group commit; await it, or not.
+   */
+  progress(value: JsonValue): Promise<void>;
   /** Logs through the worker's log, tagged with the job. */
   log(message: string, data?: Record<string, unknown>): void;
 }
@@ -489,6 +496,12 @@ export class Worker<S extends JobSchemas = UntypedSchemas> {
           }
           throw error;
         }
+      },
+      progress: async (value) => {
+        if (this.#client.progress === undefined) {
+          throw new TypeError("this worker's client cannot report progress");
+        }
+        await this.#client.progress(job.id, token, value);
       },
       log: (message, data) =>
         this.#log("info", message, { ...data, jobId: job.id, type: job.type }),
