@@ -30,6 +30,8 @@ import { Checkpointer } from "./checkpointer.ts";
 import { Archiver } from "./archiver.ts";
 import { leadsNow } from "./leadership.ts";
 import { followLeader } from "./standby.ts";
+import { joinQueue } from "./startup.ts";
+import { lingerFor, waitForMessageOr } from "./pacing.ts";
 import { ParkedClaims, type Pending } from "./parked_claims.ts";
 import { settleBatch, type SettleContext, settleParked } from "./replies.ts";
 import {
@@ -228,29 +230,10 @@ export class Broker implements QueueBackend {
 
   /** Acts on what the head key holds: create, migrate, take over, or stand by. */
   async #settleOpened(opened: Opened): Promise<void> {
-    if (opened.kind === "absent") {
-      const created = await this.#stateStore.create();
-      if (created !== null) return this.#becomeLeader(created, "created");
-      return this.#settleOpened(await this.#stateStore.open());
-    }
-    if (opened.kind === "v1") {
-      const leader = opened.state.leader;
-      if (leader === null || leader.id === this.#identity.id) {
-        const migrated = await this.#stateStore.migrate(opened);
-        if (migrated !== null) return this.#becomeLeader(migrated, "migrated from version 1");
-        return this.#settleOpened(await this.#stateStore.open());
-      }
-      this.#state = opened.state;
-      return this.#becomeStandby(leader, "a version-1 broker leads");
-    }
-    const leader = opened.head.leader;
-    if (leader === null || leader.id === this.#identity.id) {
-      const loaded = await this.#stateStore.takeOver(opened);
-      if (loaded !== null) return this.#becomeLeader(loaded, "takeover");
-      return this.#settleOpened(await this.#stateStore.open());
-    }
-    this.#state = (await this.#stateStore.load(opened)).state;
-    this.#becomeStandby(leader, "another broker leads");
+    const joined = await joinQueue(this.#stateStore, this.#identity, opened);
+    if (joined.kind === "leader") return this.#becomeLeader(joined.loaded, joined.how);
+    this.#state = joined.state;
+    this.#becomeStandby(joined.leader, joined.reason);
   }
 
   /**
@@ -364,34 +347,18 @@ export class Broker implements QueueBackend {
   }
 
   /**
-   * Group commit: after a commit its callers answer with their next requests
-   * a moment later. The demand is what the last commit carried plus what
-   * queued while it was written; when fewer than ¾ of that are queued, wait a
-   * little (at most `maxLingerMs`, at most half a write) for the rest, so that
-   * callers who took turns in two alternating groups share one write. Also
-   * yields to the event loop now and then, so that timers run even when the
-   * store answers without ever waiting (MemoryStore).
+   * Group commit: the demand is what the last commit carried plus what queued
+   * while it was written; when fewer than ¾ of that are queued, linger a
+   * little (at most `maxLingerMs`, at most half a write) for the rest (see
+   * `pacing.ts`). Also yields to the event loop now and then, so that timers
+   * run even when the store answers without ever waiting (MemoryStore).
    */
   async #linger(stop: AbortSignal): Promise<void> {
     const target = Math.ceil(this.#demand * 0.75);
     const ms = Math.min(this.#o.maxLingerMs, this.#lastWriteMs / 2);
     if (this.#mailbox.size < target && ms >= 0.2) {
       this.#ticksSinceYield = 0;
-      const until = this.#clock.now() + ms;
-      const timer = new AbortController();
-      const onStop = () => timer.abort();
-      stop.addEventListener("abort", onStop, { once: true });
-      const deadline = sleep(this.#clock, ms, timer.signal).then(() => timer.abort());
-      try {
-        while (this.#mailbox.size < target && this.#clock.now() < until && !timer.signal.aborted) {
-          await this.#mailbox.posted(timer.signal).catch(() => {});
-        }
-      } finally {
-        timer.abort();
-        stop.removeEventListener("abort", onStop);
-        await deadline;
-      }
-      return;
+      return await lingerFor({ mailbox: this.#mailbox, clock: this.#clock, target, ms, stop });
     }
     if (++this.#ticksSinceYield >= 16) {
       this.#ticksSinceYield = 0;
@@ -420,19 +387,7 @@ export class Broker implements QueueBackend {
     }
     const scheduleAt = nextScheduleAt((key) => this.#state.extra[key]);
     if (scheduleAt !== undefined) wakeAt = Math.min(wakeAt, scheduleAt);
-    if (wakeAt <= now) return;
-    const timer = new AbortController();
-    const onStop = () => timer.abort();
-    stop.addEventListener("abort", onStop, { once: true });
-    try {
-      await Promise.race([
-        this.#mailbox.next(timer.signal).catch(() => {}),
-        sleep(this.#clock, wakeAt - now, timer.signal),
-      ]);
-    } finally {
-      timer.abort();
-      stop.removeEventListener("abort", onStop);
-    }
+    await waitForMessageOr({ mailbox: this.#mailbox, clock: this.#clock, wakeAt, stop });
   }
 
   /**
