@@ -122,7 +122,15 @@ export class Broker implements QueueBackend {
     const now = () => this.#clock.now();
     const { store, prefix, identity } = o;
     const log = this.#log;
-    this.#stateStore = new StateStore({ store, prefix, headKey: o.stateKey, identity, now, log });
+    this.#stateStore = new StateStore({
+      store,
+      prefix,
+      headKey: o.stateKey,
+      identity,
+      now,
+      newNonce: o.newNonce,
+      log,
+    });
     this.#archiver = new Archiver({
       store,
       maxJobs: o.archiveMaxJobs,
