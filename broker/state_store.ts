@@ -314,6 +314,11 @@ export class StateStore {
   }): Promise<AppendOutcome> {
     const seq = batch.before.commit + 1;
     const epoch = this.#head.epoch;
+    if (batch.before.epoch > epoch) {
+      // The log already holds a newer epoch's records (e.g. read while taking
+      // over slowly): a record of this epoch would be void, never commit it.
+      return { kind: "deposed", leader: batch.before.leader, epoch: batch.before.epoch };
+    }
     const at = this.#now();
     const record: LogRecord = {
       seq,
