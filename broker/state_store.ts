@@ -426,7 +426,11 @@ export class StateStore {
     return { opened, state: next };
   }
 
-  /** Points the head at a new checkpoint (If-Match); false when the head changed (deposed). */
+  /**
+   * Points the head at a new checkpoint (If-Match); false when the head
+   * changed (deposed). Throws when the write failed or did not land while
+   * the head is still this leader's (retry later).
+   */
   async installCheckpoint(checkpoint: { seq: number; key: string }): Promise<boolean> {
     const head: Head = { epoch: this.#head.epoch, leader: this.#identity, checkpoint };
     try {
@@ -438,8 +442,15 @@ export class StateStore {
       const again = await this.open();
       if (
         again.kind !== "head" || again.head.epoch !== head.epoch ||
-        again.head.checkpoint?.key !== checkpoint.key
+        again.head.leader?.id !== this.#identity.id
       ) return false;
+      if (again.head.checkpoint?.key !== checkpoint.key) {
+        // Still ours, unchanged: the write did not land (an ambiguous write
+        // that was lost, or a spurious conflict). Not deposed: try again later.
+        throw new UnavailableError(`the head write for checkpoint ${checkpoint.seq} did not land`, {
+          cause: error,
+        });
+      }
     }
     this.#head = head;
     return true;
