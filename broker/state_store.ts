@@ -127,14 +127,26 @@ export class StateStore {
 
   /** Reads the head key: absent, a version-1 state to migrate, or a head. */
   async open(): Promise<Opened> {
+    const opened = await this.#read();
+    if (opened.kind === "head") {
+      this.#head = opened.head;
+      this.#headEtag = opened.etag;
+    }
+    return opened;
+  }
+
+  /**
+   * Reads the head key without adopting it. A leader re-reading the head
+   * must not take on another broker's epoch: its records would then be
+   * written in that epoch (two writers in one epoch).
+   */
+  async #read(): Promise<Opened> {
     const found = await this.#store.get(this.#headKey);
     if (found === null) return { kind: "absent" };
     const content = decodeHead(found.body);
     if (content.kind === "v1") {
       return { kind: "v1", state: decodeState(found.body), etag: found.etag };
     }
-    this.#head = content.head;
-    this.#headEtag = found.etag;
     return { kind: "head", head: content.head, etag: found.etag };
   }
 
@@ -145,7 +157,7 @@ export class StateStore {
    */
   async load(opened?: Extract<Opened, { kind: "head" }>): Promise<LoadedState> {
     for (let attempt = 0;; attempt++) {
-      const current = opened ?? await this.open();
+      const current = opened ?? await this.#read();
       opened = undefined;
       if (current.kind !== "head") {
         throw new InvalidError(`cannot load: the head is ${current.kind}`);
@@ -439,11 +451,12 @@ export class StateStore {
       });
     } catch (error) {
       if (!(error instanceof ConflictError) && !(error instanceof AmbiguousWriteError)) throw error;
-      const again = await this.open();
+      const again = await this.#read();
       if (
         again.kind !== "head" || again.head.epoch !== head.epoch ||
         again.head.leader?.id !== this.#identity.id
       ) return false;
+      this.#headEtag = again.etag;
       if (again.head.checkpoint?.key !== checkpoint.key) {
         // Still ours, unchanged: the write did not land (an ambiguous write
         // that was lost, or a spurious conflict). Not deposed: try again later.
