@@ -59,7 +59,7 @@ export interface FinalCheck {
 /**
  * The end-of-run invariants:
  * - one writer per epoch (by broker incarnation) in the log;
- * - no log record lands again after garbage collection deleted it;
+ * - no log record of a running broker lands again after garbage collection deleted it;
  * - an idempotency key never names two live jobs at once (replaying the log as written);
  * - every acknowledged push is in the state or an archive object, with its payload;
  * - no push payload became two jobs (unless through the idempotency rule);
@@ -153,28 +153,14 @@ export async function checkFinal(check: FinalCheck): Promise<void> {
 
 /**
  * Invariants of the log as written: one incarnation per epoch; no record
- * re-created after deletion; and, replaying the valid records (an epoch
+ * of a running broker re-created after deletion (a crashed broker's late
+ * write may land, harmlessly); and, replaying the valid records (an epoch
  * lower than one already seen is void), an idempotency key never names two
  * live jobs at once.
  */
 export function checkLog(records: readonly LandedRecord[], fail: (message: string) => void): void {
   const writers = new Map<number, string>();
-  for (const record of records) {
-    const writer = writers.get(record.epoch);
-    if (writer !== undefined && writer !== record.node) {
-      fail(
-        `two brokers committed in epoch ${record.epoch}: ${writer} and ${record.node} (log record ${record.seq})`,
-      );
-      return;
-    }
-    writers.set(record.epoch, record.node);
-    if (record.recreated) {
-      fail(
-        `log record ${record.seq} (epoch ${record.epoch}, ${record.node}) landed after it had been garbage-collected`,
-      );
-      return;
-    }
-  }
+  for (const record of records) checkRecord(writers, record, fail);
   const bySeq = new Map<number, LandedRecord>();
   for (const record of records) if (!bySeq.has(record.seq)) bySeq.set(record.seq, record);
   let epoch = 0;
@@ -201,5 +187,32 @@ export function checkLog(records: readonly LandedRecord[], fail: (message: strin
       live.set(key, id);
       keyOf.set(id, key);
     }
+  }
+}
+
+/**
+ * Checks one landed record against the writers seen so far (epoch → broker
+ * incarnation): one incarnation per epoch, and no running broker's record
+ * re-created after garbage collection.
+ */
+export function checkRecord(
+  writers: Map<number, string>,
+  record: LandedRecord,
+  fail: (message: string) => void,
+): void {
+  const writer = writers.get(record.epoch);
+  if (writer !== undefined && writer !== record.node) {
+    fail(
+      `two brokers committed in epoch ${record.epoch}: ${writer} and ${record.node} (log record ${record.seq})`,
+    );
+    return;
+  }
+  writers.set(record.epoch, record.node);
+  if (record.recreated && record.writerAlive) {
+    // A running writer takes it as landed and answers its batch, although
+    // every reader skips it (it lies below a checkpoint).
+    fail(
+      `log record ${record.seq} (epoch ${record.epoch}, ${record.node}) landed after it had been garbage-collected`,
+    );
   }
 }

@@ -26,7 +26,11 @@ import { type Rng, type Scheduler, SimNode } from "./scheduler.ts";
 export interface StoreFaults {
   /** A call fails with `unavailable` without reaching the store. */
   unavailable: number;
-  /** A conditional put fails with a spurious `conflict` without writing. */
+  /**
+   * An If-Match put fails with a spurious `conflict` without writing. (Not
+   * If-None-Match: there a conflict promises the object exists, and the
+   * archiver relies on that, as the store contract allows.)
+   */
   conflict: number;
   /** A put is reported ambiguous (it lands or not; sometimes it lands after the report). */
   ambiguous: number;
@@ -57,6 +61,11 @@ export interface LandedRecord {
   landedAt: number;
   /** Whether an earlier record with this sequence number had been deleted (garbage-collected). */
   recreated: boolean;
+  /**
+   * Whether the writer will be told it landed: its incarnation still runs and
+   * the put is not one already answered as ambiguous.
+   */
+  writerAlive: boolean;
 }
 
 /** Counters of injected faults. */
@@ -95,6 +104,8 @@ export class StoreWorld {
     slow: 0,
     orphaned: 0,
   };
+  /** Called with each log record as it lands (continuous invariants). */
+  onRecord: (record: LandedRecord) => void = () => {};
   readonly #everWritten = new Set<string>();
   readonly #scheduler: Scheduler;
   readonly #trace: (node: string, text: string) => void;
@@ -106,13 +117,19 @@ export class StoreWorld {
   }
 
   /** A put as it reaches the store, recording landed log records. */
-  async put(node: SimNode, key: string, body: Uint8Array, options?: PutOptions): Promise<string> {
+  async put(
+    node: SimNode,
+    key: string,
+    body: Uint8Array,
+    options?: PutOptions,
+    detached = false,
+  ): Promise<string> {
     const etag = await this.inner.put(key, body, options);
     const seq = logSeqOf("", key);
     if (seq !== undefined) {
       const record = decodeLogRecord(body, key);
       const recreated = this.#everWritten.has(key);
-      this.records.push({
+      const landed: LandedRecord = {
         seq,
         epoch: record.epoch,
         writer: record.writer.id,
@@ -122,7 +139,10 @@ export class StoreWorld {
         archived: record.archive?.ids ?? [],
         landedAt: this.#scheduler.now,
         recreated,
-      });
+        writerAlive: !node.crashed && !detached,
+      };
+      this.records.push(landed);
+      this.onRecord(landed);
       if (recreated) this.#trace(node.name, `log record ${seq} landed AGAIN after being deleted`);
     }
     this.#everWritten.add(key);
@@ -169,8 +189,8 @@ export class SimStore implements ObjectStore {
     return this.#call(
       "put",
       key,
-      () => this.#world.put(this.#node, key, body, options),
-      options?.condition !== undefined,
+      (detached) => this.#world.put(this.#node, key, body, options, detached),
+      options?.condition !== undefined && "ifMatch" in options.condition,
     );
   }
 
@@ -197,8 +217,8 @@ export class SimStore implements ObjectStore {
   #call<T>(
     op: "get" | "put" | "delete" | "list",
     key: string,
-    perform: () => Promise<T>,
-    conditional = false,
+    perform: (detached: boolean) => Promise<T>,
+    ifMatch = false,
   ): Promise<T> {
     const node = this.#node;
     const scheduler = this.#scheduler;
@@ -221,7 +241,7 @@ export class SimStore implements ObjectStore {
           reply(there + back, () => reject(new UnavailableError(`sim: ${op} ${key} unavailable`)));
           return;
         }
-        if (op === "put" && conditional && rng.chance(faults.conflict)) {
+        if (op === "put" && ifMatch && rng.chance(faults.conflict)) {
           world.faults.conflict++;
           this.#trace(`fault: put ${short(key)} spurious conflict`);
           reply(there + back, () => reject(new ConflictError(`sim: spurious conflict on ${key}`)));
@@ -234,7 +254,7 @@ export class SimStore implements ObjectStore {
           if (lands) {
             if (late) world.faults.lateLandings++;
             scheduler.after(arrival, () => {
-              perform().then(
+              perform(true).then(
                 () => {
                   world.faults.ambiguousLanded++;
                   this.#trace(`ambiguous put ${short(key)} landed${late ? " (late)" : ""}`);
@@ -257,7 +277,7 @@ export class SimStore implements ObjectStore {
         }
         // The call reaches the store (as the store: the sender's freeze no longer matters).
         scheduler.after(there, () => {
-          perform().then(
+          perform(false).then(
             (value) => reply(back, () => resolve(value)),
             (error) => reply(back, () => reject(error)),
           );

@@ -18,7 +18,7 @@ import {
   runWorker,
   type Transport,
 } from "./clients.ts";
-import { checkFinal, checkOpenCalls } from "./invariants.ts";
+import { checkFinal, checkOpenCalls, checkRecord } from "./invariants.ts";
 import { Ledger } from "./ledger.ts";
 import { Rng, Scheduler, SimNode } from "./scheduler.ts";
 import { NO_FAULTS, type StoreFaults, StoreWorld } from "./sim_store.ts";
@@ -170,6 +170,8 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       }),
     );
   }
+  const writers = new Map<number, string>();
+  world.onRecord = (record) => checkRecord(writers, record, fail);
   const ledger = new Ledger(fail);
   const system = new SimNode("sim");
   for (const host of hosts) scheduler.after(rng.int(0, 300), () => host.start(), system);
