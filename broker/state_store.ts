@@ -48,6 +48,12 @@ export interface StateStoreOptions {
   now: () => number;
   /** A fresh unique string per write attempt (default `crypto.randomUUID`). */
   newNonce?: () => string;
+  /**
+   * A log record that lands more than this long after the previous landed
+   * record's write started is confirmed by reading the head before it counts
+   * (default: never; the broker passes half its takeover timeout).
+   */
+  confirmAfterMs?: number;
   /** Receives structured events. */
   log?: (event: { event: string; [field: string]: unknown }) => void;
 }
@@ -97,6 +103,11 @@ export class StateStore {
   readonly #newNonce: () => string;
   readonly #log: (event: { event: string; [field: string]: unknown }) => void;
   #headEtag = "";
+  readonly #confirmAfterMs: number;
+  /** When the write of the last landed (and confirmed) record started. */
+  #lastLandedStart = -Infinity;
+  /** Set when a confirmation found another broker's head: this epoch is over. */
+  #fenced: { leader: BrokerIdentity | null; epoch: number } | undefined;
   #head: Head = { epoch: 0, leader: null, checkpoint: null };
 
   /** Builds a store view; nothing is read until called. */
@@ -107,6 +118,7 @@ export class StateStore {
     this.#identity = options.identity;
     this.#now = options.now;
     this.#newNonce = options.newNonce ?? (() => crypto.randomUUID());
+    this.#confirmAfterMs = options.confirmAfterMs ?? Infinity;
     this.#log = options.log ?? (() => {});
   }
 
@@ -188,6 +200,7 @@ export class StateStore {
    * then the first log record. Returns null when another broker created it first.
    */
   async create(): Promise<LoadedState | null> {
+    this.#fenced = undefined;
     const head: Head = { epoch: 1, leader: this.#identity, checkpoint: null };
     try {
       this.#headEtag = await this.#store.put(this.#headKey, encodeHead(head), {
@@ -203,6 +216,7 @@ export class StateStore {
       throw error;
     }
     this.#head = head;
+    this.#fenced = undefined;
     return await this.#fence({
       state: createState(),
       head,
@@ -242,6 +256,7 @@ export class StateStore {
       throw error;
     }
     this.#head = head;
+    this.#fenced = undefined;
     this.#log({ event: "migrated", from: 1, jobs: written.manifest.segments.length, epoch });
     return await this.#fence({
       state: opened.state,
@@ -279,6 +294,7 @@ export class StateStore {
       ) return null;
     }
     this.#head = head;
+    this.#fenced = undefined;
     return await this.#fence(await this.load({ kind: "head", head, etag: this.#headEtag }));
   }
 
@@ -326,6 +342,7 @@ export class StateStore {
   }): Promise<AppendOutcome> {
     const seq = batch.before.commit + 1;
     const epoch = this.#head.epoch;
+    if (this.#fenced !== undefined) return { kind: "deposed", ...this.#fenced };
     if (batch.before.epoch > epoch) {
       // The log already holds a newer epoch's records (e.g. read while taking
       // over slowly): a record of this epoch would be void, never commit it.
@@ -348,16 +365,17 @@ export class StateStore {
     }
     const body = encodeLogRecord(record);
     const key = logKey(this.#prefix, seq);
-    const landed = (): AppendOutcome => ({
-      kind: "landed",
-      state: withRecordMeta(batch.after, record),
-      record,
-      bytes: body.length,
-    });
+    const landed = (): Promise<AppendOutcome> =>
+      this.#confirmed(at, {
+        kind: "landed",
+        state: withRecordMeta(batch.after, record),
+        record,
+        bytes: body.length,
+      });
     for (let round = 0;; round++) {
       try {
         await this.#store.put(key, body, { condition: { ifNoneMatch: "*" } });
-        return landed();
+        return await landed();
       } catch (error) {
         if (error instanceof ConflictError) {
           return await this.#afterConflict(batch.before, record, landed);
@@ -390,11 +408,56 @@ export class StateStore {
     }
   }
 
+  /**
+   * A record that landed long after this broker's previous landed write
+   * started (a freeze, a very slow write, the first write of a leadership)
+   * may have landed in a sequence number that a newer leader already used
+   * and garbage-collected: `If-None-Match` cannot tell. It counts only if
+   * the head, read now, is still this broker's in this epoch. Otherwise it
+   * is void when the head's checkpoint covers it (deposed: nothing was
+   * applied), and of unknown effect when not (an error).
+   */
+  async #confirmed(
+    started: number,
+    outcome: Extract<AppendOutcome, { kind: "landed" }>,
+  ): Promise<AppendOutcome> {
+    if (this.#now() - this.#lastLandedStart > this.#confirmAfterMs) {
+      let opened: Opened;
+      try {
+        opened = await this.#read();
+      } catch (error) {
+        return { kind: "error", error: asStorageError(error, "head re-read failed") };
+      }
+      const { seq, epoch } = outcome.record;
+      if (
+        opened.kind !== "head" || opened.head.epoch !== epoch ||
+        opened.head.leader?.id !== this.#identity.id
+      ) {
+        this.#log({ event: "late-record", seq, epoch });
+        // Another broker is taking over: write nothing more in this epoch.
+        this.#fenced = opened.kind === "head"
+          ? { leader: opened.head.leader, epoch: opened.head.epoch }
+          : { leader: null, epoch };
+        if (opened.kind === "head" && (opened.head.checkpoint?.seq ?? 0) >= seq) {
+          return { kind: "deposed", leader: opened.head.leader, epoch: opened.head.epoch };
+        }
+        return {
+          kind: "error",
+          error: new UnavailableError(
+            `log record ${seq} landed after the head changed; it may or may not count`,
+          ),
+        };
+      }
+    }
+    this.#lastLandedStart = Math.max(this.#lastLandedStart, started);
+    return outcome;
+  }
+
   /** Sequence `record.seq` is taken: ours after all, a newer epoch, or records to catch up on. */
   async #afterConflict(
     before: QueueState,
     record: LogRecord,
-    landed: () => AppendOutcome,
+    landed: () => Promise<AppendOutcome>,
     body?: Uint8Array,
   ): Promise<AppendOutcome> {
     try {
@@ -407,7 +470,7 @@ export class StateStore {
         return { kind: "conflict", state, archives };
       }
       const found = decodeLogRecord(bytes, key);
-      if (found.nonce === record.nonce) return landed();
+      if (found.nonce === record.nonce) return await landed();
       if (found.epoch > record.epoch) {
         return { kind: "deposed", leader: found.writer, epoch: found.epoch };
       }
