@@ -72,6 +72,8 @@ export interface HostOptions {
   trace: (node: string, text: string) => void;
   /** One-way client↔broker delay, ms. */
   netDelay: () => number;
+  /** Sees every commit a broker counts (its `commit` and `leader` events). */
+  onCommit?: (commit: { node: string; seq: number; epoch: number }) => void;
 }
 
 /** A machine that runs incarnations of broker `id`. */
@@ -110,6 +112,10 @@ export class BrokerHost {
       log: (event) => {
         if (node.crashed) return;
         o.brokerOptions.log?.(event);
+        if (event.event === "commit" || event.event === "leader") {
+          const seq = (event.seq ?? event.commit) as number;
+          o.onCommit?.({ node: node.name, seq, epoch: event.epoch as number });
+        }
         o.trace(node.name, describeEvent(event));
       },
     });

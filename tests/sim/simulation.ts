@@ -18,7 +18,7 @@ import {
   runWorker,
   type Transport,
 } from "./clients.ts";
-import { checkFinal, checkOpenCalls, checkRecord } from "./invariants.ts";
+import { checkCommitEvent, checkFinal, checkOpenCalls, checkRecord } from "./invariants.ts";
 import { Ledger } from "./ledger.ts";
 import { Rng, Scheduler, SimNode } from "./scheduler.ts";
 import { NO_FAULTS, type StoreFaults, StoreWorld } from "./sim_store.ts";
@@ -29,7 +29,7 @@ export interface SimulationOptions {
   seed: number;
   /** Virtual milliseconds of faults (default: 20–60 s drawn from the seed). */
   chaosMs?: number;
-  /** Longest virtual time the queue may take to drain after the faults stop (default 120 s). */
+  /** Longest virtual time the queue may take to drain after the faults stop (default 600 s). */
   drainMs?: number;
   /** How many trace lines a failure shows (default 50). */
   traceLines?: number;
@@ -129,7 +129,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   // The fault plan.
   const chaosMs = options.chaosMs ?? rng.int(20_000, 60_000);
   const chaosEnd = START + chaosMs;
-  const drainMs = options.drainMs ?? 120_000;
+  const drainMs = options.drainMs ?? 600_000;
   const base: StoreFaults = {
     unavailable: rng.next() * 0.04,
     conflict: rng.next() * 0.03,
@@ -167,6 +167,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
         },
         trace,
         netDelay: () => rng.int(1, 5),
+        onCommit: (commit) => checkCommitEvent(world.records, commit, fail),
       }),
     );
   }
@@ -290,14 +291,15 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     const open = snapshot === null ? [] : listJobs(snapshot.state).filter((job) =>
       job.state === "ready" || job.state === "delayed" || job.state === "active"
     );
-    if (open.length === 0) {
+    const leading = hosts.some((host) => host.current?.broker.leaderInfo().leader === true);
+    if (open.length === 0 && leading) {
       drained = true;
       break;
     }
   }
   // Let the workers stop and what is in flight settle.
   workersUntil = Math.min(workersUntil, scheduler.now);
-  if (failure === undefined) await scheduler.run(scheduler.now + 15_000, stop);
+  if (failure === undefined) await scheduler.run(scheduler.now + 30_000, stop);
   if (failure === undefined) {
     await checkFinal({ world, ledger, hosts, now: scheduler.now, drained, fail });
     if (failure !== undefined) {
