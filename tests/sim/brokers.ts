@@ -131,7 +131,9 @@ export class BrokerHost {
     o.trace(node.name, "start");
     broker.start().then(
       () => {
-        if (!node.crashed) o.trace(node.name, `started as ${broker.leaderInfo().leader ? "leader" : "standby"}`);
+        if (!node.crashed) {
+          o.trace(node.name, `started as ${broker.leaderInfo().leader ? "leader" : "standby"}`);
+        }
       },
       (error) => {
         if (node.crashed) return;

@@ -8,12 +8,7 @@
  * @module
  */
 import { OsqueueError } from "../../errors.ts";
-import type {
-  ClaimedJob,
-  Operation,
-  OperationResult,
-  PushJob,
-} from "../../protocol/operations.ts";
+import type { ClaimedJob, Operation, OperationResult, PushJob } from "../../protocol/operations.ts";
 import type { Ledger } from "./ledger.ts";
 import type { Rng, Scheduler, SimNode } from "./scheduler.ts";
 
@@ -202,7 +197,11 @@ export async function runWorker(context: ClientContext, options: WorkerOptions):
   }
 }
 
-async function work(context: ClientContext, options: WorkerOptions, job: ClaimedJob): Promise<void> {
+async function work(
+  context: ClientContext,
+  options: WorkerOptions,
+  job: ClaimedJob,
+): Promise<void> {
   const { scheduler, rng, ledger, node } = context;
   let left = rng.chance(0.2) ? rng.int(1000, 6000) : rng.int(5, 600);
   while (left > 0) {

@@ -95,7 +95,9 @@ export async function checkFinal(check: FinalCheck): Promise<void> {
   for (const [id, pushes] of ledger.pushes) {
     const found = where.get(id);
     if (found === undefined) {
-      fail(`acknowledged push of ${pushes[0].uid} (job ${id}) is lost: in neither state nor archive`);
+      fail(
+        `acknowledged push of ${pushes[0].uid} (job ${id}) is lost: in neither state nor archive`,
+      );
       return;
     }
     const uid = (found.job.payload as { uid?: string } | null)?.uid;
@@ -178,7 +180,9 @@ export function checkLog(records: readonly LandedRecord[], fail: (message: strin
       if (typeof key !== "string") continue;
       const holder = live.get(key);
       if (holder !== undefined && holder !== id) {
-        fail(`idempotency key ${key} names two live jobs (${holder} and ${id}) at log record ${seq}`);
+        fail(
+          `idempotency key ${key} names two live jobs (${holder} and ${id}) at log record ${seq}`,
+        );
         return;
       }
       live.set(key, id);

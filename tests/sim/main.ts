@@ -58,9 +58,9 @@ for (const seed of seeds) {
 }
 const seconds = (performance.now() - started) / 1000;
 console.log(
-  `${seeds.length} seeds ok in ${seconds.toFixed(1)} s (${(seeds.length / seconds).toFixed(1)} seeds/s, ${
-    (virtualMs / 1000 / seconds).toFixed(0)
-  }× real time)`,
+  `${seeds.length} seeds ok in ${seconds.toFixed(1)} s (${
+    (seeds.length / seconds).toFixed(1)
+  } seeds/s, ${(virtualMs / 1000 / seconds).toFixed(0)}× real time)`,
 );
 console.log(`totals: ${JSON.stringify(totals)}`);
 

@@ -115,7 +115,9 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   const ring: string[] = [];
   const events: Record<string, number> = {};
   const trace = (node: string, text: string) => {
-    ring.push(`${((scheduler.now - START) / 1000).toFixed(3).padStart(8)}s ${node.padEnd(6)} ${text}`);
+    ring.push(
+      `${((scheduler.now - START) / 1000).toFixed(3).padStart(8)}s ${node.padEnd(6)} ${text}`,
+    );
     if (ring.length > keep * 4) ring.splice(0, ring.length - keep);
   };
   let failure: string | undefined;
@@ -288,9 +290,11 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     await scheduler.run(scheduler.now + 2000, stop);
     if (producersRunning > 0) continue;
     const snapshot = await readQueueState({ store: world.inner });
-    const open = snapshot === null ? [] : listJobs(snapshot.state).filter((job) =>
-      job.state === "ready" || job.state === "delayed" || job.state === "active"
-    );
+    const open = snapshot === null
+      ? []
+      : listJobs(snapshot.state).filter((job) =>
+        job.state === "ready" || job.state === "delayed" || job.state === "active"
+      );
     const leading = hosts.some((host) => host.current?.broker.leaderInfo().leader === true);
     if (open.length === 0 && leading) {
       drained = true;
@@ -305,7 +309,10 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     if (failure !== undefined) {
       for (const client of clients) {
         const waiting = (client.transport as { waiting?: string }).waiting;
-        trace(client.node.name, `${client.node.crashed ? "dead" : "alive"}, waiting for ${waiting ?? "nothing"}`);
+        trace(
+          client.node.name,
+          `${client.node.crashed ? "dead" : "alive"}, waiting for ${waiting ?? "nothing"}`,
+        );
       }
     }
   }
