@@ -413,9 +413,9 @@ export class StateStore {
    * started (a freeze, a very slow write, the first write of a leadership)
    * may have landed in a sequence number that a newer leader already used
    * and garbage-collected: `If-None-Match` cannot tell. It counts only if
-   * the head, read now, is still this broker's in this epoch. Otherwise it
-   * is void when the head's checkpoint covers it (deposed: nothing was
-   * applied), and of unknown effect when not (an error).
+   * the head, read now, is still this broker's in this epoch. Otherwise its
+   * effect is unknown (an error), and this broker writes nothing more in
+   * this epoch.
    */
   async #confirmed(
     started: number,
@@ -438,9 +438,9 @@ export class StateStore {
         this.#fenced = opened.kind === "head"
           ? { leader: opened.head.leader, epoch: opened.head.epoch }
           : { leader: null, epoch };
-        if (opened.kind === "head" && (opened.head.checkpoint?.seq ?? 0) >= seq) {
-          return { kind: "deposed", leader: opened.head.leader, epoch: opened.head.epoch };
-        }
+        // Whether it counts depends on whether it landed before the new
+        // leader read the log (then it does) or after that number had been
+        // collected (then it does not): the batch's outcome is unknown.
         return {
           kind: "error",
           error: new UnavailableError(
