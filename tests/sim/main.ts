@@ -6,6 +6,7 @@
  * deno task sim --seeds 5000         # more seeds
  * deno task sim --seed 1234          # replay one seed, with its trace
  * deno task sim --seeds 500 --from 9000 --transport ws
+ * deno task sim --seed 1234 --job 4e  # also every log record that touched job 4e
  * ```
  *
  * Exits 1 on the first failing seed, after printing its replay command and trace.
@@ -15,6 +16,7 @@
 import { parseArgs } from "node:util";
 import { formatFailure, runSimulation, type SimulationResult } from "./simulation.ts";
 import { wsTransport } from "./transport.ts";
+import type { StoreWorld } from "./sim_store.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -25,6 +27,7 @@ const { values } = parseArgs({
     transport: { type: "string", default: "direct" },
     trace: { type: "string", default: "50" },
     verbose: { type: "boolean", default: false },
+    job: { type: "string" },
   },
 });
 
@@ -42,7 +45,10 @@ const started = performance.now();
 const totals: Record<string, number> = {};
 let virtualMs = 0;
 for (const seed of seeds) {
-  const result: SimulationResult = await runSimulation({ seed, traceLines, transport });
+  const onEnd = values.job === undefined
+    ? undefined
+    : (world: StoreWorld) => console.log(jobHistory(world, values.job!).join("\n"));
+  const result: SimulationResult = await runSimulation({ seed, traceLines, transport, onEnd });
   virtualMs += result.stats.virtualMs;
   for (const [key, value] of Object.entries(summarise(result))) {
     totals[key] = (totals[key] ?? 0) + value;
@@ -84,4 +90,24 @@ function summarise(result: SimulationResult): Record<string, number> {
     completesAcked: s.acks["complete"] ?? 0,
     jobs: s.jobs,
   };
+}
+
+/** Every landed log record that touched job `id`, in landing order. */
+function jobHistory(world: StoreWorld, id: string): string[] {
+  const lines = [`log records that touched job ${id} (in landing order):`];
+  for (const record of world.records) {
+    const hits: string[] = [];
+    const added = record.effects.add.find((job) => job.id === id);
+    if (added !== undefined) hits.push(`add ${JSON.stringify(added)}`);
+    const set = record.effects.set.find((job) => job.id === id);
+    if (set !== undefined) hits.push(`set ${JSON.stringify(set)}`);
+    if (record.effects.del.includes(id)) hits.push("del");
+    if (record.archived.includes(id)) hits.push("archived");
+    if (hits.length === 0) continue;
+    const at = ((record.landedAt - Date.UTC(2026, 0, 1)) / 1000).toFixed(3);
+    lines.push(
+      `  seq ${record.seq} epoch ${record.epoch} by ${record.node} at ${at}s: ${hits.join(" ")}`,
+    );
+  }
+  return lines;
 }

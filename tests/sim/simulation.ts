@@ -35,6 +35,8 @@ export interface SimulationOptions {
   traceLines?: number;
   /** Builds a client's transport (default: direct calls to the brokers). */
   transport?: TransportFactory;
+  /** Called with the store at the end (e.g. to show a job's history). */
+  onEnd?: (world: StoreWorld) => Promise<void> | void;
 }
 
 /** Builds the transport of one client. */
@@ -317,6 +319,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     }
   }
   const jobs = await countJobs(world);
+  await options.onEnd?.(world);
   return {
     seed,
     failure,
