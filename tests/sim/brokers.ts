@@ -72,6 +72,8 @@ export interface HostOptions {
   trace: (node: string, text: string) => void;
   /** One-way client↔broker delay, ms. */
   netDelay: () => number;
+  /** How far this host's clock reads ahead of (or behind) the virtual time, ms. */
+  clockOffsetMs?: number;
   /** Sees every commit a broker counts (its `commit` and `leader` events). */
   onCommit?: (commit: { node: string; seq: number; epoch: number }) => void;
 }
@@ -105,7 +107,7 @@ export class BrokerHost {
       ...o.brokerOptions,
       store,
       identity: { id: this.id },
-      clock: o.scheduler.clockFor(node),
+      clock: o.scheduler.clockFor(node, o.clockOffsetMs ?? 0),
       newToken: () => rng.uuid(),
       newNonce: () => rng.uuid(),
       random: () => rng.next(),

@@ -129,10 +129,10 @@ export class Scheduler {
     if (timer !== undefined && timer !== null) (timer as Timer).cancelled = true;
   }
 
-  /** A {@linkcode Clock} whose timers belong to `node`. */
-  clockFor(node: SimNode): Clock {
+  /** A {@linkcode Clock} whose timers belong to `node`, reading `offsetMs` ahead of the virtual time. */
+  clockFor(node: SimNode, offsetMs = 0): Clock {
     return {
-      now: () => this.#now,
+      now: () => this.#now + offsetMs,
       setTimeout: (fn, ms) => this.after(ms, fn, node),
       clearTimeout: (handle) => this.cancel(handle),
     };

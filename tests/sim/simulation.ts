@@ -171,6 +171,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
         },
         trace,
         netDelay: () => rng.int(1, 5),
+        clockOffsetMs: rng.chance(0.5) ? 0 : rng.int(-1500, 1500),
         onCommit: (commit) => checkCommitEvent(world.records, commit, fail),
       }),
     );
