@@ -129,7 +129,7 @@ export class Broker implements QueueBackend {
       identity,
       now,
       newNonce: o.newNonce,
-      confirmAfterMs: o.takeoverTimeoutMs / 2,
+      confirmAfterMs: o.checkpointMinIntervalMs / 2,
       log,
     });
     this.#archiver = new Archiver({

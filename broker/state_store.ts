@@ -50,8 +50,11 @@ export interface StateStoreOptions {
   newNonce?: () => string;
   /**
    * A log record that lands more than this long after the previous landed
-   * record's write started is confirmed by reading the head before it counts
-   * (default: never; the broker passes half its takeover timeout).
+   * record's write started (and the first of a leadership) is confirmed by
+   * reading the head before it counts (default: never). A newer leader
+   * garbage-collects a sequence number only at its second checkpoint, at
+   * least `checkpointMinIntervalMs` after its takeover record, which landed
+   * after this broker's last record: the broker passes half that interval.
    */
   confirmAfterMs?: number;
   /** Receives structured events. */
@@ -201,6 +204,7 @@ export class StateStore {
    */
   async create(): Promise<LoadedState | null> {
     this.#fenced = undefined;
+    this.#lastLandedStart = -Infinity;
     const head: Head = { epoch: 1, leader: this.#identity, checkpoint: null };
     try {
       this.#headEtag = await this.#store.put(this.#headKey, encodeHead(head), {
@@ -217,6 +221,7 @@ export class StateStore {
     }
     this.#head = head;
     this.#fenced = undefined;
+    this.#lastLandedStart = -Infinity;
     return await this.#fence({
       state: createState(),
       head,
@@ -257,6 +262,7 @@ export class StateStore {
     }
     this.#head = head;
     this.#fenced = undefined;
+    this.#lastLandedStart = -Infinity;
     this.#log({ event: "migrated", from: 1, jobs: written.manifest.segments.length, epoch });
     return await this.#fence({
       state: opened.state,
@@ -295,6 +301,7 @@ export class StateStore {
     }
     this.#head = head;
     this.#fenced = undefined;
+    this.#lastLandedStart = -Infinity;
     return await this.#fence(await this.load({ kind: "head", head, etag: this.#headEtag }));
   }
 
@@ -410,9 +417,9 @@ export class StateStore {
 
   /**
    * A record that landed long after this broker's previous landed write
-   * started (a freeze, a very slow write, the first write of a leadership)
-   * may have landed in a sequence number that a newer leader already used
-   * and garbage-collected: `If-None-Match` cannot tell. It counts only if
+   * started (a freeze, a slow write, the first write of a leadership) may
+   * have landed in a sequence number that a newer leader already used and
+   * garbage-collected: `If-None-Match` cannot tell. It counts only if
    * the head, read now, is still this broker's in this epoch. Otherwise its
    * effect is unknown (an error), and this broker writes nothing more in
    * this epoch.
