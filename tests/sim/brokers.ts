@@ -54,6 +54,8 @@ export interface Incarnation {
   startedAt: number;
   /** Virtual milliseconds it spent frozen so far. */
   frozenMs: number;
+  /** Open client connections (WebSocket transport). */
+  connections: Set<{ brokerDied(): void }>;
 }
 
 /** Options shared by every host. */
@@ -106,7 +108,7 @@ export class BrokerHost {
     const broker = new Broker({
       ...o.brokerOptions,
       store,
-      identity: { id: this.id },
+      identity: { id: this.id, url: `http://${this.id}.sim` },
       clock: o.scheduler.clockFor(node, o.clockOffsetMs ?? 0),
       newToken: () => rng.uuid(),
       newNonce: () => rng.uuid(),
@@ -127,6 +129,7 @@ export class BrokerHost {
       calls: new Set(),
       startedAt: o.scheduler.now,
       frozenMs: 0,
+      connections: new Set(),
     };
     this.current = incarnation;
     this.incarnations.push(incarnation);
@@ -161,6 +164,8 @@ export class BrokerHost {
       call.fail(new ConnectionLost(`${incarnation.node.name} crashed`));
     }
     incarnation.calls.clear();
+    for (const connection of [...incarnation.connections]) connection.brokerDied();
+    incarnation.connections.clear();
   }
 
   /** Freezes the current incarnation for `ms` (timers, store answers and requests wait; its clock jumps). */
@@ -186,6 +191,8 @@ export class BrokerHost {
       call.fail(new ConnectionLost(`${incarnation.node.name} stopped`));
     }
     incarnation.calls.clear();
+    for (const connection of [...incarnation.connections]) connection.brokerDied();
+    incarnation.connections.clear();
     this.options.trace(incarnation.node.name, "stopped");
   }
 

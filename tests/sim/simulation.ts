@@ -41,7 +41,16 @@ export interface SimulationOptions {
 
 /** Builds the transport of one client. */
 export type TransportFactory = (
-  context: { scheduler: Scheduler; rng: Rng; node: SimNode; hosts: BrokerHost[] },
+  context: {
+    scheduler: Scheduler;
+    rng: Rng;
+    node: SimNode;
+    hosts: BrokerHost[];
+    /** Whether the fault phase is on. */
+    faulty: () => boolean;
+    /** Trace sink. */
+    trace: (node: string, text: string) => void;
+  },
   direct: () => Transport,
 ) => Transport;
 
@@ -197,9 +206,14 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
         hosts.map((host) => host.id),
         (target, op) => hosts[target].call(node, op, () => {}),
       );
-    const transport = options.transport === undefined
-      ? direct()
-      : options.transport({ scheduler, rng: clientRng, node, hosts }, direct);
+    const transport = options.transport === undefined ? direct() : options.transport({
+      scheduler,
+      rng: clientRng,
+      node,
+      hosts,
+      faulty: () => scheduler.now < chaosEnd,
+      trace,
+    }, direct);
     const context = { scheduler, rng: clientRng, node, ledger, trace, transport };
     clients.push(context);
     return context;
