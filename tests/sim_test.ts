@@ -4,13 +4,16 @@
  * command (`deno task sim --seed N`) and the last events. Also checks that
  * a seed replays exactly and that the virtual clock behaves.
  *
- * `OSQUEUE_SIM_SEEDS` changes the batch size (default 1000).
+ * `OSQUEUE_SIM_SEEDS` and `OSQUEUE_SIM_WS_SEEDS` change the batch sizes
+ * (default 1000 seeds with direct calls, 300 with the real WebSocket client).
  */
 import assert from "node:assert/strict";
 import { formatFailure, runSimulation } from "./sim/simulation.ts";
 import { Scheduler, SimNode } from "./sim/scheduler.ts";
+import { wsTransport } from "./sim/transport.ts";
 
 const SEEDS = Number(Deno.env.get("OSQUEUE_SIM_SEEDS") ?? 1000);
+const WS_SEEDS = Number(Deno.env.get("OSQUEUE_SIM_WS_SEEDS") ?? 300);
 
 Deno.test(`simulation: ${SEEDS} seeds of crashes, freezes and store faults keep every invariant`, async () => {
   const started = performance.now();
@@ -24,6 +27,18 @@ Deno.test(`simulation: ${SEEDS} seeds of crashes, freezes and store faults keep 
   );
 });
 
+Deno.test(`simulation: ${WS_SEEDS} seeds with the real WebSocket client and sessions keep every invariant`, async () => {
+  const started = performance.now();
+  for (let seed = 1; seed <= WS_SEEDS; seed++) {
+    const result = await runSimulation({ seed, transport: wsTransport });
+    if (result.failure !== undefined) assert.fail(formatFailure(result, " --transport ws"));
+  }
+  const seconds = (performance.now() - started) / 1000;
+  console.log(
+    `${WS_SEEDS} seeds in ${seconds.toFixed(1)} s (${(WS_SEEDS / seconds).toFixed(1)} seeds/s)`,
+  );
+});
+
 Deno.test("simulation: a seed replays exactly (same trace, same counters)", async () => {
   const first = await runSimulation({ seed: 4242, traceLines: 400 });
   const second = await runSimulation({ seed: 4242, traceLines: 400 });
@@ -33,6 +48,10 @@ Deno.test("simulation: a seed replays exactly (same trace, same counters)", asyn
   assert.ok(first.stats.records > 50, `only ${first.stats.records} log records`);
   const other = await runSimulation({ seed: 4243, traceLines: 400 });
   assert.notDeepEqual(other.trace, first.trace);
+  const ws = await runSimulation({ seed: 4242, traceLines: 400, transport: wsTransport });
+  const wsAgain = await runSimulation({ seed: 4242, traceLines: 400, transport: wsTransport });
+  assert.deepEqual(wsAgain.trace, ws.trace);
+  assert.deepEqual(wsAgain.stats, ws.stats);
 });
 
 Deno.test("scheduler: timers run in virtual-time order; crashed nodes' timers never, frozen ones later", async () => {

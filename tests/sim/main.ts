@@ -54,7 +54,7 @@ for (const seed of seeds) {
     totals[key] = (totals[key] ?? 0) + value;
   }
   if (result.failure !== undefined) {
-    console.log(formatFailure(result));
+    console.log(formatFailure(result, values.transport === "ws" ? " --transport ws" : ""));
     Deno.exit(1);
   }
   if (values.verbose || values.seed !== undefined) {

@@ -363,11 +363,11 @@ async function countJobs(world: StoreWorld): Promise<number> {
   }
 }
 
-/** A failed run as text: the message, the replay command, the last events. */
-export function formatFailure(result: SimulationResult): string {
+/** A failed run as text: the message, the replay command (with `extraArgs`), the last events. */
+export function formatFailure(result: SimulationResult, extraArgs = ""): string {
   return [
     `seed ${result.seed} FAILED: ${result.failure}`,
-    `replay: deno task sim --seed ${result.seed}`,
+    `replay: deno task sim --seed ${result.seed}${extraArgs}`,
     `last ${result.trace.length} events (virtual time, node, event):`,
     ...result.trace.map((line) => `  ${line}`),
   ].join("\n");
