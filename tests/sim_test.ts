@@ -10,7 +10,7 @@
 import assert from "node:assert/strict";
 import { formatFailure, runSimulation } from "./sim/simulation.ts";
 import { Scheduler, SimNode } from "./sim/scheduler.ts";
-import { wsTransport } from "./sim/transport.ts";
+import { runRuntimeWorker, wsTransport } from "./sim/transport.ts";
 
 const SEEDS = Number(Deno.env.get("OSQUEUE_SIM_SEEDS") ?? 1000);
 const WS_SEEDS = Number(Deno.env.get("OSQUEUE_SIM_WS_SEEDS") ?? 300);
@@ -27,10 +27,14 @@ Deno.test(`simulation: ${SEEDS} seeds of crashes, freezes and store faults keep 
   );
 });
 
-Deno.test(`simulation: ${WS_SEEDS} seeds with the real WebSocket client and sessions keep every invariant`, async () => {
+Deno.test(`simulation: ${WS_SEEDS} seeds with the real WebSocket client, sessions and Worker runtime keep every invariant`, async () => {
   const started = performance.now();
   for (let seed = 1; seed <= WS_SEEDS; seed++) {
-    const result = await runSimulation({ seed, transport: wsTransport });
+    const result = await runSimulation({
+      seed,
+      transport: wsTransport,
+      runtimeWorker: runRuntimeWorker,
+    });
     if (result.failure !== undefined) assert.fail(formatFailure(result, " --transport ws"));
   }
   const seconds = (performance.now() - started) / 1000;
@@ -48,8 +52,9 @@ Deno.test("simulation: a seed replays exactly (same trace, same counters)", asyn
   assert.ok(first.stats.records > 50, `only ${first.stats.records} log records`);
   const other = await runSimulation({ seed: 4243, traceLines: 400 });
   assert.notDeepEqual(other.trace, first.trace);
-  const ws = await runSimulation({ seed: 4242, traceLines: 400, transport: wsTransport });
-  const wsAgain = await runSimulation({ seed: 4242, traceLines: 400, transport: wsTransport });
+  const wsOptions = { traceLines: 400, transport: wsTransport, runtimeWorker: runRuntimeWorker };
+  const ws = await runSimulation({ seed: 4242, ...wsOptions });
+  const wsAgain = await runSimulation({ seed: 4242, ...wsOptions });
   assert.deepEqual(wsAgain.trace, ws.trace);
   assert.deepEqual(wsAgain.stats, ws.stats);
 });

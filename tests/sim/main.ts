@@ -15,7 +15,7 @@
  */
 import { parseArgs } from "node:util";
 import { formatFailure, runSimulation, type SimulationResult } from "./simulation.ts";
-import { wsTransport } from "./transport.ts";
+import { runRuntimeWorker, wsTransport } from "./transport.ts";
 import type { StoreWorld } from "./sim_store.ts";
 
 const { values } = parseArgs({
@@ -48,7 +48,13 @@ for (const seed of seeds) {
   const onEnd = values.job === undefined
     ? undefined
     : (world: StoreWorld) => console.log(jobHistory(world, values.job!).join("\n"));
-  const result: SimulationResult = await runSimulation({ seed, traceLines, transport, onEnd });
+  const result: SimulationResult = await runSimulation({
+    seed,
+    traceLines,
+    transport,
+    runtimeWorker: transport === undefined ? undefined : runRuntimeWorker,
+    onEnd,
+  });
   virtualMs += result.stats.virtualMs;
   for (const [key, value] of Object.entries(summarise(result))) {
     totals[key] = (totals[key] ?? 0) + value;

@@ -35,6 +35,14 @@ export interface SimulationOptions {
   traceLines?: number;
   /** Builds a client's transport (default: direct calls to the brokers). */
   transport?: TransportFactory;
+  /**
+   * Runs a worker on the real `Worker` runtime (needs the WebSocket
+   * transport); when given, half the workers use it.
+   */
+  runtimeWorker?: (
+    context: ClientContext,
+    options: { types: readonly string[]; leaseMs: number; dieRate: number; diesUntil: number },
+  ) => Promise<void>;
   /** Called with the store at the end (e.g. to show a job's history). */
   onEnd?: (world: StoreWorld) => Promise<void> | void;
 }
@@ -233,14 +241,17 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   }
   const leaseMs = rng.int(1500, 5000);
   const startWorker = () => {
-    const context = makeClient("w");
+    const runtime = options.runtimeWorker !== undefined && rng.chance(0.5);
+    const context = makeClient(runtime ? "rw" : "w");
     const run = () =>
-      runWorker(context, {
-        until: () => workersUntil,
-        dieRate: 0.01,
-        diesUntil: chaosEnd,
-        leaseMs,
-      }).catch((error) => fail(`worker ${context.node.name} threw: ${error?.stack ?? error}`))
+      (runtime
+        ? options.runtimeWorker!(context, { types, leaseMs, dieRate: 0.01, diesUntil: chaosEnd })
+        : runWorker(context, {
+          until: () => workersUntil,
+          dieRate: 0.01,
+          diesUntil: chaosEnd,
+          leaseMs,
+        })).catch((error) => fail(`worker ${context.node.name} threw: ${error?.stack ?? error}`))
         .finally(() => {
           if (context.node.crashed) {
             stats.workerDeaths++;

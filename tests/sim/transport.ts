@@ -17,7 +17,9 @@ import { RpcSession } from "../../server/rpc_session.ts";
 import type { Operation, OperationResult } from "../../protocol/operations.ts";
 import type { QueueBackend, RequestOptions } from "../../protocol/backend.ts";
 import type { BrokerHost, Incarnation, OpenCall } from "./brokers.ts";
-import type { Transport } from "./clients.ts";
+import { type ClientContext, errorCode, pause, type Transport } from "./clients.ts";
+import { type JobContext, Worker, type WorkerClient } from "../../worker/worker.ts";
+import type { JsonValue } from "../../protocol/operations.ts";
 import type { Rng, Scheduler, SimNode } from "./scheduler.ts";
 import type { TransportFactory } from "./simulation.ts";
 
@@ -308,3 +310,94 @@ export const wsTransport: TransportFactory = (context) => {
   });
   return new ClientTransport(client, scheduler);
 };
+
+/** Options of {@linkcode runRuntimeWorker}. */
+export interface RuntimeWorkerOptions {
+  /** Job types to run. */
+  types: readonly string[];
+  /** Lease length, ms. */
+  leaseMs: number;
+  /** Probability, per job, that the worker process dies while holding it (until `diesUntil`). */
+  dieRate: number;
+  /** Workers die only before this virtual time. */
+  diesUntil: number;
+}
+
+/**
+ * Runs the real {@linkcode Worker} runtime (push delivery, heartbeats,
+ * settle retries) on a client transport; acknowledged completions go to the
+ * ledger through a client wrapper. Resolves when the worker process dies.
+ */
+export async function runRuntimeWorker(
+  context: ClientContext,
+  options: RuntimeWorkerOptions,
+): Promise<void> {
+  const { scheduler, rng, ledger, node } = context;
+  const transport = context.transport;
+  if (!(transport instanceof ClientTransport)) throw new Error("needs the WebSocket transport");
+  const client = transport.client;
+  const wrapped: WorkerClient = {
+    subscribe: (params, onJobs) => client.subscribe(params, onJobs),
+    unsubscribe: () => client.unsubscribe(),
+    credit: (credits) => client.credit(credits),
+    heartbeat: (id, token, leaseMs) => client.heartbeat(id, token, leaseMs),
+    startHeartbeat: (id, token, loop) => client.startHeartbeat(id, token, loop),
+    complete: async (id, token, result) => {
+      try {
+        const reply = await client.complete(id, token, result);
+        ledger.ack("complete");
+        ledger.complete(id, token);
+        context.trace(node.name, `complete ${id} acknowledged`);
+        return reply;
+      } catch (error) {
+        ledger.error(errorCode(error));
+        throw error;
+      }
+    },
+    fail: async (id, token, message, failOptions) => {
+      const reply = await client.fail(id, token, message, failOptions);
+      ledger.ack("fail");
+      if (reply.state === "dead") ledger.dead.add(id);
+      return reply;
+    },
+    release: (id, token) => client.release(id, token),
+  };
+  let died!: () => void;
+  const dead = new Promise<void>((resolve) => died = resolve);
+  const handler = async (job: JobContext<unknown>): Promise<JsonValue> => {
+    const ms = rng.chance(0.2) ? rng.int(1000, 6000) : rng.int(5, 600);
+    await pause(context, ms);
+    if (scheduler.now < options.diesUntil && rng.chance(options.dieRate)) {
+      context.trace(node.name, `runtime worker DIES holding ${job.id}`);
+      node.crashed = true;
+      transport.close();
+      died();
+      await new Promise(() => {});
+    }
+    if (rng.chance(0.1)) throw new Error("simulated handler failure");
+    return { by: node.name };
+  };
+  const worker = new Worker({
+    client: wrapped,
+    workerId: node.name,
+    handlers: Object.fromEntries(options.types.map((type) => [type, handler])),
+    concurrency: rng.int(1, 3),
+    leaseMs: options.leaseMs,
+    timers: {
+      setTimeout: (fn, ms) => scheduler.after(ms, fn, node),
+      clearTimeout: (handle) => scheduler.cancel(handle),
+    },
+    log: () => {},
+  });
+  // The broker may be down or not leading yet: keep trying to subscribe.
+  while (!node.crashed) {
+    try {
+      await worker.start();
+      break;
+    } catch (error) {
+      ledger.error(errorCode(error));
+      await pause(context, rng.int(100, 1000));
+    }
+  }
+  await dead;
+}
