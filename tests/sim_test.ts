@@ -5,15 +5,15 @@
  * a seed replays exactly and that the virtual clock behaves.
  *
  * `OSQUEUE_SIM_SEEDS` and `OSQUEUE_SIM_WS_SEEDS` change the batch sizes
- * (default 1000 seeds with direct calls, 300 with the real WebSocket client).
+ * (default 600 seeds with direct calls, 200 with the real WebSocket client).
  */
 import assert from "node:assert/strict";
 import { formatFailure, runSimulation } from "./sim/simulation.ts";
 import { Scheduler, SimNode } from "./sim/scheduler.ts";
 import { runRuntimeWorker, wsTransport } from "./sim/transport.ts";
 
-const SEEDS = Number(Deno.env.get("OSQUEUE_SIM_SEEDS") ?? 1000);
-const WS_SEEDS = Number(Deno.env.get("OSQUEUE_SIM_WS_SEEDS") ?? 300);
+const SEEDS = Number(Deno.env.get("OSQUEUE_SIM_SEEDS") ?? 600);
+const WS_SEEDS = Number(Deno.env.get("OSQUEUE_SIM_WS_SEEDS") ?? 200);
 
 Deno.test(`simulation: ${SEEDS} seeds of crashes, freezes and store faults keep every invariant`, async () => {
   const started = performance.now();
