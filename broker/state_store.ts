@@ -509,12 +509,20 @@ export class StateStore {
   }
 
   /**
-   * Points the head at a new checkpoint (If-Match); false when the head
-   * changed (deposed). Throws when the write failed or did not land while
-   * the head is still this leader's (retry later).
+   * Points the head at a new checkpoint (If-Match) written in `epoch`; false
+   * when the head changed (deposed) or this broker no longer leads that
+   * epoch. Throws when the write failed or did not land while the head is
+   * still this leader's (retry later).
    */
-  async installCheckpoint(checkpoint: { seq: number; key: string }): Promise<boolean> {
-    const head: Head = { epoch: this.#head.epoch, leader: this.#identity, checkpoint };
+  async installCheckpoint(
+    checkpoint: { seq: number; key: string },
+    epoch: number = this.#head.epoch,
+  ): Promise<boolean> {
+    // Only the leader of the checkpoint's epoch installs it: a checkpoint that
+    // finishes after a step-down must not write a head this broker just read
+    // as a standby (it would name itself leader, with an old checkpoint).
+    if (this.#head.epoch !== epoch || this.#head.leader?.id !== this.#identity.id) return false;
+    const head: Head = { epoch, leader: this.#identity, checkpoint };
     try {
       this.#headEtag = await this.#store.put(this.#headKey, encodeHead(head), {
         condition: { ifMatch: this.#headEtag },
