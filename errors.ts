@@ -26,6 +26,8 @@ export type ErrorCode =
   | "validation"
   // transport
   | "unauthorized"
+  | "forbidden"
+  | "unsupported_media_type"
   | "too_large"
   | "bad_request"
   | "method_not_found"
@@ -196,6 +198,19 @@ export class ValidationError extends OsqueueError {
   }
 }
 
+/**
+ * The caller is authenticated but its token's role (or job types) does not
+ * allow this operation, or the request came from a place the server does not
+ * accept (a foreign `Origin`, an unexpected `Host`). Retrying will not help.
+ */
+export class ForbiddenError extends OsqueueError {
+  /** Builds a forbidden error. */
+  constructor(message = "forbidden", options?: OsqueueErrorOptions) {
+    super("forbidden", message, options);
+    this.name = "ForbiddenError";
+  }
+}
+
 /** A request timed out waiting for its reply. */
 export class TimeoutError extends OsqueueError {
   /** Builds a timeout error. */
@@ -220,6 +235,7 @@ const CLASSES: Record<
   overloaded: OverloadedError,
   shutting_down: ShuttingDownError,
   validation: ValidationError,
+  forbidden: ForbiddenError,
   timeout: TimeoutError,
 };
 

@@ -7,6 +7,7 @@
  * deno task bench --quick                          # a short smoke run
  * deno task bench --backends directory --runs 1    # W1/W2 on one store, one run each
  * deno task bench --json results.json              # also write the raw numbers
+ * deno task bench depth --depths 1k,100k --backends directory,s3 --seconds 10
  * ```
  *
  * Suites:
@@ -16,7 +17,10 @@
  * - `w1`, `w2`: the peers' workloads (backlog drain; open-loop latency) over
  *   WebSocket, as in `/work/shared/peers.md`;
  * - `state` (not run by default): `deno bench bench/state_bench.ts`, the pure
- *   state model's encode/decode/apply micro-benchmarks.
+ *   state model's encode/decode/apply micro-benchmarks;
+ * - `depth` (not run by default): latency, throughput, memory, bytes written
+ *   per operation and restart time of the CLI broker (its own process) at
+ *   1k…1M pending jobs (`--depths`), on the directory store and S3.
  *
  * Backends: `memory`, `directory` (a temporary directory) and `s3` when
  * `OSQUEUE_S3_ENDPOINT` is set (e.g. `scripts/rgw_start.sh && source
@@ -33,11 +37,12 @@ import { renderSection, type Section } from "./report.ts";
 import { runStoreSuite } from "./store_suite.ts";
 import { runBrokerSuite } from "./broker_suite.ts";
 import { runW1, runW2 } from "./workload_suite.ts";
+import { type DepthBackend, parseDepth, runDepthSuite } from "./depth_suite.ts";
 
 /** The suites `--suite` can name. */
-export type SuiteName = "store" | "broker" | "w1" | "w2" | "state";
+export type SuiteName = "store" | "broker" | "w1" | "w2" | "state" | "depth";
 
-const ALL_SUITES: readonly SuiteName[] = ["store", "broker", "w1", "w2", "state"];
+const ALL_SUITES: readonly SuiteName[] = ["store", "broker", "w1", "w2", "state", "depth"];
 const DEFAULT_SUITES: readonly SuiteName[] = ["store", "broker", "w1", "w2"];
 const BACKENDS: readonly BackendName[] = ["memory", "directory", "s3"];
 
@@ -53,13 +58,17 @@ export interface BenchArgs {
   runs: number;
   /** Where to write the raw results as JSON, if anywhere. */
   json?: string;
+  /** Depth suite: pending jobs per run (default 1k, 10k, 100k, 1M; 1k with `--quick`). */
+  depths?: number[];
+  /** Depth suite: seconds per load phase (default 10, or 1 with `--quick`). */
+  seconds?: number;
   /** `-h`/`--help`: print the usage and exit. */
   help: boolean;
 }
 
 /** Parses the benchmark runner's arguments; throws an `Error` that says what is wrong. */
 export function parseBenchArgs(args: string[]): BenchArgs {
-  const { values } = parseArgs({
+  const { values, positionals } = parseArgs({
     args,
     options: {
       suite: { type: "string", multiple: true },
@@ -67,11 +76,17 @@ export function parseBenchArgs(args: string[]): BenchArgs {
       backends: { type: "string" },
       runs: { type: "string" },
       json: { type: "string" },
+      depths: { type: "string" },
+      seconds: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
     strict: true,
+    allowPositionals: true,
   });
-  const suites = (values.suite ?? []).flatMap((s) => s.split(",")).map((s) => s.trim())
+  // `deno task bench depth` = `--suite depth`.
+  const suites = [...(values.suite ?? []), ...positionals].flatMap((s) => s.split(",")).map((s) =>
+    s.trim()
+  )
     .filter((s) => s !== "");
   for (const suite of suites) {
     if (!ALL_SUITES.includes(suite as SuiteName)) {
@@ -97,17 +112,30 @@ export function parseBenchArgs(args: string[]): BenchArgs {
     parsed.backends = backends as BackendName[];
   }
   if (values.json !== undefined) parsed.json = values.json;
+  if (values.depths !== undefined) {
+    parsed.depths = values.depths.split(",").filter((s) => s.trim() !== "").map(parseDepth);
+  }
+  if (values.seconds !== undefined) {
+    parsed.seconds = Number(values.seconds);
+    if (!(parsed.seconds > 0)) {
+      throw new Error(`--seconds must be a positive number, got "${values.seconds}"`);
+    }
+  }
   return parsed;
 }
 
 /** The usage line printed by `--help` and on bad arguments. */
 export const USAGE: string =
-  `usage: deno run -A bench/main.ts [--suite store,broker,w1,w2,state] [--quick]
-       [--backends memory,directory,s3] [--runs N] [--json FILE]`;
+  `usage: deno run -A bench/main.ts [SUITE…] [--suite store,broker,w1,w2,state,depth] [--quick]
+       [--backends memory,directory,s3] [--runs N] [--json FILE]
+       [--depths 1k,10k,100k,1M] [--seconds N]   (depth suite)`;
 
-/** The default backends of a suite: memory and directory, plus s3 when configured (W1/W2 skip memory). */
+/**
+ * The default backends of a suite: memory and directory, plus s3 when
+ * configured (W1/W2 and depth skip memory).
+ */
 export function defaultBackends(suite: SuiteName, s3Configured: boolean): BackendName[] {
-  const backends: BackendName[] = suite === "w1" || suite === "w2"
+  const backends: BackendName[] = suite === "w1" || suite === "w2" || suite === "depth"
     ? ["directory"]
     : ["memory", "directory"];
   if (s3Configured) backends.push("s3");
@@ -185,6 +213,22 @@ export async function runBench(
           ...(quick ? { durationMs: 2_000 } : {}),
         });
         raw.w2 = results;
+        print(section);
+        break;
+      }
+      case "depth": {
+        const backends = backendsFor(suite);
+        if (backends.includes("memory")) {
+          throw new Error("the depth suite runs a CLI broker: use --backends directory,s3");
+        }
+        const { results, section } = await runDepthSuite({
+          backends: backends as DepthBackend[],
+          s3,
+          depths: args.depths ?? (quick ? [1_000] : undefined),
+          seconds: args.seconds ?? (quick ? 1 : undefined),
+          log: io.log,
+        });
+        raw.depth = results;
         print(section);
         break;
       }

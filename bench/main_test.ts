@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { defaultBackends, parseBenchArgs } from "./main.ts";
+import { formatDepth, parseDepth } from "./depth_suite.ts";
 
 /** The rows of the markdown table under `### <title…>`, as cells. */
 function tableUnder(output: string, titleStart: string): Record<string, string>[] {
@@ -100,6 +101,74 @@ Deno.test("bench --quick prints every suite's table with numbers", async () => {
   }
 });
 
+Deno.test("bench depth --quick runs the CLI broker at a tiny depth and fills every column", async () => {
+  const s3 = (Deno.env.get("OSQUEUE_S3_ENDPOINT") ?? "") !== "";
+  const backends = s3 ? ["directory", "s3"] : ["directory"];
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "--config",
+      new URL("../deno.json", import.meta.url).pathname,
+      new URL("./main.ts", import.meta.url).pathname,
+      "depth",
+      "--quick",
+      "--depths",
+      "1500",
+      "--backends",
+      backends.join(","),
+    ],
+    env: { NO_COLOR: "1" },
+  }).output();
+  const output = new TextDecoder().decode(stdout);
+  assert.equal(code, 0, new TextDecoder().decode(stderr));
+  assert.match(output, /Machine: nproc \d+, CPU .+load average at start \d/);
+  const rows = tableUnder(output, "Depth");
+  assert.deepEqual(rows.map((r) => `${r.pending} ${r.store}`), backends.map((b) => `1.5k ${b}`));
+  for (const row of rows) {
+    assert.equal(row.error, "", `the run failed: ${row.error}`);
+    assertPositive(row, [
+      "preload jobs/s",
+      "push→ack p50 ms",
+      "push→ack p99 ms",
+      "64 clients req/s",
+      "commits/s",
+      "req/commit",
+      "RSS MB",
+      "peak RSS MB",
+      "store B/op",
+      "× op size",
+      "restart ms (TERM)",
+      "restart ms (KILL)",
+    ]);
+    assert.ok(number(row["peak RSS MB"]) >= number(row["RSS MB"]), JSON.stringify(row));
+    // Each client has one request in flight and every request changes the queue, so one
+    // commit can carry at most 64 of them.
+    assert.ok(number(row["req/commit"]) <= 64, JSON.stringify(row));
+    if (row.store === "directory") assertPositive(row, ["disk B/op"]);
+    else assert.equal(row["disk B/op"], "—");
+  }
+});
+
+Deno.test("parseDepth and formatDepth: 1000, 10k, 1M", () => {
+  assert.equal(parseDepth("1000"), 1_000);
+  assert.equal(parseDepth("10k"), 10_000);
+  assert.equal(parseDepth("2.5K"), 2_500);
+  assert.equal(parseDepth(" 1M "), 1_000_000);
+  for (const bad of ["", "0", "-1", "1G", "1.5", "k", "1e3"]) {
+    assert.throws(() => parseDepth(bad), /positive whole number/, bad);
+  }
+  assert.deepEqual([1_000, 10_000, 1_500, 100_000, 1_000_000, 2_500_000, 999].map(formatDepth), [
+    "1k",
+    "10k",
+    "1.5k",
+    "100k",
+    "1M",
+    "2.5M",
+    "999",
+  ]);
+});
+
 Deno.test("parseBenchArgs: suites, backends, runs and errors", () => {
   const all = parseBenchArgs([]);
   assert.deepEqual(all.suites, ["store", "broker", "w1", "w2"]);
@@ -128,10 +197,18 @@ Deno.test("parseBenchArgs: suites, backends, runs and errors", () => {
   assert.throws(() => parseBenchArgs(["--backends", "ftp"]), /unknown backend "ftp"/);
   assert.throws(() => parseBenchArgs(["--runs", "0"]), /--runs/);
   assert.throws(() => parseBenchArgs(["--bogus"]));
+  const depth = parseBenchArgs(["depth", "--depths", "1k,100k,1M", "--seconds", "2.5"]);
+  assert.deepEqual(depth.suites, ["depth"]);
+  assert.deepEqual(depth.depths, [1_000, 100_000, 1_000_000]);
+  assert.equal(depth.seconds, 2.5);
+  assert.throws(() => parseBenchArgs(["depth", "--depths", "1k,lots"]), /"lots"/);
+  assert.throws(() => parseBenchArgs(["depth", "--seconds", "0"]), /--seconds/);
+  assert.throws(() => parseBenchArgs(["nope"]), /unknown suite "nope"/);
 });
 
 Deno.test("defaultBackends: S3 only when configured; W1/W2 skip memory", () => {
   assert.deepEqual(defaultBackends("store", false), ["memory", "directory"]);
   assert.deepEqual(defaultBackends("store", true), ["memory", "directory", "s3"]);
   assert.deepEqual(defaultBackends("w1", true), ["directory", "s3"]);
+  assert.deepEqual(defaultBackends("depth", false), ["directory"]);
 });

@@ -309,9 +309,13 @@ export class Broker implements QueueBackend {
     operation: O,
     options: RequestOptions = {},
   ): Promise<OperationResult<O>> {
-    const parsed = operationSchema.safeParse(operation);
-    if (!parsed.success) {
-      throw new ValidationError(`invalid ${describeOp(operation)}: ${parsed.error.message}`);
+    let trusted: Operation = operation;
+    if (options.validated !== true) {
+      const parsed = operationSchema.safeParse(operation);
+      if (!parsed.success) {
+        throw new ValidationError(`invalid ${describeOp(operation)}: ${parsed.error.message}`);
+      }
+      trusted = parsed.data;
     }
     if (this.#role === "starting" && this.#started !== undefined) {
       await abortable(this.#clock, this.#started, this.#o.startWaitMs, options.signal).catch(
@@ -320,9 +324,9 @@ export class Broker implements QueueBackend {
     }
     if (this.#role !== "leader") throw this.#notLeader();
     const value = await new Promise<unknown>((resolve, reject) => {
-      // zod's parse builds new objects: a caller mutating its payload later
-      // cannot reach the state (queue_test.ts checks this).
-      const pending: Pending = { operation: parsed.data, resolve, reject };
+      // The parse builds new objects (or the edge did): a caller mutating its
+      // payload later cannot reach the state (queue_test.ts checks this).
+      const pending: Pending = { operation: trusted, resolve, reject };
       const signal = options.signal;
       if (signal !== undefined) {
         if (signal.aborted) return reject(signal.reason);
@@ -417,6 +421,11 @@ export class Broker implements QueueBackend {
     if (this.#archiver.hasFinished(this.#state)) {
       wakeAt = Math.min(wakeAt, now + this.#archiver.maxAgeMs);
     }
+    const quietAt = this.#lastLandedAt + IDLE_CHECKPOINT_MS;
+    if (this.#checkpointer.wantsIdle) {
+      if (quietAt <= now) this.#checkpointer.idle(this.#state);
+      else wakeAt = Math.min(wakeAt, quietAt);
+    }
     if (wakeAt <= now) return;
     const timer = new AbortController();
     const onStop = () => timer.abort();
@@ -495,6 +504,9 @@ export class Broker implements QueueBackend {
           defaultLeaseMs: this.#o.heartbeatTimeoutMs,
           newToken: this.#o.newToken,
           random: this.#o.random,
+          ...(this.#o.limits === undefined
+            ? {}
+            : { limits: this.#o.limits, stateBytes: this.#checkpointer.stateBytes() }),
         },
       });
       switch (outcome.kind) {
@@ -639,6 +651,9 @@ export class Broker implements QueueBackend {
     );
   }
 }
+
+/** After this long without a commit, a leader checkpoints what the log holds (quiet time is cheap). */
+const IDLE_CHECKPOINT_MS = 300;
 
 interface TickOutcome {
   replies?: OperationReply[];

@@ -93,7 +93,7 @@ export async function writeCheckpoint(options: WriteCheckpointOptions): Promise<
     const body = encodeSegment(segment, jobs);
     bytes += body.length;
     await store.put(key, body);
-    return { segment, key, jobs: jobs.length };
+    return { segment, key, jobs: jobs.length, bytes: body.length };
   });
   const segments = [...reused.values(), ...written].sort((x, y) => x.segment - y.segment);
   const manifest: Manifest = {
@@ -104,6 +104,7 @@ export async function writeCheckpoint(options: WriteCheckpointOptions): Promise<
     totals: { ...state.totals },
     segments,
     archives: options.archives,
+    extra: { ...state.extra },
   };
   const key = manifestKey(prefix, seq, epoch);
   const body = encodeManifest(manifest);
@@ -134,6 +135,7 @@ export async function loadCheckpoint(
     leader: manifest.leader,
     nextSeq: manifest.nextSeq,
     totals: manifest.totals,
+    extra: manifest.extra,
   });
   return { state, manifest };
 }

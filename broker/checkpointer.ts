@@ -49,6 +49,12 @@ export interface CheckpointerOptions {
   log?: (event: { event: string; [field: string]: unknown }) => void;
 }
 
+function segmentBytes(manifest: Manifest | null): number {
+  let bytes = 0;
+  for (const entry of manifest?.segments ?? []) bytes += entry.bytes;
+  return bytes;
+}
+
 interface Generation {
   seq: number;
   key: string;
@@ -80,6 +86,7 @@ export class Checkpointer {
   #recordsSince = 0;
   #lastSeq = 0;
   #bytesSince = 0;
+  #checkpointBytes = 0;
   #lastAt = 0;
   #nextEstimateAt = 0;
   #running: Promise<void> | undefined;
@@ -102,6 +109,14 @@ export class Checkpointer {
     return { ...this.#metrics };
   }
 
+  /**
+   * The state's size as stored: the installed checkpoint's segments plus the
+   * log written since (what a restart reads). `maxStateBytes` is checked against it.
+   */
+  stateBytes(): number {
+    return this.#checkpointBytes + this.#bytesSince;
+  }
+
   /** Whether a checkpoint is being written. */
   get running(): boolean {
     return this.#running !== undefined;
@@ -117,8 +132,9 @@ export class Checkpointer {
     this.#previous = null;
     this.#swept = false;
     this.#recordsSince = loaded.tail;
+    this.#checkpointBytes = segmentBytes(loaded.manifest);
     this.#lastSeq = loaded.state.commit;
-    this.#bytesSince = 0;
+    this.#bytesSince = loaded.tailBytes;
     this.#nextEstimateAt = 0;
     this.#stopped = false;
   }
@@ -130,6 +146,22 @@ export class Checkpointer {
     this.#bytesSince += bytes;
     if (this.#running !== undefined || this.#stopped) return;
     if (!this.#due(state)) return;
+    this.#running = this.#run(state).finally(() => this.#running = undefined);
+  }
+
+  /** Whether a quiet broker should checkpoint: records since the last one, none being written. */
+  get wantsIdle(): boolean {
+    return this.#running === undefined && !this.#stopped && this.#recordsSince > 0;
+  }
+
+  /**
+   * The broker is quiet: checkpoint now whatever the log's size (so that a
+   * bulk load is checkpointed in the pause after it, and a restart reads
+   * little), unless one ran less than the minimum interval ago.
+   */
+  idle(state: QueueState): void {
+    if (!this.wantsIdle || state.commit !== this.#lastSeq) return;
+    if (this.#options.now() - this.#lastAt < this.#minIntervalMs) return;
     this.#running = this.#run(state).finally(() => this.#running = undefined);
   }
 
@@ -192,6 +224,7 @@ export class Checkpointer {
       this.#previous = this.#current;
       this.#current = { seq, key: written.key, manifest: written.manifest };
       this.#base = state;
+      this.#checkpointBytes = segmentBytes(written.manifest);
       this.#recordsSince = this.#lastSeq - seq;
       this.#bytesSince = 0;
       this.#nextEstimateAt = 0;

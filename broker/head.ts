@@ -16,7 +16,7 @@
 import { InvalidError } from "../errors.ts";
 import { isCount, isObject } from "../core/job_codec.ts";
 import type { BrokerIdentity } from "../core/state.ts";
-import type { QueueTotals } from "../protocol/operations.ts";
+import type { JsonValue, QueueTotals } from "../protocol/operations.ts";
 
 /** The `format` field of the head. */
 export const HEAD_FORMAT = "osqueue-head";
@@ -57,10 +57,12 @@ export interface Manifest {
   nextSeq: number;
   /** The counters. */
   totals: QueueTotals;
-  /** Segment number → the object holding its jobs, and how many jobs it holds. */
-  segments: { segment: number; key: string; jobs: number }[];
+  /** Segment number → the object holding its jobs, how many jobs and bytes it holds. */
+  segments: { segment: number; key: string; jobs: number; bytes: number }[];
   /** The most recent archive objects, oldest first. */
   archives: ArchiveRef[];
+  /** The state's `extra` values. */
+  extra: Record<string, JsonValue>;
 }
 
 const encoder = new TextEncoder();
@@ -145,8 +147,9 @@ export function encodeManifest(manifest: Manifest): Uint8Array {
     leader: manifest.leader,
     nextSeq: manifest.nextSeq,
     totals: manifest.totals,
-    segments: manifest.segments.map((s) => [s.segment, s.key, s.jobs]),
+    segments: manifest.segments.map((s) => [s.segment, s.key, s.jobs, s.bytes]),
     archives: manifest.archives.map((a) => [a.key, a.min, a.max]),
+    extra: manifest.extra,
   }));
 }
 
@@ -166,7 +169,8 @@ export function decodeManifest(bytes: Uint8Array, where: string): Manifest {
     if (!Array.isArray(s) || !isCount(s[0]) || typeof s[1] !== "string" || !isCount(s[2])) {
       return bad("segment entry");
     }
-    return { segment: s[0] as number, key: s[1] as string, jobs: s[2] as number };
+    const bytes = isCount(s[3]) ? s[3] as number : 0;
+    return { segment: s[0] as number, key: s[1] as string, jobs: s[2] as number, bytes };
   });
   for (let i = 1; i < segments.length; i++) {
     if (segments[i].segment <= segments[i - 1].segment) bad("segment order");
@@ -185,6 +189,7 @@ export function decodeManifest(bytes: Uint8Array, where: string): Manifest {
     totals: raw.totals as unknown as QueueTotals,
     segments,
     archives,
+    extra: isObject(raw.extra) ? raw.extra as Record<string, JsonValue> : {},
   };
 }
 

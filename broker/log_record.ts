@@ -12,7 +12,7 @@ import { InvalidError } from "../errors.ts";
 import type { BatchEffects } from "../core/effects.ts";
 import { isCount, isObject } from "../core/job_codec.ts";
 import type { BrokerIdentity } from "../core/state.ts";
-import type { QueueTotals } from "../protocol/operations.ts";
+import type { JsonValue, QueueTotals } from "../protocol/operations.ts";
 
 /** The `format` field of a log record. */
 export const LOG_FORMAT = "osqueue-log";
@@ -69,6 +69,7 @@ export function encodeLogRecord(record: LogRecord): Uint8Array {
   };
   if (effects.nextSeq !== undefined) out.nextSeq = effects.nextSeq;
   if (effects.totals !== undefined) out.totals = effects.totals;
+  if (effects.extra !== undefined) out.extra = effects.extra;
   if (effects.add.length > 0) out.add = effects.add;
   if (effects.set.length > 0) out.set = effects.set;
   if (effects.del.length > 0) out.del = effects.del;
@@ -120,6 +121,10 @@ export function decodeLogRecord(bytes: Uint8Array, where: string): LogRecord {
   if (r.totals !== undefined) {
     if (!isObject(r.totals) || !Object.values(r.totals).every(isCount)) bad("totals");
     effects.totals = r.totals as unknown as QueueTotals;
+  }
+  if (r.extra !== undefined) {
+    if (!isObject(r.extra)) bad("extra");
+    effects.extra = r.extra as Record<string, JsonValue>;
   }
   const record: LogRecord = {
     seq: r.seq as number,

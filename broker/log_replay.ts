@@ -36,6 +36,8 @@ export interface ReplayedTail {
   archives: ArchiveWrite[];
   /** How many records were applied. */
   records: number;
+  /** Their bytes. */
+  bytes: number;
 }
 
 /** Reads and applies the log records after `options.state.commit` until the first missing one. */
@@ -46,6 +48,7 @@ export async function replayLog(
   let state = options.state;
   const archives: ArchiveWrite[] = [];
   let records = 0;
+  let bytes = 0;
   let window = 1;
   for (;;) {
     const first = state.commit + 1;
@@ -54,12 +57,13 @@ export async function replayLog(
     );
     for (let i = 0; i < bodies.length; i++) {
       const found = bodies[i];
-      if (found === null) return { state, archives, records };
+      if (found === null) return { state, archives, records, bytes };
       const record = decodeLogRecord(found.body, logKey(prefix, first + i));
       const applied = applyRecord(state, record);
       if (applied.archive !== undefined) archives.push(applied.archive);
       state = applied.state;
       records++;
+      bytes += found.body.length;
     }
     window = READ_WINDOW;
   }

@@ -20,4 +20,5 @@
 export * from "./broker.ts";
 export * from "./queue.ts";
 export * from "./read_state.ts";
+export * from "./archive_reader.ts";
 export type { ArchiveRef, Head, Manifest } from "./head.ts";

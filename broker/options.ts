@@ -8,6 +8,7 @@ import type { ObjectStore } from "../storage/types.ts";
 import type { BrokerIdentity } from "../core/state.ts";
 
 import { type Clock, withTimers } from "../clock.ts";
+import type { QueueLimits } from "../protocol/operations.ts";
 
 /** What a broker accepts as its clock: at least `now`; missing timers are the platform's. */
 export type BrokerClock = Pick<Clock, "now"> & Partial<Clock>;
@@ -80,6 +81,8 @@ export interface BrokerOptions {
   startWaitMs?: number;
   /** The longest any single step of `stop()` may take (default 10 s). */
   stopTimeoutMs?: number;
+  /** Capacity limits: a push over them is refused whole with `overloaded` (default none). */
+  limits?: QueueLimits;
   /** Receives structured events (commits, conflicts, leadership changes, errors). */
   log?: (event: BrokerEvent) => void;
 }
@@ -141,8 +144,13 @@ export const DEFAULTS = {
 
 /** Every option with its default applied (what the broker runs with). */
 export type ResolvedBrokerOptions =
-  & Required<Omit<BrokerOptions, "log" | "clock" | "newNonce">>
-  & { log: (event: BrokerEvent) => void; clock: Clock; newNonce?: () => string };
+  & Required<Omit<BrokerOptions, "log" | "clock" | "limits" | "newNonce">>
+  & {
+    log: (event: BrokerEvent) => void;
+    clock: Clock;
+    limits: QueueLimits | undefined;
+    newNonce?: () => string;
+  };
 
 /** Applies the defaults and checks the values; throws an `InvalidError` for a bad one. */
 export function resolveOptions(options: BrokerOptions): ResolvedBrokerOptions {
@@ -180,6 +188,7 @@ export function resolveOptions(options: BrokerOptions): ResolvedBrokerOptions {
     checkpointMinIntervalMs: options.checkpointMinIntervalMs ?? DEFAULTS.checkpointMinIntervalMs,
     startWaitMs: options.startWaitMs ?? DEFAULTS.startWaitMs,
     stopTimeoutMs: ms("stopTimeoutMs"),
+    limits: options.limits,
     log: options.log ?? (() => {}),
   };
 }

@@ -7,7 +7,7 @@
 import { ValidationError } from "../errors.ts";
 import type {
   ClaimedJob,
-  Job,
+  JobView,
   JsonValue,
   OperationResults,
   PushJob,
@@ -190,7 +190,7 @@ export class Queue<T> {
   }
 
   /** Reads a job's record; rejects with `JobNotFoundError` when unknown (or already archived). */
-  async get(id: string): Promise<Job> {
+  async get(id: string): Promise<JobView> {
     return structuredClone((await this.#backend.request({ op: "get", jobId: id })).job);
   }
 

@@ -61,7 +61,10 @@ export function answer(context: SettleContext, pending: Pending, reply: Operatio
     if (operation.op === "get" && reply.error instanceof JobNotFoundError) {
       // It may have been archived: look there, without holding up the loop.
       context.findArchived(operation.jobId).then(
-        (job) => job === undefined ? pending.reject(reply.error) : pending.resolve({ job }),
+        (job) =>
+          job === undefined
+            ? pending.reject(reply.error)
+            : pending.resolve({ job, archived: true }),
         () => pending.reject(reply.error),
       );
       return;

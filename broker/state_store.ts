@@ -78,6 +78,8 @@ export interface LoadedState {
   archives: ArchiveWrite[];
   /** Log records read after the checkpoint. */
   tail: number;
+  /** Their bytes. */
+  tailBytes: number;
 }
 
 /** What the head key held when a broker started. */
@@ -188,8 +190,16 @@ export class StateStore {
         this.#log({ event: "checkpoint-vanished", key: error.key, attempt });
         continue;
       }
-      const { state, archives, records } = await this.#replayFrom(base.state);
-      return { state, head, manifest: base.manifest, base: base.state, archives, tail: records };
+      const { state, archives, records, bytes } = await this.#replayFrom(base.state);
+      return {
+        state,
+        head,
+        manifest: base.manifest,
+        base: base.state,
+        archives,
+        tail: records,
+        tailBytes: bytes,
+      };
     }
   }
 
@@ -229,6 +239,7 @@ export class StateStore {
       base: createState(),
       archives: [],
       tail: 0,
+      tailBytes: 0,
     });
   }
 
@@ -271,6 +282,7 @@ export class StateStore {
       base: opened.state,
       archives: [],
       tail: 0,
+      tailBytes: 0,
     });
   }
 

@@ -342,3 +342,22 @@ Deno.test("state store: garbage collection never deletes an object a recent head
     await broker.stop();
   }
 });
+
+Deno.test("state store: a quiet leader checkpoints what the log holds, so a restart reads little", async () => {
+  const store = new MemoryStore();
+  const broker = await startBroker(store, { checkpointMinIntervalMs: 1 });
+  await broker.request({
+    op: "push",
+    jobs: Array.from({ length: 500 }, (_, i) => ({ type: "t", payload: i })),
+  });
+  assert.equal(headOf((await store.get("queue.json"))!.body).checkpoint, null);
+  const until = Date.now() + 5_000;
+  while (headOf((await store.get("queue.json"))!.body).checkpoint === null) {
+    assert.ok(Date.now() < until, "no checkpoint after 5 s of quiet");
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  const snapshot = await readQueueState({ store });
+  assert.equal(snapshot!.tail, 0, "nothing left to replay");
+  assert.equal(snapshot!.state.totals.pushed, 500);
+  await broker.stop();
+});

@@ -1,13 +1,12 @@
 import assert from "node:assert/strict";
 import { InvalidError } from "../errors.ts";
-import { parseDuration, parseListen } from "./args.ts";
+import { parseCount, parseDuration, parseListen, parseSize } from "./args.ts";
 
-Deno.test("parseDuration: units and plain milliseconds", () => {
+Deno.test("parseDuration: units; 0 needs none", () => {
   assert.equal(parseDuration("500ms"), 500);
   assert.equal(parseDuration("30s"), 30_000);
   assert.equal(parseDuration("5m"), 300_000);
   assert.equal(parseDuration("1h"), 3_600_000);
-  assert.equal(parseDuration("250"), 250);
   assert.equal(parseDuration("0"), 0);
   assert.equal(parseDuration(" 2s "), 2_000);
 });
@@ -49,4 +48,25 @@ Deno.test("parseListen: rejects bad ports and addresses", () => {
       return true;
     });
   }
+});
+
+Deno.test("parseDuration: a number without a unit is refused, with the ways to write it", () => {
+  assert.throws(
+    () => parseDuration("5", "--delay"),
+    /^InvalidError: --delay: expected a duration with a unit, got "5": write 5ms, 5s, 5m or 5h$/,
+  );
+  assert.throws(() => parseDuration("250"), InvalidError);
+});
+
+Deno.test("parseSize and parseCount: units, and clear errors", () => {
+  assert.equal(parseSize("1048576"), 1_048_576);
+  assert.equal(parseSize("500MB"), 500_000_000);
+  assert.equal(parseSize("2GiB"), 2 * 1024 ** 3);
+  assert.equal(parseSize("1.5 kb"), 1500);
+  assert.throws(
+    () => parseSize("lots", "--max-state-bytes"),
+    /--max-state-bytes: "lots" is not a size/,
+  );
+  assert.equal(parseCount("3"), 3);
+  assert.throws(() => parseCount("0", "--max-pending-jobs"), /not a whole number/);
 });

@@ -35,7 +35,7 @@ Deno.test("cli: --help prints the usage and exits 0; no command exits 2", async 
 });
 
 Deno.test("cli: each command has its own --help", async () => {
-  for (const command of ["broker", "push", "stats", "inspect"]) {
+  for (const command of ["broker", "push", "stats", "inspect", "jobs", "top"]) {
     const { code, out } = await run([command, "--help"]);
     assert.equal(code, 0, command);
     assert.match(out, new RegExp(`^osqueue ${command} — `), command);
@@ -105,8 +105,10 @@ Deno.test("cli: push and stats talk to a broker's REST API, with its token", asy
       "5",
       "--key",
       "k1",
+      "--json",
     ]);
     assert.equal(pushed.code, 0, pushed.err);
+    assert.match(pushed.err, /--token puts the secret on the command line/);
     const { id, duplicate } = JSON.parse(pushed.out);
     assert.equal(duplicate, false);
     const job = (await broker.request({ op: "get", jobId: id })).job;
@@ -115,8 +117,12 @@ Deno.test("cli: push and stats talk to a broker's REST API, with its token", asy
       ["email:send", { to: "a@example.com" }, 5, "k1"],
     );
 
-    const stats = await run(["stats", "--url", url, "--token", "t0k"]);
+    await using dir = await tempDir();
+    const tokenFile = `${dir.path}/token`;
+    await Deno.writeTextFile(tokenFile, "t0k\n");
+    const stats = await run(["stats", "--url", url, "--token-file", tokenFile, "--json"]);
     assert.equal(stats.code, 0, stats.err);
+    assert.equal(stats.err, "", "no warning for a token file");
     assert.equal(JSON.parse(stats.out).totals.pushed, 1);
 
     const denied = await run(["stats", "--url", url, "--token", "wrong"]);
@@ -147,6 +153,7 @@ Deno.test("cli: inspect reads the state a broker left in its data directory and 
         "inspect:me",
         "--payload",
         JSON.stringify({ n }),
+        "--json",
       ]);
       assert.equal(pushed.code, 0, pushed.err);
       ids.push(JSON.parse(pushed.out).id);
@@ -176,4 +183,32 @@ Deno.test("cli: inspect reads the state a broker left in its data directory and 
     assert.equal(job.type, "inspect:me");
   }
   assert.deepEqual(jobs.map((job) => job.payload.n).sort(), [1, 2, 3]);
+});
+
+Deno.test("cli: --max-pending-jobs refuses a push over the limit (429 overloaded); stats show the limits", async () => {
+  await using dir = await tempDir();
+  await using broker = await startCliBroker({
+    data: dir.path,
+    extra: ["--max-pending-jobs", "2", "--max-state-bytes", "10MB"],
+  });
+  const push = (n: number) =>
+    fetch(new URL("/v1/jobs", broker.url), {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ type: "t", payload: n }),
+    });
+  for (const n of [1, 2]) assert.equal((await push(n)).status, 201);
+  const refused = await push(3);
+  assert.equal(refused.status, 429);
+  const body = await refused.json();
+  assert.equal(body.error.code, "overloaded");
+  assert.match(body.error.message, /pending/);
+  const stats = await (await fetch(new URL("/v1/stats", broker.url))).json();
+  assert.equal(stats.ready, 2, "nothing of the refused push was applied");
+  assert.equal(stats.limits.maxPendingJobs, 2);
+  assert.equal(stats.limits.maxStateBytes, 10_000_000);
+  assert.equal(stats.limits.pendingJobs, 2);
+  assert.ok(stats.limits.stateBytes > 0, `stateBytes ${stats.limits.stateBytes}`);
+  broker.child.kill("SIGTERM");
+  await broker.child.exit();
 });

@@ -22,25 +22,35 @@
  *
  * @module
  */
-import { JobNotFoundError, LeaseLostError, OsqueueError, ValidationError } from "../errors.ts";
+import {
+  JobNotFoundError,
+  LeaseLostError,
+  OsqueueError,
+  OverloadedError,
+  ValidationError,
+} from "../errors.ts";
 import {
   type BackoffPolicy,
   type ClaimedJob,
   type ClaimOperation,
   type Job,
+  type JobView,
   LIMITS,
   type Operation,
   type OperationResults,
   type PushJob,
+  type QueueLimits,
 } from "../protocol/operations.ts";
+import { deleteJob, listPage, promoteJob, retryDead } from "./admin.ts";
 import { backoffDelay, DEFAULT_BACKOFF, isDefaultBackoff } from "./backoff.ts";
 import { DEFAULT_MAX_ATTEMPTS, DEFAULT_PRIORITY, isFinished, isObject } from "./job_codec.ts";
 import { formatJobId, parseJobId } from "./job_id.ts";
 import { compareEntries, type IndexEntry } from "./sorted_list.ts";
 import { effectiveState, type QueueState, queueStats } from "./state.ts";
-import { type JobChange, stateData, StateDraft } from "./state_data.ts";
+import { stateData } from "./state_data.ts";
+import { type JobChange, StateDraft } from "./state_draft.ts";
 
-export type { JobChange } from "./state_data.ts";
+export type { JobChange } from "./state_draft.ts";
 
 /** Broker-internal: move every job whose lease ran out back to ready, or to dead after its last attempt. */
 export interface ExpireOperation {
@@ -77,6 +87,15 @@ export interface ApplyContext {
   newToken(): string;
   /** Uniform randomness in [0, 1), for backoff jitter. */
   random(): number;
+  /** Capacity limits enforced on `push` (refused whole with `overloaded`); none when absent. */
+  limits?: QueueLimits;
+  /**
+   * The state's size in bytes before this batch, as the broker measures it
+   * (the size of the state it last wrote or read). `maxStateBytes` is checked
+   * against this plus the JSON bytes of the payloads and results the batch
+   * adds; without it only the batch's own additions count.
+   */
+  stateBytes?: number;
 }
 
 /** The reply to one operation: its value (see {@linkcode BrokerOperationResults}) or its error. */
@@ -84,7 +103,11 @@ export type OperationReply = { ok: true; value: unknown } | { ok: false; error: 
 
 /** What {@linkcode applyBatch} returns. */
 export interface BatchResult {
-  /** The state after the batch; the input state itself when `changed` is false. */
+  /**
+   * The state after the batch. When `changed` is false it holds the same jobs
+   * and counters as the input (the input itself, or a copy whose indexes
+   * moved due delayed jobs to ready); the input is never changed.
+   */
   state: QueueState;
   /** One reply per operation, in order. */
   replies: OperationReply[];
@@ -107,32 +130,40 @@ export function applyBatch(
   const base = stateData(state);
   const draft = new StateDraft(base);
   const replies: OperationReply[] = [];
+  const usage: BatchUsage = { addedBytes: 0 };
   for (const operation of operations) {
     try {
-      replies.push({ ok: true, value: applyOne(draft, operation, context) });
+      replies.push({ ok: true, value: applyOne(draft, operation, context, usage) });
     } catch (error) {
       replies.push({ ok: false, error: asOsqueueError(error, operation) });
     }
   }
-  const next = draft.snapshot();
-  if (draft.dirty) return { state: next, replies, changed: true, changes: draft.changes };
-  // Nothing stored changed. Keep any index-only work (due delayed jobs
-  // promoted by a claim) in the input state itself, so a broker that keeps
-  // its state after a read-only batch does not see those jobs as still
-  // waiting on the clock (nor promote them again on every tick).
-  if (next !== base) base.adoptIndexes(next);
-  return { state: base, replies, changed: false, changes: draft.changes };
+  // When nothing stored changed, `state` may still differ from the input in
+  // its indexes alone (due delayed jobs promoted by a claim): a broker keeps
+  // it, so that those jobs do not look as if they still waited on the clock.
+  return { state: draft.snapshot(), replies, changed: draft.dirty, changes: draft.changes };
+}
+
+/** What the operations of one batch added so far, for the `maxStateBytes` check. */
+interface BatchUsage {
+  /** JSON bytes of the payloads and results added by this batch. */
+  addedBytes: number;
 }
 
 /**
  * Applies one operation. Handlers check everything before their first write,
  * so a thrown error leaves the draft as it was.
  */
-function applyOne(draft: StateDraft, operation: BrokerOperation, context: ApplyContext): unknown {
+function applyOne(
+  draft: StateDraft,
+  operation: BrokerOperation,
+  context: ApplyContext,
+  usage: BatchUsage,
+): unknown {
   if (!isObject(operation)) throw new ValidationError("an operation must be an object");
   switch (operation.op) {
     case "push":
-      return push(draft, operation.jobs, context);
+      return push(draft, operation.jobs, context, usage);
     case "claim":
       return claim(draft, operation, context);
     case "heartbeat": {
@@ -144,7 +175,11 @@ function applyOne(draft: StateDraft, operation: BrokerOperation, context: ApplyC
     case "complete": {
       const { seq, job } = leased(draft, operation.jobId, operation.leaseToken);
       const next = finished(job, "completed", context.now);
-      if (operation.result !== undefined) next.result = operation.result;
+      if (operation.result !== undefined) {
+        next.result = operation.result;
+        // Counted, never refused: refusing a completion would lose the work done.
+        if (context.limits?.maxStateBytes !== undefined) usage.addedBytes += jsonBytes(next.result);
+      }
       draft.update(seq, job, next);
       draft.count("completed");
       return { ok: true } satisfies BrokerOperationResults["complete"];
@@ -170,12 +205,33 @@ function applyOne(draft: StateDraft, operation: BrokerOperation, context: ApplyC
       return { cancelled: true } satisfies BrokerOperationResults["cancel"];
     }
     case "get": {
+      // Never the lease token: whoever asks is not necessarily the holder.
       const { job } = known(draft, operation.jobId);
-      const view: Job = { ...job, state: effectiveState(job, context.now) };
+      const { lease, ...record } = job;
+      const view: JobView = { ...record, state: effectiveState(job, context.now) };
+      if (lease !== undefined) {
+        view.lease = { workerId: lease.workerId, expiresAt: lease.expiresAt };
+      }
       return { job: view } satisfies BrokerOperationResults["get"];
     }
-    case "stats":
-      return queueStats(draft.snapshot(), context.now) satisfies BrokerOperationResults["stats"];
+    case "stats": {
+      const stats = queueStats(draft.snapshot(), context.now);
+      if (context.limits !== undefined) {
+        stats.limits = { ...context.limits, pendingJobs: pendingJobs(draft) };
+        if (context.stateBytes !== undefined) {
+          stats.limits.stateBytes = context.stateBytes + usage.addedBytes;
+        }
+      }
+      return stats satisfies BrokerOperationResults["stats"];
+    }
+    case "list":
+      return listPage(draft, operation, context.now);
+    case "retry":
+      return retryDead(draft, operation, context.now);
+    case "delete":
+      return deleteJob(draft, operation);
+    case "promote":
+      return promoteJob(draft, operation, context.now);
     case "expire":
       return expire(draft, context.now);
     case "archived":
@@ -194,9 +250,11 @@ function push(
   draft: StateDraft,
   jobs: readonly PushJob[],
   context: ApplyContext,
+  usage: BatchUsage,
 ): BrokerOperationResults["push"] {
   if (!Array.isArray(jobs)) throw new ValidationError("push: jobs must be an array");
   jobs.forEach(checkPushJob);
+  if (context.limits !== undefined) checkLimits(draft, jobs, context, usage);
   const now = context.now;
   const out: { id: string; duplicate: boolean }[] = [];
   for (const spec of jobs) {
@@ -231,6 +289,67 @@ function push(
     out.push({ id, duplicate: false });
   }
   return { jobs: out };
+}
+
+/** Unfinished jobs held: ready (including promoted due ones), delayed and active. */
+function pendingJobs(draft: StateDraft): number {
+  return draft.ready().size + draft.delayed().size + draft.active().size;
+}
+
+const utf8 = new TextEncoder();
+
+/** A JSON value's size as UTF-8 JSON (bounded depth: checked at the edge). */
+function jsonBytes(value: unknown): number {
+  return utf8.encode(JSON.stringify(value ?? null)).length;
+}
+
+/**
+ * Refuses a push (whole, before any write) that would take the queue past
+ * `context.limits`, with an `overloaded` error naming the limit. Counts only
+ * the jobs the push would add (not duplicates of held idempotency keys), and
+ * on success adds their payload bytes to the batch's usage.
+ */
+function checkLimits(
+  draft: StateDraft,
+  jobs: readonly PushJob[],
+  context: ApplyContext,
+  usage: BatchUsage,
+): void {
+  const { maxPendingJobs, maxStateBytes } = context.limits!;
+  const keys = new Set<string>();
+  let added = 0;
+  let bytes = 0;
+  for (const spec of jobs) {
+    const key = spec.idempotencyKey;
+    if (key !== undefined) {
+      if (keys.has(key)) continue;
+      keys.add(key);
+      const owner = draft.keyOwner(key);
+      if (owner !== undefined && draft.job(owner) !== undefined) continue;
+    }
+    added++;
+    if (maxStateBytes !== undefined) bytes += jsonBytes(spec.payload);
+  }
+  if (added === 0) return;
+  if (maxPendingJobs !== undefined) {
+    const pending = pendingJobs(draft);
+    if (pending + added > maxPendingJobs) {
+      throw new OverloadedError(
+        `queue full: ${pending} jobs pending, the limit is ${maxPendingJobs} (maxPendingJobs); this push of ${added} was refused, retry once workers have caught up`,
+        { data: { limit: "maxPendingJobs", max: maxPendingJobs, current: pending, adding: added } },
+      );
+    }
+  }
+  if (maxStateBytes !== undefined) {
+    const current = (context.stateBytes ?? 0) + usage.addedBytes;
+    if (current + bytes > maxStateBytes) {
+      throw new OverloadedError(
+        `queue full: the state holds ${current} bytes, the limit is ${maxStateBytes} (maxStateBytes); this push adds ${bytes} bytes of payload and was refused, retry once finished jobs were archived`,
+        { data: { limit: "maxStateBytes", max: maxStateBytes, current, adding: bytes } },
+      );
+    }
+    usage.addedBytes += bytes;
+  }
 }
 
 /** Cheap sanity checks (the schema has validated at the edge); throws a ValidationError. */

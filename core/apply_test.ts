@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { JobNotFoundError, LeaseLostError, type OsqueueError, ValidationError } from "../errors.ts";
-import type { ClaimedJob, Job, PushJob, QueueStats } from "../protocol/operations.ts";
+import type { ClaimedJob, Job, JobView, PushJob, QueueStats } from "../protocol/operations.ts";
 import {
   applyBatch,
   type ApplyContext,
@@ -69,8 +69,8 @@ class Harness {
     return this.claim(options).map((job) => job.id);
   }
 
-  get(id: string): Job {
-    return this.ok<{ job: Job }>({ op: "get", jobId: id }).job;
+  get(id: string): JobView {
+    return this.ok<{ job: JobView }>({ op: "get", jobId: id }).job;
   }
 
   stats(): QueueStats {
@@ -224,10 +224,25 @@ Deno.test("claim: leases, attempts and claimed-job fields", () => {
   assert.equal(record.state, "active");
   assert.equal(record.attempts, 1);
   assert.equal(record.updatedAt, T0 + 10);
-  assert.deepEqual(record.lease, { workerId: "w1", token: "token-1", expiresAt: T0 + 5010 });
+  assert.deepEqual(record.lease, { workerId: "w1", expiresAt: T0 + 5010 });
+  assert.equal(findJob(h.state, id)?.lease?.token, "token-1");
   // The default lease applies when none is given.
   h.push(job());
   assert.equal(h.claim()[0].leaseExpiresAt, h.now + LEASE);
+});
+
+Deno.test("get never returns the lease token (only the claimer holds it), active or not", () => {
+  const h = new Harness();
+  const [id] = h.push(job());
+  assert.equal(h.get(id).lease, undefined);
+  const [claimed] = h.claim({ leaseMs: 1000 });
+  const view = h.get(id);
+  assert.deepEqual(view.lease, { workerId: "w1", expiresAt: T0 + 1000 });
+  assert.ok(!JSON.stringify(view).includes(claimed.leaseToken));
+  // The stored record still has it, and the holder can use it.
+  assert.equal(findJob(h.state, id)?.lease?.token, claimed.leaseToken);
+  h.ok({ op: "heartbeat", jobId: id, leaseToken: claimed.leaseToken });
+  assert.ok(!JSON.stringify(h.get(id)).includes(claimed.leaseToken));
 });
 
 Deno.test("claim: max defaults to 1 and caps the number of jobs", () => {
@@ -337,7 +352,7 @@ Deno.test("lease checks: unknown, malformed, foreign and stale tokens", () => {
     assert.equal(again.attempt, 2);
     const stale = h.fails(make(id, c.leaseToken));
     assert.ok(stale instanceof LeaseLostError);
-    assert.equal(h.get(id).lease?.token, again.leaseToken);
+    assert.equal(findJob(h.state, id)?.lease?.token, again.leaseToken);
   }
 });
 
@@ -854,4 +869,88 @@ Deno.test("index entries that do not match their job are dropped, never looped o
   h.now += 10;
   assert.deepEqual(h.ok({ op: "expire" }), { expired: 1 });
   assert.equal(h.get(a).state, "ready");
+});
+
+Deno.test("limits: maxPendingJobs refuses a push whole with overloaded, counting only new jobs", () => {
+  const h = new Harness();
+  const limited = (): ApplyContext => ({ ...h.context(), limits: { maxPendingJobs: 3 } });
+  const run = (operations: BrokerOperation[]) => {
+    const result = applyBatch(h.state, operations, limited());
+    h.state = result.state;
+    return result;
+  };
+  run([{ op: "push", jobs: [job("t", { idempotencyKey: "k" }), job()] }]);
+  const before = encodeState(h.state);
+  // Two new jobs would make 4: refused, nothing applied (not even the first one).
+  const refused = run([{ op: "push", jobs: [job(), job()] }]);
+  const error = failure(refused.replies[0]);
+  assert.equal(error.code, "overloaded");
+  assert.ok(error.retryable);
+  assert.match(error.message, /2 jobs pending, the limit is 3 \(maxPendingJobs\)/);
+  assert.deepEqual(error.data, { limit: "maxPendingJobs", max: 3, current: 2, adding: 2 });
+  assert.equal(refused.changed, false);
+  assert.deepEqual(encodeState(h.state), before);
+  // A duplicate of a held key adds nothing, so it goes through; one new job fits.
+  const ok = run([{ op: "push", jobs: [job("t", { idempotencyKey: "k" }), job()] }]);
+  assert.deepEqual(
+    value<{ jobs: { duplicate: boolean }[] }>(ok.replies[0]).jobs.map((j) => j.duplicate),
+    [
+      true,
+      false,
+    ],
+  );
+  // Full: active jobs count too; finishing one makes room again.
+  assert.equal(failure(run([{ op: "push", jobs: [job()] }]).replies[0]).code, "overloaded");
+  const [claimed] = h.claim();
+  assert.equal(failure(run([{ op: "push", jobs: [job()] }]).replies[0]).code, "overloaded");
+  h.ok({ op: "complete", jobId: claimed.id, leaseToken: claimed.leaseToken });
+  const again = run([{ op: "push", jobs: [job()] }, { op: "push", jobs: [job()] }]);
+  assert.equal(again.replies[0].ok, true);
+  assert.equal(failure(again.replies[1]).code, "overloaded", "the batch's own pushes count");
+  const stats = value<QueueStats>(run([{ op: "stats" }]).replies[0]);
+  assert.deepEqual(stats.limits, { maxPendingJobs: 3, pendingJobs: 3 });
+  assert.equal(h.stats().limits, undefined, "no limits, no limits field");
+});
+
+Deno.test("limits: maxStateBytes counts the state size given plus the payloads and results added", () => {
+  const h = new Harness();
+  const payload = "x".repeat(98); // 100 bytes as JSON
+  const context = (stateBytes: number): ApplyContext => ({
+    ...h.context(),
+    limits: { maxStateBytes: 1000 },
+    stateBytes,
+  });
+  const run = (operations: BrokerOperation[], stateBytes: number) => {
+    const result = applyBatch(h.state, operations, context(stateBytes));
+    h.state = result.state;
+    return result;
+  };
+  const first = run([
+    { op: "push", jobs: [job("t", { payload }), job("t", { payload })] },
+    { op: "push", jobs: [job("t", { payload })] },
+    { op: "push", jobs: [job("t", { payload }), job("t", { payload })] },
+  ], 600);
+  assert.equal(first.replies[0].ok, true); // 600 + 200
+  assert.equal(first.replies[1].ok, true); // 800 + 100
+  const error = failure(first.replies[2]); // 900 + 200 > 1000
+  assert.equal(error.code, "overloaded");
+  assert.match(error.message, /holds 900 bytes, the limit is 1000 \(maxStateBytes\)/);
+  assert.deepEqual(error.data, { limit: "maxStateBytes", max: 1000, current: 900, adding: 200 });
+  assert.equal(jobCount(h.state), 3, "the refused push added nothing");
+  // Results are counted (never refused): a completion's result leaves less room.
+  const [claimed] = h.claim();
+  const done = run([
+    { op: "complete", jobId: claimed.id, leaseToken: claimed.leaseToken, result: payload },
+    { op: "push", jobs: [job("t", { payload })] },
+    { op: "stats" },
+  ], 950);
+  assert.equal(done.replies[0].ok, true);
+  assert.equal(failure(done.replies[1]).code, "overloaded");
+  assert.deepEqual(value<QueueStats>(done.replies[2]).limits, {
+    maxStateBytes: 1000,
+    pendingJobs: 2,
+    stateBytes: 1050,
+  });
+  // Once the broker reports a smaller state (finished jobs archived), pushes fit again.
+  assert.equal(run([{ op: "push", jobs: [job("t", { payload })] }], 300).replies[0].ok, true);
 });

@@ -12,7 +12,7 @@
  * @module
  */
 import { InvalidError } from "../errors.ts";
-import type { Job, QueueTotals } from "../protocol/operations.ts";
+import type { Job, JsonValue, QueueTotals } from "../protocol/operations.ts";
 import {
   onlyStatusChanged,
   restoreJob,
@@ -22,7 +22,8 @@ import {
 } from "./job_codec.ts";
 import { parseJobId } from "./job_id.ts";
 import type { BrokerIdentity, QueueState } from "./state.ts";
-import { type JobChange, stateData, StateDraft } from "./state_data.ts";
+import { stateData } from "./state_data.ts";
+import { type JobChange, StateDraft } from "./state_draft.ts";
 
 /** The effects of one batch, in their stored (JSON-ready) form. */
 export interface BatchEffects {
@@ -36,12 +37,14 @@ export interface BatchEffects {
   nextSeq?: number;
   /** The counters, when they changed. */
   totals?: QueueTotals;
+  /** The state's `extra` values, whole, when any changed. */
+  extra?: Record<string, JsonValue>;
 }
 
 /** Whether `effects` changes nothing. */
 export function isEmptyEffects(effects: BatchEffects): boolean {
   return effects.add.length === 0 && effects.set.length === 0 && effects.del.length === 0 &&
-    effects.nextSeq === undefined && effects.totals === undefined;
+    effects.nextSeq === undefined && effects.totals === undefined && effects.extra === undefined;
 }
 
 /**
@@ -70,6 +73,7 @@ export function batchEffects(
   }
   if (next.nextSeq !== old.nextSeq) effects.nextSeq = next.nextSeq;
   if (!sameTotals(next.totals, old.totals)) effects.totals = { ...next.totals };
+  if (next.extra !== old.extra) effects.extra = { ...next.extra };
   return effects;
 }
 
@@ -116,10 +120,13 @@ export function replayEffects(
     const previous = draft.job(seq);
     if (previous !== undefined) draft.remove(seq, previous);
   });
-  if (effects.nextSeq !== undefined || effects.totals !== undefined) {
-    const meta2: { nextSeq?: number; totals?: QueueTotals } = {};
+  if (
+    effects.nextSeq !== undefined || effects.totals !== undefined || effects.extra !== undefined
+  ) {
+    const meta2: Parameters<StateDraft["setMeta"]>[0] = {};
     if (effects.nextSeq !== undefined) meta2.nextSeq = effects.nextSeq;
     if (effects.totals !== undefined) meta2.totals = effects.totals;
+    if (effects.extra !== undefined) meta2.extra = effects.extra;
     draft.setMeta(meta2);
   }
   const next = draft.snapshot();

@@ -113,3 +113,35 @@ Deno.test("effects: a status change carries only what changed, never the payload
     unset: ["lease"],
   }]);
 });
+
+Deno.test("effects: `extra` values travel whole when one changed, and replay", async () => {
+  const { StateDraft } = await import("./state_draft.ts");
+  const { stateData } = await import("./state_data.ts");
+  const before = createState();
+  const draft = new StateDraft(stateData(before));
+  draft.setExtra("paused", ["email"]);
+  draft.setExtra("limits", { email: { perSecond: 5 } });
+  const after = draft.snapshot();
+  const effects = batchEffects(before, after, draft.changes);
+  assert.deepEqual(effects.extra, { paused: ["email"], limits: { email: { perSecond: 5 } } });
+  const replayed = replayEffects(before, JSON.parse(JSON.stringify(effects)), {
+    epoch: 1,
+    commit: 1,
+    leader: null,
+    where: "test",
+  });
+  assert.deepEqual(replayed.extra, after.extra);
+  const unchanged = applyBatch(after, [{ op: "stats" }], {
+    now: 1,
+    defaultLeaseMs: 1,
+    newToken: () => "t",
+    random: () => 0,
+  });
+  assert.equal(batchEffects(after, unchanged.state, unchanged.changes).extra, undefined);
+  const removal = new StateDraft(stateData(after));
+  removal.setExtra("paused", undefined);
+  const cleared = removal.snapshot();
+  assert.deepEqual(batchEffects(after, cleared, removal.changes).extra, {
+    limits: { email: { perSecond: 5 } },
+  });
+});

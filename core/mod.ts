@@ -19,3 +19,4 @@
 export * from "./state.ts";
 export * from "./apply.ts";
 export * from "./archive.ts";
+export type { JobSummary } from "./admin.ts";

@@ -8,12 +8,12 @@
  * @module
  */
 import { InvalidError } from "../errors.ts";
-import type { Job, QueueTotals } from "../protocol/operations.ts";
+import type { Job, JsonValue, QueueTotals } from "../protocol/operations.ts";
 import { isObject, restoreJob, storedJob } from "./job_codec.ts";
 import { parseJobId } from "./job_id.ts";
 import { CHUNK_SIZE } from "./job_table.ts";
 import type { BrokerIdentity, QueueState } from "./state.ts";
-import { indexJobs, StateData, stateData } from "./state_data.ts";
+import { indexJobs, NO_EXTRA, StateData, stateData } from "./state_data.ts";
 
 /** Sequence numbers per segment (a whole number of job-table chunks). */
 export const SEGMENT_SIZE = 1024;
@@ -104,6 +104,8 @@ export interface CheckpointMeta {
   nextSeq: number;
   /** The counters. */
   totals: QueueTotals;
+  /** The state's `extra` values. */
+  extra?: Readonly<Record<string, JsonValue>>;
 }
 
 /**
@@ -130,6 +132,7 @@ export function stateFromSegments(segments: readonly Job[][], meta: CheckpointMe
     leader: meta.leader,
     nextSeq: meta.nextSeq,
     totals: { ...meta.totals },
+    extra: meta.extra ?? NO_EXTRA,
     ...indexJobs(entries),
   });
 }

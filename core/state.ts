@@ -13,12 +13,12 @@
  * @module
  */
 import { InvalidError } from "../errors.ts";
-import type { Job, JobState, QueueStats, QueueTotals } from "../protocol/operations.ts";
+import type { Job, JobState, JsonValue, QueueStats, QueueTotals } from "../protocol/operations.ts";
 import { parseJobId } from "./job_id.ts";
 import { isCount, isObject, restoreJob } from "./job_codec.ts";
 import { KeyIndex } from "./key_index.ts";
 import { SortedList, type SortedListView } from "./sorted_list.ts";
-import { indexJobs, StateData, stateData, zeroTotals } from "./state_data.ts";
+import { indexJobs, NO_EXTRA, StateData, stateData, zeroTotals } from "./state_data.ts";
 import { JobTable } from "./job_table.ts";
 
 /** A broker as recorded in the state: its id and, if it serves clients, its URL. */
@@ -46,6 +46,8 @@ export interface QueueState {
   readonly nextSeq: number;
   /** Counters since the queue was created. */
   readonly totals: Readonly<QueueTotals>;
+  /** Small named JSON values beside the jobs (features' settings and counters). */
+  readonly extra: Readonly<Record<string, JsonValue>>;
 }
 
 /** The `format` field of an encoded state. */
@@ -59,6 +61,7 @@ const EMPTY = new StateData({
   leader: null,
   nextSeq: 1,
   totals: zeroTotals(),
+  extra: NO_EXTRA,
   jobs: JobTable.EMPTY,
   keys: KeyIndex.EMPTY,
   ready: SortedList.EMPTY,
@@ -166,7 +169,7 @@ export function selectArchive(
 }
 
 /** The state a job presents to readers at `now`: a delayed job that is due reads as `ready`. */
-export function effectiveState(job: Job, now: number): JobState {
+export function effectiveState(job: Pick<Job, "state" | "runAt">, now: number): JobState {
   return job.state === "delayed" && job.runAt <= now ? "ready" : job.state;
 }
 
@@ -317,6 +320,7 @@ export function decodeState(bytes: Uint8Array): QueueState {
     leader: leader as BrokerIdentity | null,
     nextSeq: nextSeq as number,
     totals,
+    extra: NO_EXTRA,
     ...indexJobs(entries),
   });
 }

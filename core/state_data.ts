@@ -1,7 +1,7 @@
 /**
- * The internal representation of a queue state and the batch-scoped draft
- * that `applyBatch` writes through. Not part of the public API: use the
- * functions of `state.ts` and `apply.ts`.
+ * The internal representation of a queue state (the batch-scoped draft that
+ * `applyBatch` writes through is in `state_draft.ts`). Not part of the
+ * public API: use the functions of `state.ts` and `apply.ts`.
  *
  * Layout (all persistent, shared between versions, copied on write per batch):
  * - `jobs`: every job still held, by sequence number ({@linkcode JobTable});
@@ -21,16 +21,11 @@
  * @module
  */
 import { InvalidError } from "../errors.ts";
-import type { Job } from "../protocol/operations.ts";
+import type { Job, JsonValue } from "../protocol/operations.ts";
 import { isFinished } from "./job_codec.ts";
-import { JobTable, type JobTableDraft } from "./job_table.ts";
-import { KeyIndex, type KeyIndexDraft } from "./key_index.ts";
-import {
-  type IndexEntry,
-  SortedList,
-  type SortedListDraft,
-  type SortedListView,
-} from "./sorted_list.ts";
+import { JobTable } from "./job_table.ts";
+import { KeyIndex } from "./key_index.ts";
+import { type IndexEntry, SortedList } from "./sorted_list.ts";
 import type { QueueTotals } from "../protocol/operations.ts";
 import type { BrokerIdentity, QueueState } from "./state.ts";
 
@@ -46,6 +41,8 @@ export interface StateFields {
   nextSeq: number;
   /** Counters since the queue was created. */
   totals: Readonly<QueueTotals>;
+  /** Small named JSON values beside the jobs (features' settings and counters), persisted whole when changed. */
+  extra: Readonly<Record<string, JsonValue>>;
   /** Jobs held. */
   jobs: JobTable;
   /** Idempotency keys. */
@@ -68,8 +65,7 @@ export interface StateFields {
 
 /**
  * An immutable queue state: the one implementation of {@linkcode QueueState}.
- * Its jobs and counters never change; its derived claim indexes may be
- * swapped for equivalent ones (see {@linkcode StateData.adoptIndexes}).
+ * Nothing in it ever changes.
  */
 export class StateData implements QueueState {
   /** Leader epoch. */
@@ -82,20 +78,22 @@ export class StateData implements QueueState {
   readonly nextSeq: number;
   /** Counters since the queue was created. */
   readonly totals: Readonly<QueueTotals>;
+  /** Small named JSON values beside the jobs (see {@linkcode StateFields.extra}). */
+  readonly extra: Readonly<Record<string, JsonValue>>;
   /** Jobs held. */
   readonly jobs: JobTable;
   /** Idempotency keys. */
   readonly keys: KeyIndex;
   /** Claimable jobs. */
-  ready: SortedList;
+  readonly ready: SortedList;
   /** Claimable jobs per type (no empty lists). */
-  readyByType: ReadonlyMap<string, SortedList>;
+  readonly readyByType: ReadonlyMap<string, SortedList>;
   /** Delayed jobs not (yet) promoted. */
-  delayed: SortedList;
+  readonly delayed: SortedList;
   /** Delayed jobs per type (no empty lists). */
-  delayedByType: ReadonlyMap<string, SortedList>;
+  readonly delayedByType: ReadonlyMap<string, SortedList>;
   /** Active jobs by lease expiry. */
-  active: SortedList;
+  readonly active: SortedList;
   /** Finished jobs by finish time. */
   readonly finished: SortedList;
   /** Unfinished jobs per type (no zero counts). */
@@ -108,6 +106,7 @@ export class StateData implements QueueState {
     this.leader = fields.leader;
     this.nextSeq = fields.nextSeq;
     this.totals = fields.totals;
+    this.extra = fields.extra;
     this.jobs = fields.jobs;
     this.keys = fields.keys;
     this.ready = fields.ready;
@@ -117,21 +116,6 @@ export class StateData implements QueueState {
     this.active = fields.active;
     this.finished = fields.finished;
     this.byType = fields.byType;
-  }
-
-  /**
-   * Takes over the claim indexes of `other`, a state with the same jobs and
-   * counters (a batch that changed nothing stored but promoted due delayed
-   * jobs). The meaning of this state does not change; later batches and
-   * `nextDueAt` just do not redo the work. The only fields ever
-   * replaced after construction.
-   */
-  adoptIndexes(other: StateData): void {
-    this.ready = other.ready;
-    this.readyByType = other.readyByType;
-    this.delayed = other.delayed;
-    this.delayedByType = other.delayedByType;
-    this.active = other.active;
   }
 
   /** A copy with some fields replaced. */
@@ -147,6 +131,7 @@ export class StateData implements QueueState {
       leader: this.leader,
       nextSeq: this.nextSeq,
       totals: this.totals,
+      extra: this.extra,
       jobs: this.jobs,
       keys: this.keys,
       ready: this.ready,
@@ -167,6 +152,9 @@ export function stateData(state: QueueState): StateData {
     "not a queue state: use createState, decodeState, withCommit or applyBatch to make one",
   );
 }
+
+/** The empty `extra` of a new queue. */
+export const NO_EXTRA: Readonly<Record<string, JsonValue>> = Object.freeze({});
 
 /** Zeroed totals. */
 export function zeroTotals(): QueueTotals {
@@ -265,317 +253,4 @@ export function indexJobs(
     finished: SortedList.from(finished),
     byType,
   };
-}
-
-type ListSlot = SortedList | SortedListDraft;
-
-/**
- * How a batch changed one job: `add` (a job the base state did not hold),
- * `update` (a new record for a job it held), `remove` (dropped).
- */
-export type JobChange = "add" | "update" | "remove";
-
-/**
- * A mutable, batch-scoped working copy of a {@linkcode StateData}. Every
- * container is drafted lazily on its first write, so a batch of reads copies
- * nothing; the base state is never changed.
- *
- * `dirty` says whether anything that must be written changed (a job, a
- * counter); index-only moves (promoting due delayed jobs) do not count.
- */
-export class StateDraft {
-  #base: StateData;
-  #touched = false;
-  /** Whether a change that must be written happened. */
-  dirty = false;
-  /** Every job the draft changed since it started, by sequence number (persistence writes these). */
-  readonly changes: Map<number, JobChange> = new Map();
-  #nextSeq: number;
-  #totals: QueueTotals | undefined;
-  #jobs: JobTableDraft | undefined;
-  #keys: KeyIndexDraft | undefined;
-  #ready: SortedListDraft | undefined;
-  #readyByType: Map<string, ListSlot> | undefined;
-  #delayed: SortedListDraft | undefined;
-  #delayedByType: Map<string, ListSlot> | undefined;
-  #active: SortedListDraft | undefined;
-  #finished: SortedListDraft | undefined;
-  #byType: Map<string, number> | undefined;
-
-  /** Starts a draft of `base`. */
-  constructor(base: StateData) {
-    this.#base = base;
-    this.#nextSeq = base.nextSeq;
-  }
-
-  /** The state as drafted so far; the draft stays usable (later writes copy again). */
-  snapshot(): StateData {
-    if (!this.#touched) return this.#base;
-    const base = this.#base;
-    const next = new StateData({
-      epoch: base.epoch,
-      commit: base.commit,
-      leader: base.leader,
-      nextSeq: this.#nextSeq,
-      totals: this.#totals ?? base.totals,
-      jobs: this.#jobs?.freeze() ?? base.jobs,
-      keys: this.#keys?.freeze() ?? base.keys,
-      ready: this.#ready?.freeze() ?? base.ready,
-      readyByType: freezeLists(this.#readyByType) ?? base.readyByType,
-      delayed: this.#delayed?.freeze() ?? base.delayed,
-      delayedByType: freezeLists(this.#delayedByType) ?? base.delayedByType,
-      active: this.#active?.freeze() ?? base.active,
-      finished: this.#finished?.freeze() ?? base.finished,
-      byType: this.#byType ?? base.byType,
-    });
-    this.#base = next;
-    this.#touched = false;
-    this.#totals = undefined;
-    this.#jobs = undefined;
-    this.#keys = undefined;
-    this.#ready = undefined;
-    this.#readyByType = undefined;
-    this.#delayed = undefined;
-    this.#delayedByType = undefined;
-    this.#active = undefined;
-    this.#finished = undefined;
-    this.#byType = undefined;
-    return next;
-  }
-
-  // -- reads ---------------------------------------------------------------
-
-  /** The job with sequence number `seq`, if held. */
-  job(seq: number): Job | undefined {
-    return (this.#jobs ?? this.#base.jobs).get(seq);
-  }
-
-  /** The sequence number of the job holding idempotency key `key`, if any. */
-  keyOwner(key: string): number | undefined {
-    return (this.#keys ?? this.#base.keys).get(key);
-  }
-
-  /** The claimable jobs, all types. */
-  ready(): SortedListView {
-    return this.#ready ?? this.#base.ready;
-  }
-
-  /** The claimable jobs of one type. */
-  readyOfType(type: string): SortedListView | undefined {
-    return (this.#readyByType ?? this.#base.readyByType).get(type);
-  }
-
-  /** The delayed jobs not yet promoted, all types. */
-  delayed(): SortedListView {
-    return this.#delayed ?? this.#base.delayed;
-  }
-
-  /** The active jobs by lease expiry. */
-  active(): SortedListView {
-    return this.#active ?? this.#base.active;
-  }
-
-  // -- writes --------------------------------------------------------------
-
-  /** Takes the next sequence number. */
-  nextSeq(): number {
-    this.#touch(true);
-    return this.#nextSeq++;
-  }
-
-  /** Adds `n` (default 1) to a total. */
-  count(total: keyof QueueTotals, n = 1): void {
-    this.#touch(true);
-    this.#totals ??= { ...this.#base.totals };
-    this.#totals[total] += n;
-  }
-
-  /** Sets the counters and the next sequence number as a log record says (replay). */
-  setMeta(meta: { nextSeq?: number; totals?: Readonly<QueueTotals> }): void {
-    this.#touch(true);
-    if (meta.nextSeq !== undefined) this.#nextSeq = meta.nextSeq;
-    if (meta.totals !== undefined) this.#totals = { ...meta.totals };
-  }
-
-  /** Stores a new job and indexes it by its state. */
-  add(seq: number, job: Job): void {
-    this.#touch(true);
-    this.changes.set(seq, this.changes.get(seq) === "remove" ? "update" : "add");
-    this.#jobsDraft().set(seq, job);
-    if (job.idempotencyKey !== undefined) this.#keysDraft().set(job.idempotencyKey, seq);
-    this.#place(seq, job);
-  }
-
-  /** Replaces job `seq` (now `previous`) with `next`, moving it between indexes as needed. */
-  update(seq: number, previous: Job, next: Job): void {
-    this.#touch(true);
-    if (this.changes.get(seq) !== "add") this.changes.set(seq, "update");
-    this.#unplace(seq, previous);
-    this.#jobsDraft().set(seq, next);
-    this.#place(seq, next);
-  }
-
-  /** Drops job `seq` (now `job`) and its idempotency key. */
-  remove(seq: number, job: Job): void {
-    this.#touch(true);
-    if (this.changes.get(seq) === "add") this.changes.delete(seq);
-    else this.changes.set(seq, "remove");
-    this.#unplace(seq, job);
-    this.#jobsDraft().delete(seq);
-    if (job.idempotencyKey !== undefined) this.#keysDraft().delete(job.idempotencyKey, seq);
-  }
-
-  /**
-   * Moves every delayed job due at `now` into the ready index (the records
-   * keep saying `delayed`; this changes no stored data, so it is not dirty).
-   */
-  promoteDue(now: number): void {
-    for (let entry = this.delayed().first(); entry !== undefined && entry.a <= now;) {
-      const job = this.job(entry.seq);
-      this.#touch(false);
-      this.#list("delayed").remove(entry);
-      if (job !== undefined) {
-        this.#typeList("delayed", job.type).remove(entry);
-        const ready = readyEntry(job, entry.seq);
-        this.#list("ready").insert(ready);
-        this.#typeList("ready", job.type).insert(ready);
-      }
-      entry = this.delayed().first();
-    }
-  }
-
-  /** Moves a promoted delayed job that is not due after all (the clock went back) back to the delayed index. */
-  demote(seq: number, job: Job): void {
-    this.#touch(false);
-    const ready = readyEntry(job, seq);
-    this.#list("ready").remove(ready);
-    this.#typeList("ready", job.type).remove(ready);
-    const delayed = delayedEntry(job, seq);
-    this.#list("delayed").insert(delayed);
-    this.#typeList("delayed", job.type).insert(delayed);
-  }
-
-  /**
-   * Drops an index entry that does not match its job's record: from the
-   * global list of `kind` and from the per-type ready lists of `types` (the
-   * one it was found in and the job's own). A safety net: it cannot happen
-   * unless there is a bug, but a stale entry must never make a claim or an
-   * expiry loop, and removing it from the list it came from guarantees progress.
-   */
-  dropStale(
-    kind: "ready" | "active",
-    entry: IndexEntry,
-    types: readonly (string | undefined)[] = [],
-  ): void {
-    this.#touch(false);
-    this.#list(kind).remove(entry);
-    if (kind !== "ready") return;
-    for (const type of types) if (type !== undefined) this.#typeList("ready", type).remove(entry);
-  }
-
-  #place(seq: number, job: Job): void {
-    switch (job.state) {
-      case "ready":
-        this.#indexBoth("ready", job.type, readyEntry(job, seq));
-        break;
-      case "delayed":
-        this.#indexBoth("delayed", job.type, delayedEntry(job, seq));
-        break;
-      case "active":
-        this.#list("active").insert(activeEntry(job, seq));
-        break;
-      default:
-        this.#list("finished").insert(finishedEntry(job, seq));
-        return;
-    }
-    this.#countType(job.type, 1);
-  }
-
-  #unplace(seq: number, job: Job): void {
-    switch (job.state) {
-      case "ready":
-        this.#unindexBoth("ready", job.type, readyEntry(job, seq));
-        break;
-      case "delayed":
-        // Not yet promoted, or promoted into the ready index by a claim.
-        if (!this.#unindexBoth("delayed", job.type, delayedEntry(job, seq))) {
-          this.#unindexBoth("ready", job.type, readyEntry(job, seq));
-        }
-        break;
-      case "active":
-        this.#list("active").remove(activeEntry(job, seq));
-        break;
-      default:
-        this.#list("finished").remove(finishedEntry(job, seq));
-        return;
-    }
-    this.#countType(job.type, -1);
-  }
-
-  #indexBoth(kind: "ready" | "delayed", type: string, entry: IndexEntry): void {
-    this.#list(kind).insert(entry);
-    this.#typeList(kind, type).insert(entry);
-  }
-
-  #unindexBoth(kind: "ready" | "delayed", type: string, entry: IndexEntry): boolean {
-    if (!this.#list(kind).remove(entry)) return false;
-    this.#typeList(kind, type).remove(entry);
-    return true;
-  }
-
-  #countType(type: string, delta: number): void {
-    this.#byType ??= new Map(this.#base.byType);
-    const n = (this.#byType.get(type) ?? 0) + delta;
-    if (n > 0) this.#byType.set(type, n);
-    else this.#byType.delete(type);
-  }
-
-  #touch(dirty: boolean): void {
-    this.#touched = true;
-    if (dirty) this.dirty = true;
-  }
-
-  #jobsDraft(): JobTableDraft {
-    return this.#jobs ??= this.#base.jobs.draft();
-  }
-
-  #keysDraft(): KeyIndexDraft {
-    return this.#keys ??= this.#base.keys.draft();
-  }
-
-  #list(kind: "ready" | "delayed" | "active" | "finished"): SortedListDraft {
-    switch (kind) {
-      case "ready":
-        return this.#ready ??= this.#base.ready.draft();
-      case "delayed":
-        return this.#delayed ??= this.#base.delayed.draft();
-      case "active":
-        return this.#active ??= this.#base.active.draft();
-      case "finished":
-        return this.#finished ??= this.#base.finished.draft();
-    }
-  }
-
-  #typeList(kind: "ready" | "delayed", type: string): SortedListDraft {
-    const map = kind === "ready"
-      ? this.#readyByType ??= new Map(this.#base.readyByType)
-      : this.#delayedByType ??= new Map(this.#base.delayedByType);
-    const slot = map.get(type);
-    if (slot !== undefined && !(slot instanceof SortedList)) return slot;
-    const draft = (slot ?? SortedList.EMPTY).draft();
-    map.set(type, draft);
-    return draft;
-  }
-}
-
-function freezeLists(
-  map: Map<string, ListSlot> | undefined,
-): ReadonlyMap<string, SortedList> | undefined {
-  if (map === undefined) return undefined;
-  const out = new Map<string, SortedList>();
-  for (const [type, slot] of map) {
-    const list = slot instanceof SortedList ? slot : slot.freeze();
-    if (list.size > 0) out.set(type, list);
-  }
-  return out;
 }

@@ -288,7 +288,14 @@ Deno.test("decode accepts jobs out of id order", () => {
 });
 
 Deno.test("foreign objects are not states", () => {
-  const fake = { epoch: 0, commit: 0, leader: null, nextSeq: 1, totals: createState().totals };
+  const fake = {
+    epoch: 0,
+    commit: 0,
+    leader: null,
+    nextSeq: 1,
+    totals: createState().totals,
+    extra: {},
+  };
   assert.throws(() => encodeState(fake), InvalidError);
   assert.throws(() => applyBatch(fake, [], context()), InvalidError);
 });
@@ -311,8 +318,8 @@ Deno.test("nextDueAt: the earliest delayed runAt or lease expiry", () => {
   assert.equal(nextDueAt(state), T0 + 500);
 });
 
-Deno.test("a read-only batch keeps its promotions in the input state (no spinning broker)", () => {
-  // A broker with a parked claim for type "b" keeps its state after a batch
+Deno.test("a read-only batch returns its promotions in a new state and leaves the input alone", () => {
+  // A broker with a parked claim for type "b" keeps the state of a batch
   // that changed nothing; the due "a" job must not keep nextDueAt in the past.
   const state = apply(createState(), [{
     op: "push",
@@ -326,11 +333,12 @@ Deno.test("a read-only batch keeps its promotions in the input state (no spinnin
     context(T0 + 100),
   );
   assert.equal(result.changed, false);
-  assert.equal(result.state, state);
-  assert.equal(nextDueAt(state), T0 + 900);
-  assert.deepEqual(encodeState(state), bytes, "the stored content is untouched");
-  assert.equal(queueStats(state, T0 + 100).ready, 1);
-  assert.equal(hasReady(state, T0 + 100, ["a"]), true);
+  assert.equal(nextDueAt(state), T0 + 100, "the input is untouched");
+  assert.equal(nextDueAt(result.state), T0 + 900, "the result has the due job promoted");
+  assert.deepEqual(encodeState(result.state), bytes, "the stored content is the same");
+  assert.deepEqual(encodeState(state), bytes);
+  assert.equal(queueStats(result.state, T0 + 100).ready, 1);
+  assert.equal(hasReady(result.state, T0 + 100, ["a"]), true);
 });
 
 Deno.test("hasReady: ready jobs, due delayed jobs, by type", () => {

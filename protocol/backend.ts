@@ -14,6 +14,12 @@ export interface RequestOptions {
    * result is returned and the caller must handle it (e.g. release claimed jobs).
    */
   signal?: AbortSignal;
+  /**
+   * The operation was parsed with `operationSchema` already (the server's
+   * edge does this once per request) and is a fresh object nobody else holds:
+   * the backend trusts it and does not validate or copy it again.
+   */
+  validated?: boolean;
 }
 
 /** Leadership as a broker sees it. */

@@ -100,6 +100,13 @@ export interface Job {
   finishedAt?: number;
 }
 
+/**
+ * A job's record as `get` returns it: the lease, when there is one, shows who
+ * holds the job and until when, but never its token (only the holder, who got
+ * it from its claim, may present it).
+ */
+export type JobView = Omit<Job, "lease"> & { lease?: Omit<Lease, "token"> };
+
 /** A job as handed to a worker by a claim. */
 export interface ClaimedJob {
   /** The job's id. */
@@ -140,6 +147,28 @@ export interface QueueTotals {
   cancelled: number;
 }
 
+/**
+ * Capacity limits a broker enforces on `push` (both optional; absent = no
+ * limit). A push that would go past one is refused whole with `overloaded`.
+ */
+export interface QueueLimits {
+  /** Most unfinished jobs (ready + delayed + active) the queue holds. */
+  maxPendingJobs?: number;
+  /**
+   * Most bytes the queue's state may hold: the size of the state as last
+   * written, plus the payloads (and results) added since, as JSON.
+   */
+  maxStateBytes?: number;
+}
+
+/** The limits in force and how close the queue is to them, as `stats` reports them. */
+export interface QueueLimitsStats extends QueueLimits {
+  /** Unfinished jobs now (ready + delayed + active). */
+  pendingJobs: number;
+  /** The state's size in bytes as the broker counts it for `maxStateBytes`, when known. */
+  stateBytes?: number;
+}
+
 /** Queue counters returned by `stats`. */
 export interface QueueStats {
   /** Jobs ready to run now. */
@@ -158,6 +187,8 @@ export interface QueueStats {
   epoch: number;
   /** The commit counter of the state. */
   commit: number;
+  /** The capacity limits in force, when the broker has any (see {@linkcode QueueLimits}). */
+  limits?: QueueLimitsStats;
 }
 
 // ---------------------------------------------------------------------------
@@ -249,6 +280,45 @@ export interface StatsOperation {
   op: "stats";
 }
 
+/** List jobs in one state, newest first, a page at a time (operators; costs a scan of the state). */
+export interface ListOperation {
+  /** The operation tag. */
+  op: "list";
+  /** Which jobs: a due delayed job lists as `ready`. Finished jobs are only those not yet archived. */
+  state: JobState;
+  /** Only this type. */
+  type?: string;
+  /** The `next` of the previous page: list jobs older than it. */
+  cursor?: string;
+  /** Page size (default 50, at most 1000). */
+  limit?: number;
+}
+/** Put a dead job (or every dead job of a type) back to ready, its attempts reset. */
+export interface RetryOperation {
+  /** The operation tag. */
+  op: "retry";
+  /** The dead job to retry (give this or `type`). */
+  jobId?: string;
+  /** Retry every dead job of this type still in the state (give this or `jobId`). */
+  type?: string;
+}
+/** Remove a job from the queue for good (not archived). */
+export interface DeleteOperation {
+  /** The operation tag. */
+  op: "delete";
+  /** The job concerned. */
+  jobId: string;
+  /** Also delete an active job (its holder's lease becomes stale). */
+  force?: boolean;
+}
+/** Make a delayed job ready now. */
+export interface PromoteOperation {
+  /** The operation tag. */
+  op: "promote";
+  /** The job concerned. */
+  jobId: string;
+}
+
 /** Every operation a client may send. */
 export type Operation =
   | PushOperation
@@ -259,7 +329,11 @@ export type Operation =
   | ReleaseOperation
   | CancelOperation
   | GetOperation
-  | StatsOperation;
+  | StatsOperation
+  | ListOperation
+  | RetryOperation
+  | DeleteOperation
+  | PromoteOperation;
 
 /** The reply to one operation. */
 export interface OperationResults {
@@ -277,10 +351,18 @@ export interface OperationResults {
   release: { ok: true };
   /** Whether the job was cancelled (false when it had already finished). */
   cancel: { cancelled: boolean };
-  /** The job's record. */
-  get: { job: Job };
+  /** The job without its lease token; `archived` when it had left the state and was read back from the archive. */
+  get: { job: JobView; archived?: boolean };
   /** The queue's counters. */
   stats: QueueStats;
+  /** One page of jobs, newest first; `total` matching jobs; `next` is the cursor of the next page. */
+  list: { jobs: JobView[]; total: number; next?: string };
+  /** The ids of the jobs put back to ready. */
+  retry: { retried: string[] };
+  /** Acknowledged. */
+  delete: { deleted: true };
+  /** Whether the job moved (false when it was ready already). */
+  promote: { promoted: boolean };
 }
 
 /** The reply type of operation `O`. */
@@ -311,6 +393,8 @@ export const LIMITS = {
   maxIdLength: 256,
   /** Deepest nesting of arrays and objects in a payload or result. */
   maxJsonDepth: MAX_JSON_DEPTH,
+  /** Largest page of a `list`. */
+  maxListLimit: 1000,
 } as const;
 
 const id = z.string().min(1).max(LIMITS.maxIdLength);
@@ -384,4 +468,20 @@ export const operationSchema: z.ZodType<Operation> = z.discriminatedUnion("op", 
   z.object({ op: z.literal("cancel"), jobId: id }),
   z.object({ op: z.literal("get"), jobId: id }),
   z.object({ op: z.literal("stats") }),
+  z.object({
+    op: z.literal("list"),
+    state: z.enum(["ready", "delayed", "active", "completed", "dead", "cancelled"]),
+    type: z.string().min(1).max(LIMITS.maxTypeLength).optional(),
+    cursor: id.optional(),
+    limit: z.number().int().min(1).max(LIMITS.maxListLimit).optional(),
+  }),
+  z.object({
+    op: z.literal("retry"),
+    jobId: id.optional(),
+    type: z.string().min(1).max(LIMITS.maxTypeLength).optional(),
+  }).refine((o) => (o.jobId === undefined) !== (o.type === undefined), {
+    message: "retry: give exactly one of jobId and type",
+  }),
+  z.object({ op: z.literal("delete"), jobId: id, force: z.boolean().optional() }),
+  z.object({ op: z.literal("promote"), jobId: id }),
 ]) as z.ZodType<Operation>;

@@ -10,13 +10,18 @@
  * Methods:
  * - `hello` `{token?, clientId?}` → `{brokerId, leader, leaderUrl?}` — authenticates the
  *   connection when the server has a token (a token may also come as
- *   `Authorization: Bearer` on the upgrade request); must come first then.
+ *   `Authorization: Bearer` on the upgrade request); must come first then. The token's role
+ *   (`producer`, `worker`, `admin`) decides which methods the connection may call; others get
+ *   `forbidden`.
  * - every queue {@linkcode Operation} by its `op` name, params = the operation without `op`
  *   (`push`, `claim`, `heartbeat`, `complete`, `fail`, `release`, `cancel`, `get`, `stats`);
  * - `subscribe` `{workerId, types?, credits, leaseMs?}` → `{ok: true}` — push delivery: the
  *   server sends `deliver` notifications, never more jobs than the credits granted;
  * - `credit` `{credits}` → `{ok: true}` — grants more credits (one per finished job);
- * - `unsubscribe` `{}` → `{ok: true}` — stops delivery (jobs already sent stay leased).
+ * - `unsubscribe` `{}` → `{ok: true}` — stops delivery (jobs already sent stay leased);
+ * - `ping` (no params) → `{pong: true}` — an application-level keepalive (browsers cannot send
+ *   WebSocket ping frames): answered at once, before authentication too, without touching the
+ *   broker, so a missing reply means the connection or the server is dead or frozen.
  *
  * Pure module: no `Deno.*`, no `node:` imports.
  *

@@ -14,6 +14,13 @@ import type { SubscribeParams } from "../protocol/wire.ts";
 /** How long a parked push-delivery claim waits in the broker before it is re-armed, ms. */
 export const DEFAULT_CLAIM_WAIT_MS = 25_000;
 
+/**
+ * How long the dispatcher keeps waiting, after aborting a claim, for the
+ * backend to settle it, ms. Past it {@linkcode PushDispatcher.settled} stops
+ * waiting for that claim (jobs it still returns are released when they come).
+ */
+export const DEFAULT_ABORT_GRACE_MS = 5_000;
+
 /** Most claims one connection keeps parked at once; extra credits wait for one to return. */
 export const DEFAULT_MAX_PARKED_CLAIMS = 8;
 
@@ -54,6 +61,16 @@ export interface PushDispatcherOptions {
   onFatal?: (error: OsqueueError) => void;
   /** Log sink. */
   log?: (line: string) => void;
+  /**
+   * Whether the connection is keeping up (its outbound buffer is below the
+   * pause threshold). While it returns `false`, no claim is armed, and jobs a
+   * claim still returns are released (not delivered), so a consumer that does
+   * not read its socket cannot sit on jobs other workers could run. Checked
+   * again every `congestionCheckMs`. Default: always keeping up.
+   */
+  keepingUp?: () => boolean;
+  /** How often delivery re-checks a connection that is not keeping up, ms (default 100). */
+  congestionCheckMs?: number;
   /** How long each parked claim waits in the broker, ms (default {@linkcode DEFAULT_CLAIM_WAIT_MS}). */
   claimWaitMs?: number;
   /** Most claims parked at once (default {@linkcode DEFAULT_MAX_PARKED_CLAIMS}). */
@@ -62,6 +79,8 @@ export interface PushDispatcherOptions {
   retryDelayMs?: number;
   /** Longest retry delay, ms (default 5000). */
   maxRetryDelayMs?: number;
+  /** Wait for an aborted claim to settle at most this long, ms (default {@linkcode DEFAULT_ABORT_GRACE_MS}). */
+  abortGraceMs?: number;
   /** Clock and timers (default {@linkcode systemClock}). */
   clock?: DispatcherClock;
 }
@@ -113,6 +132,9 @@ export class PushDispatcher {
   #minRetry: number;
   #maxRetry: number;
   #clock: DispatcherClock;
+  #keepingUp: () => boolean;
+  #congestionCheckMs: number;
+  #congestionTimer?: unknown;
 
   #subscription?: SubscribeParams;
   #generation = 0;
@@ -122,7 +144,9 @@ export class PushDispatcher {
   #retryDelay: number;
   #retryTimer?: unknown;
   #closed = false;
-  #inflight = new Set<Promise<void>>();
+  #abortGraceMs: number;
+  /** Each claim's run, with a promise that resolves once its abort grace has passed. */
+  #inflight = new Map<Promise<void>, Promise<void>>();
 
   /** Creates an idle dispatcher; nothing is claimed until {@linkcode PushDispatcher.subscribe}. */
   constructor(options: PushDispatcherOptions) {
@@ -135,12 +159,29 @@ export class PushDispatcher {
     this.#minRetry = options.retryDelayMs ?? 100;
     this.#maxRetry = options.maxRetryDelayMs ?? 5000;
     this.#clock = options.clock ?? systemClock;
+    this.#abortGraceMs = options.abortGraceMs ?? DEFAULT_ABORT_GRACE_MS;
+    this.#keepingUp = options.keepingUp ?? (() => true);
+    this.#congestionCheckMs = options.congestionCheckMs ?? 100;
     this.#retryDelay = this.#minRetry;
+  }
+
+  /** Whether delivery is paused because the connection is not keeping up. */
+  get paused(): boolean {
+    return this.#congestionTimer !== undefined;
   }
 
   /** Whether a subscription is active. */
   get subscribed(): boolean {
     return this.#subscription !== undefined;
+  }
+
+  /** The active subscription's worker id and types (for operators), if subscribed. */
+  get subscription(): { workerId: string; types?: readonly string[] } | undefined {
+    const sub = this.#subscription;
+    if (sub === undefined) return undefined;
+    return sub.types === undefined
+      ? { workerId: sub.workerId }
+      : { workerId: sub.workerId, types: sub.types };
   }
 
   /** Credits granted and not yet consumed by a delivered job. */
@@ -193,14 +234,26 @@ export class PushDispatcher {
     this.#reset();
   }
 
-  /** Resolves once every claim started so far has settled (and late jobs were released). */
+  /**
+   * Resolves once every claim started so far has settled (and late jobs were
+   * released) — or, for an aborted claim the backend does not settle, once its
+   * abort grace has passed: after {@linkcode PushDispatcher.close} this
+   * resolves within the abort grace (plus the releases), never waits forever.
+   */
   async settled(): Promise<void> {
-    while (this.#inflight.size > 0) await Promise.all([...this.#inflight]);
+    while (this.#inflight.size > 0) {
+      await Promise.all([...this.#inflight].map(([done, gone]) => Promise.race([done, gone])));
+    }
   }
 
   /** Arms claims for credits not yet covered by an outstanding claim. */
   pump(): void {
     if (this.#closed || this.#subscription === undefined || this.#retryTimer !== undefined) return;
+    if (this.#congestionTimer !== undefined) return;
+    if (!this.#keepingUp()) {
+      this.#waitForDrain();
+      return;
+    }
     let available = this.#credits - this.#armed;
     while (available > 0 && this.#claims.size < this.#maxParked) {
       const max = Math.min(available, LIMITS.maxClaimBatch);
@@ -217,6 +270,8 @@ export class PushDispatcher {
     for (const claim of this.#claims) claim.controller.abort();
     if (this.#retryTimer !== undefined) this.#clock.clearTimeout(this.#retryTimer);
     this.#retryTimer = undefined;
+    if (this.#congestionTimer !== undefined) this.#clock.clearTimeout(this.#congestionTimer);
+    this.#congestionTimer = undefined;
     this.#retryDelay = this.#minRetry;
   }
 
@@ -228,8 +283,30 @@ export class PushDispatcher {
     };
     this.#claims.add(claim);
     this.#armed += max;
-    const done = this.#run(subscription, claim).finally(() => this.#inflight.delete(done));
-    this.#inflight.add(done);
+    const gone = Promise.withResolvers<void>();
+    let timer: unknown;
+    const done: Promise<void> = this.#run(subscription, claim)
+      .catch((error) => this.#log(`push claim failed: ${String(error)}`))
+      .finally(() => {
+        this.#inflight.delete(done);
+        if (timer !== undefined) this.#clock.clearTimeout(timer);
+        claim.controller.signal.removeEventListener("abort", onAbort);
+      });
+    // An aborted claim is waited for at most the abort grace: a backend that
+    // never settles it (or a release that hangs) must not hold up a shutdown.
+    const onAbort = () => {
+      timer = this.#clock.setTimeout(() => {
+        timer = undefined;
+        if (!this.#inflight.delete(done)) return;
+        this.#log(
+          `an aborted claim did not settle within ${this.#abortGraceMs} ms; no longer waiting` +
+            " (jobs it still returns are released)",
+        );
+        gone.resolve();
+      }, this.#abortGraceMs);
+    };
+    claim.controller.signal.addEventListener("abort", onAbort, { once: true });
+    this.#inflight.set(done, gone.promise);
   }
 
   async #run(subscription: SubscribeParams, claim: ParkedClaim): Promise<void> {
@@ -244,7 +321,7 @@ export class PushDispatcher {
         waitMs: this.#claimWaitMs,
         ...(subscription.types === undefined ? {} : { types: subscription.types }),
         ...(subscription.leaseMs === undefined ? {} : { leaseMs: subscription.leaseMs }),
-      }, { signal: claim.controller.signal });
+      }, { signal: claim.controller.signal, validated: true });
       jobs = reply.jobs;
     } catch (error) {
       failure = error;
@@ -254,8 +331,11 @@ export class PushDispatcher {
     if (current) this.#armed -= claim.max;
 
     if (jobs.length > 0) {
-      // Defensive: never hand out more than the claim asked for or the credits left.
-      const take = current ? Math.min(jobs.length, claim.max, this.#credits) : 0;
+      // Defensive: never hand out more than the claim asked for or the credits left,
+      // and nothing to a connection that is not reading what it was sent.
+      const take = current && this.#keepingUp()
+        ? Math.min(jobs.length, claim.max, this.#credits)
+        : 0;
       const delivered = jobs.slice(0, take);
       const extra = jobs.slice(take);
       if (delivered.length > 0) {
@@ -291,6 +371,23 @@ export class PushDispatcher {
     }
     this.#retryDelay = this.#minRetry;
     this.pump();
+  }
+
+  /** Polls until the connection keeps up again, then pumps (there is no drain event). */
+  #waitForDrain(): void {
+    if (this.#congestionTimer !== undefined) return;
+    this.#log("delivery paused: the connection is not reading what it was sent");
+    const check = () => {
+      this.#congestionTimer = undefined;
+      if (this.#closed || this.#subscription === undefined) return;
+      if (this.#keepingUp()) {
+        this.#log("delivery resumed");
+        this.pump();
+      } else {
+        this.#congestionTimer = this.#clock.setTimeout(check, this.#congestionCheckMs);
+      }
+    };
+    this.#congestionTimer = this.#clock.setTimeout(check, this.#congestionCheckMs);
   }
 
   #retryLater(): void {

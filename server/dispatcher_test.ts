@@ -31,7 +31,7 @@ class ManualClock implements DispatcherClock {
   }
 }
 
-function setup(options: { maxParkedClaims?: number } = {}) {
+function setup(options: { maxParkedClaims?: number; keepingUp?: () => boolean } = {}) {
   const backend = new FakeBackend();
   const clock = new ManualClock();
   const delivered: ClaimedJob[][] = [];
@@ -272,4 +272,33 @@ Deno.test("dispatcher: random grants and fills never exceed the credits", async 
   assert.equal(dispatcher.credits, granted - delivered.flat().length);
   assert.equal(backend.ops("release").length, 0);
   dispatcher.close();
+});
+
+Deno.test("dispatcher: a connection that is not keeping up gets no claims and no jobs until it drains", async () => {
+  let keepingUp = true;
+  const { backend, clock, dispatcher, delivered } = setup({ keepingUp: () => keepingUp });
+  dispatcher.subscribe({ workerId: "w", credits: 4 });
+  dispatcher.pump();
+  await backend.until(() => backend.openClaims.length === 1, "claim");
+  // The consumer stops reading: jobs its parked claim still returns go back to the queue.
+  keepingUp = false;
+  backend.openClaims[0].fill([fakeJob("1"), fakeJob("2")]);
+  await dispatcher.settled();
+  assert.equal(delivered.length, 0);
+  assert.deepEqual(backend.ops("release").map((r) => r.jobId), ["1", "2"]);
+  assert.equal(dispatcher.credits, 4, "credits are not spent on jobs it did not get");
+  assert.equal(dispatcher.paused, true);
+  assert.equal(backend.openClaims.length, 0, "no claim armed while paused");
+  clock.advance(500);
+  assert.equal(backend.openClaims.length, 0, "still not reading: still paused");
+  // It drains: delivery resumes on the next check.
+  keepingUp = true;
+  clock.advance(100);
+  assert.equal(dispatcher.paused, false);
+  await backend.until(() => backend.openClaims.length === 1, "claim after draining");
+  backend.openClaims[0].fill([fakeJob("3")]);
+  await backend.until(() => delivered.length === 1, "delivery");
+  assert.deepEqual(delivered.flat().map((j) => j.id), ["3"]);
+  dispatcher.close();
+  await dispatcher.settled();
 });

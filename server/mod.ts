@@ -1,6 +1,6 @@
 /**
- * The network edge: WebSocket RPC with push delivery, REST, and bearer-token
- * auth, served by `Deno.serve` over any `QueueBackend` (a `Broker`).
+ * The network edge: WebSocket RPC with push delivery, REST, scoped
+ * bearer-token auth and origin rules, served by `Deno.serve` over any `QueueBackend` (a `Broker`).
  *
  * @example Serve a broker to remote workers
  * ```ts
@@ -19,3 +19,20 @@
 export * from "./server.ts";
 export type { DispatcherClock } from "./dispatcher.ts";
 export { httpStatusForCode } from "./rest.ts";
+export * from "./metrics.ts";
+export * from "./metrics_history.ts";
+export type {
+  ArchiveSource,
+  ConnectionInfo,
+  ObservedBroker,
+  OperatorOptions,
+  Overview,
+} from "./operator.ts";
+export * from "./otel.ts";
+export {
+  type Grant,
+  parseTokensFile,
+  TOKEN_ROLES,
+  type TokenGrant,
+  type TokenRole,
+} from "./auth.ts";

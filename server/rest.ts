@@ -6,14 +6,22 @@
  * | `POST /v1/jobs`        | body a `PushJob` → 201 `{id, duplicate}`; `{jobs: PushJob[]}` → 201 `{jobs: [{id, duplicate}]}` |
  * | `GET /v1/jobs/:id`     | 200, the `Job` record                                      |
  * | `DELETE /v1/jobs/:id`  | 200 `{cancelled}`                                          |
+ * | `GET /v1/jobs?state=S[&type=T&cursor=C&limit=N]` | 200 `{jobs, total, next?}`: jobs in state S, newest first (no lease tokens) |
+ * | `POST /v1/jobs/:id/retry` · `/promote` · `/cancel` · `/delete[?force=true]` | 200, the operation's reply |
+ * | `POST /v1/retry?type=T` | 200 `{retried: [ids]}`: every dead job of type T          |
  * | `GET /v1/stats`        | 200, the `QueueStats`                                      |
  * | `GET /healthz`         | `{ok, leader, brokerId, leaderUrl?}`: 200 on the leader, 503 on a standby; no token needed |
  *
  * Errors are `{error: {code, message, data?}}` with the status from
  * {@linkcode httpStatusForCode}; `overloaded` and 503s carry `Retry-After`.
- * When a token is configured, `/v1/*` needs `Authorization: Bearer <token>`
- * (else 401). Bodies larger than the limit are refused with 413 without
- * buffering more than the limit.
+ * When tokens are configured, `/v1/*` needs `Authorization: Bearer <token>`
+ * (else 401) whose role allows the operation (else 403 `forbidden`: `push`,
+ * `get` and `stats` need a `producer` or `admin` token, `DELETE` an `admin`
+ * one). A body must be declared `Content-Type: application/json` (else 415
+ * `unsupported_media_type`: a cross-site form or `no-cors` fetch cannot send
+ * that type without a CORS preflight). Bodies larger than the limit are
+ * refused with 413 without buffering more than the limit. Client mistakes are
+ * always 4xx; 500 `internal` means a bug.
  *
  * @module
  */
@@ -21,14 +29,14 @@ import { errorToWire, OsqueueError } from "../errors.ts";
 import type { QueueBackend } from "../protocol/backend.ts";
 import { operationSchema } from "../protocol/operations.ts";
 import { DEFAULT_MAX_FRAME_BYTES } from "../protocol/wire.ts";
-import { bearerToken, type TokenChecker } from "./auth.ts";
+import { type Authenticator, authorize, bearerToken, type Grant, OPEN_GRANT } from "./auth.ts";
 
 /** Options of {@linkcode createRestHandler}. */
 export interface RestHandlerOptions {
   /** The broker. */
   backend: QueueBackend;
-  /** Token check when the server requires a token; absent = open. */
-  checkToken?: TokenChecker;
+  /** Finds a token's grant when the server requires tokens; absent = open to all. */
+  authenticate?: Authenticator;
   /** Largest accepted request body, bytes (default `DEFAULT_MAX_FRAME_BYTES`). */
   maxBodyBytes?: number;
   /** Log sink (unexpected errors). */
@@ -43,6 +51,7 @@ const STATUS: Record<string, number> = {
   bad_request: 400,
   invalid: 400,
   unauthorized: 401,
+  forbidden: 403,
   not_found: 404,
   job_not_found: 404,
   method_not_found: 404,
@@ -50,6 +59,7 @@ const STATUS: Record<string, number> = {
   conflict: 409,
   lease_lost: 409,
   too_large: 413,
+  unsupported_media_type: 415,
   overloaded: 429,
   not_leader: 503,
   shutting_down: 503,
@@ -59,9 +69,9 @@ const STATUS: Record<string, number> = {
 
 /**
  * The HTTP status for an error code: `validation`/`bad_request`/`invalid` 400,
- * `unauthorized` 401, `not_found`/`job_not_found`/`method_not_found` 404,
+ * `unauthorized` 401, `forbidden` 403, `not_found`/`job_not_found`/`method_not_found` 404,
  * `method_not_allowed` 405, `lease_lost`/`conflict` 409, `too_large` 413,
- * `overloaded` 429, `not_leader`/`shutting_down`/`unavailable` 503, `timeout`
+ * `unsupported_media_type` 415, `overloaded` 429, `not_leader`/`shutting_down`/`unavailable` 503, `timeout`
  * 504, anything else 500.
  */
 export function httpStatusForCode(code: string): number {
@@ -88,11 +98,23 @@ export function errorResponse(error: unknown, headers: HeadersInit = {}): Respon
 }
 
 /**
- * Reads a JSON body of at most `limit` bytes; throws `too_large` past it
+ * Reads a JSON body of at most `limit` bytes; throws `unsupported_media_type`
+ * unless it is declared `application/json`, `too_large` past the limit
  * (checking `Content-Length` first, then counting while streaming) and
  * `bad_request` when it is not JSON.
  */
 export async function readJsonBody(request: Request, limit: number): Promise<unknown> {
+  const type = request.headers.get("content-type");
+  const mediaType = type?.split(";")[0].trim().toLowerCase();
+  if (mediaType !== "application/json") {
+    await request.body?.cancel().catch(() => {});
+    throw new OsqueueError(
+      "unsupported_media_type",
+      `the body must be JSON sent with Content-Type: application/json (got ${
+        type === null ? "none" : JSON.stringify(type)
+      })`,
+    );
+  }
   const tooLarge = () => new OsqueueError("too_large", `body larger than ${limit} bytes`);
   const declared = request.headers.get("content-length");
   if (declared !== null && Number(declared) > limit) throw tooLarge();
@@ -130,17 +152,38 @@ function methodNotAllowed(allow: string): Response {
   );
 }
 
+function listQuery(request: Request): Record<string, unknown> {
+  const params = new URL(request.url).searchParams;
+  const query: Record<string, unknown> = { op: "list", state: params.get("state") ?? "ready" };
+  for (const name of ["type", "cursor"]) {
+    const value = params.get(name);
+    if (value !== null && value !== "") query[name] = value;
+  }
+  const limit = params.get("limit");
+  if (limit !== null && limit !== "") query.limit = Number(limit);
+  return query;
+}
+
+function decodeJobId(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    throw new OsqueueError("bad_request", "malformed job id");
+  }
+}
+
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 /** Builds the REST request handler (routes in the module doc). Never rejects. */
 export function createRestHandler(options: RestHandlerOptions): RequestHandler {
-  const { backend, checkToken } = options;
+  const { backend, authenticate } = options;
   const limit = options.maxBodyBytes ?? DEFAULT_MAX_FRAME_BYTES;
   const log = options.log ?? (() => {});
 
-  async function push(request: Request): Promise<Response> {
+  async function push(request: Request, grant: Grant): Promise<Response> {
+    authorize(grant, "push", undefined);
     const body = await readJsonBody(request, limit);
     const batch = isPlainObject(body) && "jobs" in body && !("type" in body);
     const parsed = operationSchema.safeParse({ op: "push", jobs: batch ? body.jobs : [body] });
@@ -159,6 +202,20 @@ export function createRestHandler(options: RestHandlerOptions): RequestHandler {
     return jsonResponse(batch ? { jobs: result.jobs } : result.jobs[0], 201);
   }
 
+  /** Validates an operator operation built from a URL, checks the token's role, and sends it. */
+  async function manage(raw: Record<string, unknown>, grant: Grant): Promise<unknown> {
+    authorize(grant, String(raw.op), undefined);
+    const parsed = operationSchema.safeParse(raw);
+    if (!parsed.success) {
+      throw new OsqueueError(
+        "validation",
+        parsed.error.issues.map((i) => (i.path.length ? `${i.path.join(".")}: ` : "") + i.message)
+          .join("; "),
+      );
+    }
+    return await backend.request(parsed.data, { validated: true });
+  }
+
   async function route(request: Request, path: string): Promise<Response> {
     if (path === "/healthz") {
       if (request.method !== "GET" && request.method !== "HEAD") return methodNotAllowed("GET");
@@ -168,18 +225,41 @@ export function createRestHandler(options: RestHandlerOptions): RequestHandler {
     if (!path.startsWith("/v1/")) {
       throw new OsqueueError("not_found", `no route for ${path}`);
     }
-    if (checkToken !== undefined) {
+    let grant: Grant | undefined = OPEN_GRANT;
+    if (authenticate !== undefined) {
       const token = bearerToken(request.headers);
-      if (token === undefined || !checkToken(token)) {
+      grant = token === undefined ? undefined : authenticate(token);
+      if (grant === undefined) {
         throw new OsqueueError("unauthorized", "a valid Authorization: Bearer token is required");
       }
     }
     if (path === "/v1/jobs") {
+      if (request.method === "GET") return jsonResponse(await manage(listQuery(request), grant));
+      if (request.method !== "POST") return methodNotAllowed("GET, POST");
+      return await push(request, grant);
+    }
+    if (path === "/v1/retry") {
       if (request.method !== "POST") return methodNotAllowed("POST");
-      return await push(request);
+      const type = new URL(request.url).searchParams.get("type") ?? undefined;
+      return jsonResponse(await manage({ op: "retry", type }, grant));
+    }
+    const action = /^\/v1\/jobs\/([^/]+)\/(retry|promote|cancel|delete)$/.exec(path);
+    if (action !== null) {
+      if (request.method !== "POST") return methodNotAllowed("POST");
+      const jobId = decodeJobId(action[1]);
+      const force = new URL(request.url).searchParams.get("force") === "true";
+      return jsonResponse(
+        await manage(
+          action[2] === "delete" && force
+            ? { op: "delete", jobId, force }
+            : { op: action[2], jobId },
+          grant,
+        ),
+      );
     }
     if (path === "/v1/stats") {
       if (request.method !== "GET") return methodNotAllowed("GET");
+      authorize(grant, "stats", undefined);
       return jsonResponse(await backend.request({ op: "stats" }));
     }
     const match = /^\/v1\/jobs\/([^/]+)$/.exec(path);
@@ -193,12 +273,14 @@ export function createRestHandler(options: RestHandlerOptions): RequestHandler {
       if (request.method === "GET") {
         const op = operationSchema.safeParse({ op: "get", jobId });
         if (!op.success) throw new OsqueueError("validation", "invalid job id");
+        authorize(grant, "get", undefined);
         const { job } = await backend.request({ op: "get", jobId });
         return jsonResponse(job);
       }
       if (request.method === "DELETE") {
         const op = operationSchema.safeParse({ op: "cancel", jobId });
         if (!op.success) throw new OsqueueError("validation", "invalid job id");
+        authorize(grant, "cancel", undefined);
         return jsonResponse(await backend.request({ op: "cancel", jobId }));
       }
       return methodNotAllowed("GET, DELETE");

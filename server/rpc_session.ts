@@ -6,7 +6,7 @@
  * @module
  */
 import { z } from "zod";
-import { errorToWire, OsqueueError, type WireError } from "../errors.ts";
+import { errorToWire, OsqueueError, ShuttingDownError, type WireError } from "../errors.ts";
 import type { QueueBackend } from "../protocol/backend.ts";
 import { type ClaimedJob, type Operation, operationSchema } from "../protocol/operations.ts";
 import {
@@ -21,7 +21,7 @@ import {
   rpcRequestSchema,
   subscribeParamsSchema,
 } from "../protocol/wire_schemas.ts";
-import type { TokenChecker } from "./auth.ts";
+import { type Authenticator, authorize, type Grant, OPEN_GRANT } from "./auth.ts";
 import { type DispatcherClock, PushDispatcher, releaseJobs, systemClock } from "./dispatcher.ts";
 
 /** Default cap of requests in flight on one connection. */
@@ -35,6 +35,15 @@ export const DEFAULT_MAX_AUTH_FAILURES = 3;
 
 /** WebSocket close code for policy violations (authentication failures). */
 export const CLOSE_POLICY_VIOLATION = 1008;
+
+/** WebSocket close code for a consumer that does not read what it is sent ("try again later"). */
+export const CLOSE_TRY_AGAIN_LATER = 1013;
+
+/** Default outbound buffer above which no jobs are pushed to a connection, bytes. */
+export const DEFAULT_PAUSE_DELIVERY_BYTES = 1024 * 1024;
+
+/** Default outbound buffer above which a connection is closed instead of sent more, bytes. */
+export const DEFAULT_MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
 
 /** WebSocket close code sent when this broker cannot serve the connection any more (not leader, stopping). */
 export const CLOSE_SERVICE_RESTART = 1012;
@@ -50,6 +59,10 @@ export const QUEUE_METHODS: ReadonlySet<string> = new Set([
   "cancel",
   "get",
   "stats",
+  "list",
+  "retry",
+  "delete",
+  "promote",
 ]);
 
 const unsubscribeParamsSchema = z.union([z.object({}), z.undefined()]);
@@ -62,10 +75,10 @@ export interface RpcSessionOptions {
   send: (frame: string) => boolean;
   /** Closes the socket with a code and a reason. */
   close: (code: number, reason: string) => void;
-  /** Token check when the server requires a token; absent = no authentication. */
-  checkToken?: TokenChecker;
-  /** Whether the connection is already authenticated (e.g. by a bearer header on the upgrade). */
-  authenticated?: boolean;
+  /** Finds a token's grant when the server requires tokens; absent = no authentication, all allowed. */
+  authenticate?: Authenticator;
+  /** The grant of a token already presented (e.g. a bearer header on the upgrade). */
+  grant?: Grant;
   /** Largest accepted frame, bytes (default `DEFAULT_MAX_FRAME_BYTES`). */
   maxFrameBytes?: number;
   /** Most requests in flight at once (default {@linkcode DEFAULT_MAX_PENDING_PER_CONNECTION}). */
@@ -82,6 +95,18 @@ export interface RpcSessionOptions {
   log?: (line: string) => void;
   /** A short name of the peer for logs. */
   label?: string;
+  /** Bytes sent but not yet written to the network (the socket's `bufferedAmount`); default 0. */
+  bufferedAmount?: () => number;
+  /**
+   * Above this many buffered bytes, jobs are no longer pushed to the
+   * connection (default {@linkcode DEFAULT_PAUSE_DELIVERY_BYTES}).
+   */
+  pauseDeliveryBytes?: number;
+  /**
+   * Above this many buffered bytes, the next frame is not sent: the
+   * connection is closed with 1013 instead (default {@linkcode DEFAULT_MAX_BUFFERED_BYTES}).
+   */
+  maxBufferedBytes?: number;
 }
 
 function formatIssues(error: z.ZodError): string {
@@ -144,8 +169,8 @@ export class RpcSession {
   #backend: QueueBackend;
   #send: (frame: string) => boolean;
   #closeSocket: (code: number, reason: string) => void;
-  #checkToken?: TokenChecker;
-  #authenticated: boolean;
+  #authenticate?: Authenticator;
+  #grant?: Grant;
   #maxFrameBytes: number;
   #maxPending: number;
   #maxAuthFailures: number;
@@ -158,21 +183,31 @@ export class RpcSession {
   #claimControllers = new Set<AbortController>();
   #dispatcher: PushDispatcher;
   #closed = false;
+  #draining = false;
+  #idleWaiters: (() => void)[] = [];
+  #bufferedAmount: () => number;
+  #maxBufferedBytes: number;
+  #pauseDeliveryBytes: number;
+  #lagging = false;
 
   /** Creates a session; with a token check and no prior authentication, starts the auth timer. */
   constructor(options: RpcSessionOptions) {
     this.#backend = options.backend;
     this.#send = options.send;
     this.#closeSocket = options.close;
-    this.#checkToken = options.checkToken;
-    this.#authenticated = options.checkToken === undefined || options.authenticated === true;
+    this.#authenticate = options.authenticate;
+    this.#grant = options.authenticate === undefined ? OPEN_GRANT : options.grant;
     this.#maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
     this.#maxPending = options.maxPending ?? DEFAULT_MAX_PENDING_PER_CONNECTION;
     this.#maxAuthFailures = options.maxAuthFailures ?? DEFAULT_MAX_AUTH_FAILURES;
     this.#clock = options.clock ?? systemClock;
     this.#log = options.log ?? (() => {});
     this.#label = options.label ?? "ws";
+    this.#bufferedAmount = options.bufferedAmount ?? (() => 0);
+    this.#maxBufferedBytes = options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
+    this.#pauseDeliveryBytes = options.pauseDeliveryBytes ?? DEFAULT_PAUSE_DELIVERY_BYTES;
     this.#dispatcher = new PushDispatcher({
+      keepingUp: () => this.#bufferedAmount() <= this.#pauseDeliveryBytes,
       backend: this.#backend,
       deliver: (jobs) => this.#notify({ method: "deliver", params: { jobs } }),
       onFatal: (error) => this.#fail(CLOSE_SERVICE_RESTART, closeReason(error)),
@@ -180,18 +215,25 @@ export class RpcSession {
       ...(options.claimWaitMs === undefined ? {} : { claimWaitMs: options.claimWaitMs }),
       ...(options.clock === undefined ? {} : { clock: options.clock }),
     });
-    if (!this.#authenticated) {
+    if (this.#grant === undefined) {
       const timeout = options.authTimeoutMs ?? DEFAULT_AUTH_TIMEOUT_MS;
       this.#authTimer = this.#clock.setTimeout(() => {
         this.#authTimer = undefined;
-        if (!this.#authenticated) this.#fail(CLOSE_POLICY_VIOLATION, "authentication timeout");
+        if (this.#grant === undefined) {
+          this.#fail(CLOSE_POLICY_VIOLATION, "authentication timeout");
+        }
       }, timeout);
     }
   }
 
   /** Whether the connection may call queue methods. */
   get authenticated(): boolean {
-    return this.#authenticated;
+    return this.#grant !== undefined;
+  }
+
+  /** What the connection's token allows (`undefined` until it authenticated). */
+  get grant(): Grant | undefined {
+    return this.#grant;
   }
 
   /** Requests currently in flight. */
@@ -251,24 +293,40 @@ export class RpcSession {
       );
       return;
     }
-    const { id, method, params } = envelope.data;
+    const { id, method } = envelope.data;
+    let params = envelope.data.params;
+    if (method === "ping") {
+      // Answered before authentication too: it tells nothing and never touches
+      // the broker; the auth timeout still closes an unauthenticated socket.
+      this.#reply(id, undefined, { pong: true });
+      return;
+    }
+    if (this.#draining) {
+      this.#reply(id, new ShuttingDownError("the server is shutting down"));
+      return;
+    }
     if (method === "hello") {
       this.#hello(id, params);
       return;
     }
-    if (!this.#authenticated) {
+    const grant = this.#grant;
+    if (grant === undefined) {
       this.#reject(id);
       return;
     }
-    switch (method) {
-      case "subscribe":
-      case "credit":
-      case "unsubscribe":
-        this.#control(id, method, params);
-        return;
-    }
-    if (!QUEUE_METHODS.has(method)) {
+    const control = method === "subscribe" || method === "credit" || method === "unsubscribe";
+    if (!control && !QUEUE_METHODS.has(method)) {
       this.#reply(id, new OsqueueError("method_not_found", `unknown method: ${method}`));
+      return;
+    }
+    try {
+      params = authorize(grant, method, params);
+    } catch (error) {
+      this.#reply(id, error);
+      return;
+    }
+    if (control) {
+      this.#control(id, method as "subscribe" | "credit" | "unsubscribe", params);
       return;
     }
     if (params !== undefined && !isPlainObject(params)) {
@@ -290,7 +348,27 @@ export class RpcSession {
     this.#pending++;
     this.#execute(id, parsed.data)
       .catch((error) => this.#log(`${this.#label}: request failed: ${String(error)}`))
-      .finally(() => this.#pending--);
+      .finally(() => {
+        this.#pending--;
+        if (this.#pending === 0) { for (const wake of this.#idleWaiters.splice(0)) wake(); }
+      });
+  }
+
+  /**
+   * Starts a graceful shutdown while the socket stays open: new requests get
+   * `shutting_down`, parked claims (long-poll and push delivery) are aborted,
+   * and requests already taken keep running so their replies still go out.
+   * Resolves once no request is in flight; callers bound the wait. Idempotent.
+   */
+  drain(): Promise<void> {
+    if (!this.#draining) {
+      this.#draining = true;
+      const reason = new ShuttingDownError("the server is shutting down");
+      for (const controller of this.#claimControllers) controller.abort(reason);
+      this.#dispatcher.close();
+    }
+    if (this.#pending === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 
   /** Cleans up after the socket closed: aborts parked claims, stops timers. Idempotent. */
@@ -303,6 +381,8 @@ export class RpcSession {
     }
     for (const controller of this.#claimControllers) controller.abort();
     this.#dispatcher.close();
+    // Nobody can be answered any more: whoever waits for the drain stops waiting.
+    for (const wake of this.#idleWaiters.splice(0)) wake();
   }
 
   /** Resolves once all push-delivery claims have settled (late jobs released). */
@@ -340,14 +420,15 @@ export class RpcSession {
     }
     const { token, clientId } = parsed.data;
     if (clientId !== undefined) this.#label = `ws ${clientId}`;
-    if (this.#checkToken !== undefined && token !== undefined) {
-      if (!this.#checkToken(token)) {
+    if (this.#authenticate !== undefined && token !== undefined) {
+      const grant = this.#authenticate(token);
+      if (grant === undefined) {
         this.#reject(id);
         return;
       }
-      this.#authenticated = true;
+      this.#grant = grant;
     }
-    if (!this.#authenticated) {
+    if (this.#grant === undefined) {
       this.#reject(id);
       return;
     }
@@ -392,9 +473,12 @@ export class RpcSession {
       this.#claimControllers.add(controller);
     }
     try {
+      // Parsed once, here at the edge: the broker trusts it (no second validation or copy).
       const result = await this.#backend.request(
         op,
-        controller === undefined ? {} : { signal: controller.signal },
+        controller === undefined
+          ? { validated: true }
+          : { signal: controller.signal, validated: true },
       );
       if (this.#closed || !this.#reply(id, undefined, result)) {
         if (op.op === "claim") {
@@ -416,8 +500,29 @@ export class RpcSession {
     }
   }
 
+  /** `false` (and the connection closed) when the peer has not read what it was sent. */
+  #roomToSend(): boolean {
+    const buffered = this.#bufferedAmount();
+    const lagging = buffered > this.#pauseDeliveryBytes;
+    if (lagging !== this.#lagging) {
+      this.#lagging = lagging;
+      this.#log(
+        lagging
+          ? `${this.#label}: not reading: ${buffered} bytes unread, no jobs pushed to it until it catches up`
+          : `${this.#label}: reading again`,
+      );
+    }
+    if (buffered <= this.#maxBufferedBytes) return true;
+    this.#log(`${this.#label}: closing a slow consumer: ${buffered} bytes unread`);
+    this.#fail(
+      CLOSE_TRY_AGAIN_LATER,
+      `slow consumer: more than ${this.#maxBufferedBytes} bytes sent and not read`,
+    );
+    return false;
+  }
+
   #notify(notification: RpcNotification): boolean {
-    if (this.#closed) return false;
+    if (this.#closed || !this.#roomToSend()) return false;
     try {
       return this.#send(JSON.stringify(notification));
     } catch (cause) {
@@ -428,7 +533,7 @@ export class RpcSession {
 
   /** Sends a result (when `error` is undefined) or an error reply; returns whether it was sent. */
   #reply(id: number | string | null, error: unknown, result?: unknown): boolean {
-    if (this.#closed) return false;
+    if (this.#closed || !this.#roomToSend()) return false;
     let frame: RpcReply;
     if (error === undefined) {
       frame = { id: id as number | string, result: result ?? null };

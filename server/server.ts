@@ -1,8 +1,9 @@
 /**
  * The broker's network server on `Deno.serve`: WebSocket JSON-RPC on `/ws`
  * (request/reply plus credit-based push delivery, see `protocol/wire.ts`),
- * the REST API under `/v1` and `/healthz` (see `rest.ts`), and an optional
- * bearer token. It talks to the broker only through a `QueueBackend`.
+ * the REST API under `/v1` and `/healthz` (see `rest.ts`), optional scoped
+ * bearer tokens (see `auth.ts`), and origin, host and CORS rules for browsers
+ * (see `access.ts`). It talks to the broker only through a `QueueBackend`.
  *
  * ```ts ignore
  * const server = serveBroker({ backend, port: 0, token: Deno.env.get("OSQUEUE_TOKEN") });
@@ -15,9 +16,11 @@
 import { OsqueueError } from "../errors.ts";
 import type { QueueBackend } from "../protocol/backend.ts";
 import { DEFAULT_MAX_FRAME_BYTES } from "../protocol/wire.ts";
-import { bearerToken, createTokenChecker, type TokenChecker } from "./auth.ts";
+import { createAccessPolicy, isLoopbackAddress } from "./access.ts";
+import { type Authenticator, bearerToken, createAuthenticator, type TokenGrant } from "./auth.ts";
 import { type DispatcherClock, systemClock } from "./dispatcher.ts";
 import { createRestHandler, errorResponse } from "./rest.ts";
+import { createOperatorRoutes, type OperatorOptions } from "./operator.ts";
 import { RpcSession } from "./rpc_session.ts";
 
 /** Port {@linkcode serveBroker} listens on when none is given. */
@@ -26,20 +29,83 @@ export const DEFAULT_BROKER_PORT = 7420;
 /** WebSocket close code sent to clients when the server shuts down. */
 export const CLOSE_GOING_AWAY = 1001;
 
+/** Default longest wait for in-flight requests at shutdown, ms. */
+export const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
+
+/** How long shutdown waits for sockets to close, and for the listener to stop, ms. */
+const CLOSE_GRACE_MS = 2_000;
+
+/**
+ * Waits for `promise` at most `ms`; resolves `true` when it settled in time,
+ * `false` (after logging what was given up on) when the deadline passed.
+ */
+async function withDeadline(
+  promise: Promise<unknown>,
+  ms: number,
+  what: string,
+  clock: DispatcherClock,
+  log: (line: string) => void,
+): Promise<boolean> {
+  let timer: unknown;
+  const deadline = new Promise<false>((
+    resolve,
+  ) => (timer = clock.setTimeout(() => resolve(false), ms)));
+  try {
+    const settled = promise.then(() => true, (error) => {
+      log(`${what} failed: ${error instanceof Error ? error.message : error}`);
+      return true;
+    });
+    const inTime = await Promise.race([settled, deadline]);
+    if (!inTime) log(`shutdown: gave up waiting for ${what} after ${ms} ms`);
+    return inTime;
+  } finally {
+    clock.clearTimeout(timer);
+  }
+}
+
 /** Options of {@linkcode createBrokerHandler}. */
 export interface BrokerHandlerOptions {
   /** The broker the server talks to. */
   backend: QueueBackend;
   /**
-   * Shared secret. When set, WebSocket clients authenticate with
-   * `Authorization: Bearer <token>` on the upgrade or a first `hello {token}`,
-   * and REST calls under `/v1` need the bearer header.
+   * An `admin` token (shorthand for one `tokens` entry). When any token is
+   * set, WebSocket clients authenticate with `Authorization: Bearer <token>`
+   * on the upgrade or a first `hello {token}`, and REST calls under `/v1`
+   * need the bearer header.
    */
   token?: string;
+  /** Scoped tokens: `producer`, `worker` (optionally limited to job types) or `admin` (see `auth.ts`). */
+  tokens?: readonly TokenGrant[];
+  /**
+   * Origins of web pages allowed to use the broker besides its own (WebSocket
+   * upgrades and CORS for REST), e.g. `https://app.example.com`; `"*"` allows
+   * any. Default none: requests carrying a foreign `Origin` get 403.
+   */
+  allowOrigins?: readonly string[];
+  /**
+   * Accepted `Host` names (no port); `"loopback"` stands for `localhost`,
+   * `127.x.x.x` and `[::1]`, `"*"` for any. Others get 403 (DNS rebinding).
+   * Default: any host, except that {@linkcode serveBroker} listening on a
+   * loopback address adds `"loopback"` to the list (so a proxy's public name
+   * must be listed to be accepted).
+   */
+  allowHosts?: readonly string[];
   /** Largest WebSocket frame accepted, bytes (default `DEFAULT_MAX_FRAME_BYTES`). */
   maxFrameBytes?: number;
   /** Largest REST body accepted, bytes (default: `maxFrameBytes`). */
   maxBodyBytes?: number;
+  /**
+   * Outbound bytes a WebSocket may have unread (`bufferedAmount`) before jobs
+   * stop being pushed to it (default 1 MiB): deliveries go only to consumers
+   * that keep up.
+   */
+  pauseDeliveryBytes?: number;
+  /**
+   * Outbound bytes a WebSocket may have unread before it is closed (1013)
+   * instead of being sent more (default 16 MiB). Its leased jobs come back by
+   * release or lease expiry.
+   */
+  maxBufferedBytes?: number;
   /** Most requests in flight per WebSocket connection; more get `overloaded` (default 1000). */
   maxPendingPerConnection?: number;
   /** Time an unauthenticated WebSocket may stay open, ms (default 10 000). */
@@ -50,10 +116,17 @@ export interface BrokerHandlerOptions {
   claimWaitMs?: number;
   /** Seconds without a pong before Deno drops a WebSocket (Deno's `idleTimeout`, default Deno's). */
   idleTimeoutSeconds?: number;
+  /**
+   * Longest wait, at shutdown, for requests already taken to be answered (and
+   * for aborted claims to settle), ms (default {@linkcode DEFAULT_DRAIN_TIMEOUT_MS}).
+   */
+  drainTimeoutMs?: number;
   /** Clock and timers for push delivery, auth timeouts and the shutdown grace period (tests). */
   clock?: DispatcherClock;
   /** Log sink for connection events and unexpected errors (default: silent). */
   log?: (line: string) => void;
+  /** Serve the dashboard (`/ui`), `/metrics` and `/v1/archive` for this broker (see `operator.ts`). */
+  operator?: OperatorOptions;
 }
 
 /** A mountable request handler for `Deno.serve` (or any router that hands over Deno `Request`s). */
@@ -63,14 +136,23 @@ export interface BrokerHandler {
   /** WebSocket connections open now. */
   readonly connections: number;
   /**
-   * Stops the handler: new requests get 503 `shutting_down`, open WebSockets are
-   * closed (1001) with their parked claims aborted; resolves once late-arriving
-   * jobs were released and the sockets closed (or after a short grace period).
+   * First step of a graceful shutdown: new requests (HTTP, and on open
+   * WebSockets) get `shutting_down`, parked claims are aborted, and requests
+   * already taken run on until answered; resolves once they were (or after
+   * `drainTimeoutMs`). Sockets stay open so the replies reach the clients;
+   * stop the broker after this, then {@linkcode BrokerHandler.close}. Idempotent.
+   */
+  drain(): Promise<void>;
+  /**
+   * Stops the handler: drains (see {@linkcode BrokerHandler.drain}), then
+   * closes open WebSockets (1001); resolves once the sockets closed (or after
+   * a short grace period). Every wait has a deadline. Idempotent.
    */
   close(): Promise<void>;
 }
 
 interface Connection {
+  label: string;
   socket: WebSocket;
   session: RpcSession;
   closed: Promise<void>;
@@ -81,18 +163,47 @@ export function createBrokerHandler(options: BrokerHandlerOptions): BrokerHandle
   const { backend } = options;
   const clock = options.clock ?? systemClock;
   const log = options.log ?? (() => {});
-  const checkToken: TokenChecker | undefined = options.token === undefined
+  const grants: TokenGrant[] = [
+    ...(options.token === undefined ? [] : [{ token: options.token, role: "admin" as const }]),
+    ...(options.tokens ?? []),
+  ];
+  const authenticate: Authenticator | undefined = grants.length === 0
     ? undefined
-    : createTokenChecker(options.token);
+    : createAuthenticator(grants);
+  const access = createAccessPolicy({
+    ...(options.allowOrigins === undefined ? {} : { allowOrigins: options.allowOrigins }),
+    ...(options.allowHosts === undefined ? {} : { allowHosts: options.allowHosts }),
+  });
   const maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
   const rest = createRestHandler({
     backend,
-    ...(checkToken === undefined ? {} : { checkToken }),
+    ...(authenticate === undefined ? {} : { authenticate }),
     maxBodyBytes: options.maxBodyBytes ?? maxFrameBytes,
     log,
   });
   const connections = new Set<Connection>();
+  const operator = options.operator === undefined ? undefined : createOperatorRoutes({
+    ...options.operator,
+    backend,
+    ...(authenticate === undefined ? {} : { authenticate }),
+    connections: () =>
+      [...connections].map(({ label, session }) => {
+        const dispatcher = session.dispatcher;
+        const subscription = dispatcher.subscription;
+        return {
+          label,
+          ...(subscription === undefined ? {} : subscription),
+          credits: dispatcher.credits,
+          outstandingClaims: dispatcher.outstandingClaims,
+          pending: session.pending,
+        };
+      }),
+  });
+  const drainTimeoutMs = options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS;
+  let draining: Promise<void> | undefined;
   let closing: Promise<void> | undefined;
+  let restInFlight = 0;
+  let restIdle: (() => void)[] = [];
   let nextId = 1;
 
   function upgrade(request: Request): Response {
@@ -101,14 +212,14 @@ export function createBrokerHandler(options: BrokerHandlerOptions): BrokerHandle
         new OsqueueError("bad_request", "expected a WebSocket upgrade on /ws"),
       );
     }
-    let authenticated = false;
-    if (checkToken !== undefined) {
+    let grant;
+    if (authenticate !== undefined) {
       const token = bearerToken(request.headers);
       if (token !== undefined) {
-        if (!checkToken(token)) {
+        grant = authenticate(token);
+        if (grant === undefined) {
           return errorResponse(new OsqueueError("unauthorized", "invalid bearer token"));
         }
-        authenticated = true;
       }
     }
     const { socket, response } = Deno.upgradeWebSocket(
@@ -140,8 +251,8 @@ export function createBrokerHandler(options: BrokerHandlerOptions): BrokerHandle
           closeSocket(code, reason);
         }
       },
-      ...(checkToken === undefined ? {} : { checkToken }),
-      authenticated,
+      ...(authenticate === undefined ? {} : { authenticate }),
+      ...(grant === undefined ? {} : { grant }),
       maxFrameBytes,
       ...(options.maxPendingPerConnection === undefined
         ? {}
@@ -152,10 +263,17 @@ export function createBrokerHandler(options: BrokerHandlerOptions): BrokerHandle
         : { maxAuthFailures: options.maxAuthFailures }),
       ...(options.claimWaitMs === undefined ? {} : { claimWaitMs: options.claimWaitMs }),
       ...(options.clock === undefined ? {} : { clock: options.clock }),
+      bufferedAmount: () => socket.bufferedAmount,
+      ...(options.pauseDeliveryBytes === undefined
+        ? {}
+        : { pauseDeliveryBytes: options.pauseDeliveryBytes }),
+      ...(options.maxBufferedBytes === undefined
+        ? {}
+        : { maxBufferedBytes: options.maxBufferedBytes }),
       log,
       label,
     });
-    const connection: Connection = { socket, session, closed };
+    const connection: Connection = { label, socket, session, closed };
     connections.add(connection);
     socket.onmessage = (event) => session.handleFrame(event.data);
     socket.onerror = (event) => {
@@ -173,10 +291,16 @@ export function createBrokerHandler(options: BrokerHandlerOptions): BrokerHandle
   }
 
   async function fetch(request: Request): Promise<Response> {
-    if (closing !== undefined) {
+    if (draining !== undefined) {
       return errorResponse(new OsqueueError("shutting_down", "the server is shutting down"));
     }
+    try {
+      access.check(request);
+    } catch (error) {
+      return errorResponse(error);
+    }
     const path = new URL(request.url).pathname;
+    if (request.method === "OPTIONS") return access.preflight(request);
     if (path === "/ws") {
       if (request.method !== "GET") {
         return errorResponse(
@@ -191,11 +315,41 @@ export function createBrokerHandler(options: BrokerHandlerOptions): BrokerHandle
         return errorResponse(new OsqueueError("bad_request", "WebSocket upgrade failed"));
       }
     }
-    return await rest(request);
+    restInFlight++;
+    try {
+      const response = operator?.matches(path)
+        ? await operator.handle(request)
+        : await rest(request);
+      for (const [name, value] of access.corsHeaders(request)) response.headers.set(name, value);
+      return response;
+    } finally {
+      if (--restInFlight === 0) { for (const wake of restIdle.splice(0)) wake(); }
+    }
+  }
+
+  function drain(): Promise<void> {
+    draining ??= (async () => {
+      const all = [...connections];
+      const restDone = restInFlight === 0
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => restIdle.push(resolve));
+      const sessions = all.map(({ session }) => Promise.all([session.drain(), session.settled()]));
+      await withDeadline(
+        Promise.all([...sessions, restDone]),
+        drainTimeoutMs,
+        "in-flight requests",
+        clock,
+        log,
+      );
+      restIdle = [];
+    })();
+    return draining;
   }
 
   function close(): Promise<void> {
     closing ??= (async () => {
+      operator?.close();
+      await drain();
       const all = [...connections];
       for (const { socket, session } of all) {
         session.close();
@@ -209,11 +363,13 @@ export function createBrokerHandler(options: BrokerHandlerOptions): BrokerHandle
           socket.close(CLOSE_GOING_AWAY, "server shutting down");
         }
       }
-      await Promise.all(all.map(({ session }) => session.settled()));
-      let timer: unknown;
-      const grace = new Promise<void>((resolve) => (timer = clock.setTimeout(resolve, 2000)));
-      await Promise.race([Promise.all(all.map((c) => c.closed)), grace]);
-      clock.clearTimeout(timer);
+      await withDeadline(
+        Promise.all(all.map((c) => c.closed)),
+        CLOSE_GRACE_MS,
+        "sockets to close",
+        clock,
+        log,
+      );
     })();
     return closing;
   }
@@ -223,6 +379,7 @@ export function createBrokerHandler(options: BrokerHandlerOptions): BrokerHandle
     get connections(): number {
       return connections.size;
     },
+    drain,
     close,
   };
 }
@@ -249,7 +406,16 @@ export interface BrokerServer {
   readonly connections: number;
   /** Resolves when the server has stopped. */
   readonly finished: Promise<void>;
-  /** Stops accepting, closes every socket and aborts parked claims; resolves when done. Idempotent. */
+  /**
+   * Stops taking requests and waits (bounded) for those in flight to be
+   * answered, sockets left open; see {@linkcode BrokerHandler.drain}. Stop the
+   * broker after this, then call {@linkcode BrokerServer.shutdown}. Idempotent.
+   */
+  drain(): Promise<void>;
+  /**
+   * Drains, closes every socket and stops listening; resolves when done.
+   * Every wait has a deadline. Idempotent.
+   */
   shutdown(): Promise<void>;
 }
 
@@ -264,9 +430,15 @@ export function urlForAddr(addr: Deno.NetAddr): string {
 
 /** Starts the broker server on `Deno.serve` (see the module doc for the routes). */
 export function serveBroker(options: ServeBrokerOptions): BrokerServer {
-  const handler = createBrokerHandler(options);
+  const hostname = options.hostname ?? "127.0.0.1";
+  const handler = createBrokerHandler({
+    ...options,
+    ...(isLoopbackAddress(hostname)
+      ? { allowHosts: ["loopback", ...(options.allowHosts ?? [])] }
+      : {}),
+  });
   const server = Deno.serve({
-    hostname: options.hostname ?? "127.0.0.1",
+    hostname,
     port: options.port ?? DEFAULT_BROKER_PORT,
     onListen: (addr) => options.onListen?.({ url: urlForAddr(addr), addr }),
   }, (request) => handler.fetch(request));
@@ -274,11 +446,14 @@ export function serveBroker(options: ServeBrokerOptions): BrokerServer {
   const url = urlForAddr(addr);
   options.log?.(`broker server listening on ${url}`);
 
+  const clock = options.clock ?? systemClock;
+  const log = options.log ?? (() => {});
   let stopping: Promise<void> | undefined;
   const shutdown = (): Promise<void> => {
     stopping ??= (async () => {
       await handler.close();
-      await server.shutdown();
+      // Deno's graceful shutdown waits for HTTP requests in flight: bounded.
+      await withDeadline(server.shutdown(), CLOSE_GRACE_MS, "the listener to stop", clock, log);
     })();
     return stopping;
   };
@@ -298,9 +473,10 @@ export function serveBroker(options: ServeBrokerOptions): BrokerServer {
       return handler.connections;
     },
     finished,
+    drain: () => handler.drain(),
     shutdown: async () => {
       await shutdown();
-      await finished;
+      await withDeadline(finished, CLOSE_GRACE_MS, "the server to finish", clock, log);
     },
   };
 }

@@ -18,6 +18,8 @@ async function withServer(
   }
 }
 
+const JSON_TYPE = { "content-type": "application/json" };
+
 function sampleJob(id: string): Job {
   return {
     id,
@@ -437,7 +439,11 @@ Deno.test("rest: bodies over the limit get 413, declared or streamed", async () 
   backend.handlers.push = () => ({ jobs: [{ id: "x", duplicate: false }] });
   await withServer({ backend, maxBodyBytes: 100 }, async ({ url }) => {
     const big = JSON.stringify({ type: "t", payload: "x".repeat(200) });
-    const declared = await fetch(`${url}/v1/jobs`, { method: "POST", body: big });
+    const declared = await fetch(`${url}/v1/jobs`, {
+      method: "POST",
+      body: big,
+      headers: JSON_TYPE,
+    });
     assert.equal(declared.status, 413);
     assert.equal((await declared.json()).error.code, "too_large");
 
@@ -448,13 +454,18 @@ Deno.test("rest: bodies over the limit get 413, declared or streamed", async () 
         controller.close();
       },
     });
-    const streamed = await fetch(`${url}/v1/jobs`, { method: "POST", body: stream });
+    const streamed = await fetch(`${url}/v1/jobs`, {
+      method: "POST",
+      body: stream,
+      headers: JSON_TYPE,
+    });
     assert.equal(streamed.status, 413);
     assert.equal((await streamed.json()).error.code, "too_large");
 
     const small = await fetch(`${url}/v1/jobs`, {
       method: "POST",
       body: JSON.stringify({ type: "t", payload: 1 }),
+      headers: JSON_TYPE,
     });
     assert.equal(small.status, 201);
     await small.body?.cancel();

@@ -25,15 +25,24 @@ import {
   OsqueueError,
   UnavailableError,
 } from "../errors.ts";
-import { validateKey, validatePrefix } from "./keys.ts";
+import { validateKey, validateListWindow, validatePrefix } from "./keys.ts";
 import { compareKeys } from "./memory_store.ts";
-import type { ObjectStore, PutOptions, ReadOptions, StoredObject } from "./types.ts";
+import type { ListOptions, ObjectStore, PutOptions, ReadOptions, StoredObject } from "./types.ts";
 
 /** Options of {@linkcode DirectoryStore}. */
 export interface DirectoryStoreOptions {
   /** The directory holding the objects; created (with its parents) when missing. */
   root: string;
+  /**
+   * Longest wait for the store's write lock while another process (or
+   * handle) holds it, ms; then the write fails with `UnavailableError` and
+   * writes nothing (default {@linkcode DEFAULT_LOCK_TIMEOUT_MS}).
+   */
+  lockTimeoutMs?: number;
 }
+
+/** Default longest wait for the write lock, ms. */
+export const DEFAULT_LOCK_TIMEOUT_MS = 5_000;
 
 /** The longest escaped name piece before a segment is split over `~+` directories. */
 const MAX_NAME_CHARS = 128;
@@ -48,11 +57,14 @@ const strictDecoder = new TextDecoder("utf-8", { fatal: true });
 /**
  * An {@linkcode ObjectStore} on a local directory.
  *
- * **Atomicity.** Every write (put or delete) holds one exclusive lock for the
- * whole store: `flock` on `<root>/.~lock` via `Deno.FsFile.lock`, which
+ * **Atomicity.** A create-if-absent (`ifNoneMatch: "*"`, how osqueue's log
+ * commits) takes no lock: the synced temp file is hard-linked to the object's
+ * name, and `link(2)` fails atomically when the name exists. Every other
+ * write (a put with `ifMatch` or none, a delete) holds one exclusive lock for
+ * the whole store: `flock` on `<root>/.~lock` via `Deno.FsFile.lock`, which
  * excludes other processes and other handles in this process alike and is
  * released by the kernel if the process dies. One lock per store rather than
- * per key: osqueue writes one hot key (the state) and a few archives, so
+ * per key: osqueue replaces one key (the head) now and then, so
  * per-key locks would buy no parallelism while leaving a lock file beside
  * every key forever (a lock file cannot be deleted safely while another
  * process may be waiting on it). The lock is held only for the short critical
@@ -88,6 +100,7 @@ export class DirectoryStore implements ObjectStore {
   #root: string;
   #ready: Promise<void> | undefined;
   #tail: Promise<void> = Promise.resolve();
+  #lockTimeoutMs: number;
 
   /** `dir:<absolute root>`. */
   readonly description: string;
@@ -99,6 +112,11 @@ export class DirectoryStore implements ObjectStore {
     }
     this.#root = resolve(options.root);
     this.description = `dir:${this.#root}`;
+    const lockTimeoutMs = options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
+    if (!(lockTimeoutMs >= 0)) {
+      throw new InvalidError(`lockTimeoutMs must be a number ≥ 0, got ${lockTimeoutMs}`);
+    }
+    this.#lockTimeoutMs = lockTimeoutMs;
   }
 
   /** The absolute root directory. */
@@ -111,6 +129,7 @@ export class DirectoryStore implements ObjectStore {
     validateKey(key);
     options.signal?.throwIfAborted();
     const path = this.#objectPath(key);
+    await this.#refuseSymlinks(path, key);
     let body: Uint8Array;
     try {
       body = await Deno.readFile(path);
@@ -130,8 +149,13 @@ export class DirectoryStore implements ObjectStore {
     }
     checkAborted(signal, key);
     const path = this.#objectPath(key);
+    await this.#refuseSymlinks(path, key);
     const etag = await etagOf(body);
     const temp = await this.#writeTemp(path, body, key);
+    if (condition !== undefined && !("ifMatch" in condition)) {
+      await this.#create(key, path, temp, signal);
+      return etag;
+    }
     let renamed = false;
     try {
       await this.#exclusive(async () => {
@@ -167,10 +191,40 @@ export class DirectoryStore implements ObjectStore {
     return etag;
   }
 
+  /**
+   * Create-if-absent without the store lock: `link(2)` of the synced temp
+   * file to the object's name fails atomically when the name exists, across
+   * processes. The log's commits take this path, so they never wait behind
+   * garbage collection's deletes or another writer's lock.
+   */
+  async #create(key: string, path: string, temp: string, signal?: AbortSignal): Promise<void> {
+    try {
+      checkAborted(signal, key);
+      try {
+        await Deno.link(temp, path);
+      } catch (error) {
+        if (error instanceof Deno.errors.AlreadyExists) {
+          throw new ConflictError(`${key} already exists`);
+        }
+        throw fsError(error, `put ${key}`);
+      }
+      try {
+        await syncDirectory(dirname(path));
+      } catch (error) {
+        throw new AmbiguousWriteError(`put ${key}: written but not synced: ${message(error)}`, {
+          cause: error,
+        });
+      }
+    } finally {
+      await Deno.remove(temp).catch(() => {});
+    }
+  }
+
   /** Deletes an object; a missing key is not an error. */
   async delete(key: string): Promise<void> {
     validateKey(key);
     const path = this.#objectPath(key);
+    await this.#refuseSymlinks(path, key);
     await this.#exclusive(async () => {
       try {
         await Deno.remove(path);
@@ -188,9 +242,15 @@ export class DirectoryStore implements ObjectStore {
     });
   }
 
-  /** Lists the keys that start with `prefix`, sorted in UTF-8 byte order. */
-  async list(prefix: string, options: ReadOptions = {}): Promise<string[]> {
+  /**
+   * Lists the keys that start with `prefix`, sorted in UTF-8 byte order, after
+   * `options.startAfter`, at most `options.limit`. The directories under the
+   * prefix's complete segments are walked in full (escaped names do not sort
+   * like keys), so the window saves returning keys, not reading directories.
+   */
+  async list(prefix: string, options: ListOptions = {}): Promise<string[]> {
     validatePrefix(prefix);
+    const { startAfter, limit } = validateListWindow(options);
     options.signal?.throwIfAborted();
     // Walk from the directory of the complete segments; filter by the partial one.
     const cut = prefix.lastIndexOf("/");
@@ -203,7 +263,12 @@ export class DirectoryStore implements ObjectStore {
       if (error instanceof DOMException && error.name === "AbortError") throw error;
       throw fsError(error, `list ${prefix}`);
     }
-    return keys.filter((key) => key.startsWith(prefix)).sort(compareKeys);
+    return keys
+      .filter((key) =>
+        key.startsWith(prefix) && (startAfter === undefined || compareKeys(key, startAfter) > 0)
+      )
+      .sort(compareKeys)
+      .slice(0, limit);
   }
 
   /** The file of `key` (already validated). */
@@ -214,6 +279,32 @@ export class DirectoryStore implements ObjectStore {
     const pieces = escapeSegment(last);
     const file = pieces.pop()! + OBJECT_SUFFIX;
     return this.#resolve([...names, ...pieces.map((piece) => piece + CONTINUED_SUFFIX), file]);
+  }
+
+  /**
+   * Refuses (`invalid`) a path under the root that goes through a symbolic
+   * link: a link planted inside the store must not lead reads or writes
+   * outside it. Checked with `lstat` before each operation (Deno has no
+   * `O_NOFOLLOW`), so a link swapped in between is not caught; whoever can
+   * write into the root can also corrupt the queue directly.
+   */
+  async #refuseSymlinks(path: string, key: string): Promise<void> {
+    let current = this.#root;
+    for (const name of path.slice(this.#root.length + 1).split(sep)) {
+      current = join(current, name);
+      let info: Deno.FileInfo;
+      try {
+        info = await Deno.lstat(current);
+      } catch (error) {
+        if (isMissing(error)) return;
+        throw fsError(error, `check ${key}`);
+      }
+      if (info.isSymlink) {
+        throw new InvalidError(
+          `${key}: refusing to follow the symbolic link ${current} inside the store root`,
+        );
+      }
+    }
   }
 
   /** Joins names under the root, checking that the result stays inside it. */
@@ -286,11 +377,7 @@ export class DirectoryStore implements ObjectStore {
         throw fsError(error, "open lock");
       }
       try {
-        try {
-          await lock.lock(true);
-        } catch (error) {
-          throw fsError(error, "lock");
-        }
+        await acquireLock(lock, this.#lockTimeoutMs);
         return await fn();
       } finally {
         lock.close(); // closing the last handle releases the flock
@@ -298,6 +385,31 @@ export class DirectoryStore implements ObjectStore {
     } finally {
       release();
     }
+  }
+}
+
+/**
+ * Takes the exclusive flock on `lock`, polling with a non-blocking try (a
+ * blocking `flock` cannot be cancelled), for at most `timeoutMs`; then throws
+ * `UnavailableError`.
+ */
+async function acquireLock(lock: Deno.FsFile, timeoutMs: number): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  for (let pause = 1;; pause = Math.min(pause * 2, 50)) {
+    let locked: boolean;
+    try {
+      locked = await lock.tryLock(true);
+    } catch (error) {
+      throw fsError(error, "lock");
+    }
+    if (locked) return;
+    const left = deadline - performance.now();
+    if (left <= 0) {
+      throw new UnavailableError(
+        `the store's write lock is held by someone else; gave up after ${timeoutMs} ms`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, Math.min(pause, left)));
   }
 }
 

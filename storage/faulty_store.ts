@@ -19,8 +19,8 @@
  * @module
  */
 import { AmbiguousWriteError, ConflictError, UnavailableError } from "../errors.ts";
-import { validateKey, validatePrefix } from "./keys.ts";
-import type { ObjectStore, PutOptions, ReadOptions, StoredObject } from "./types.ts";
+import { validateKey, validateListWindow, validatePrefix } from "./keys.ts";
+import type { ListOptions, ObjectStore, PutOptions, ReadOptions, StoredObject } from "./types.ts";
 
 /** The store operations a fault can target. */
 export type StoreOperation = "get" | "put" | "delete" | "list";
@@ -196,9 +196,10 @@ export class FaultyStore implements ObjectStore {
     await this.#inner.delete(key);
   }
 
-  /** Lists through the faults. */
-  async list(prefix: string, options?: ReadOptions): Promise<string[]> {
+  /** Lists through the faults; the window options pass through to the inner store. */
+  async list(prefix: string, options?: ListOptions): Promise<string[]> {
     validatePrefix(prefix);
+    validateListWindow(options);
     this.#stats.lists++;
     await this.#before("list", prefix);
     return await this.#inner.list(prefix, options);

@@ -55,6 +55,31 @@ export function validatePrefix(prefix: string): string {
   return prefix;
 }
 
+/**
+ * Validates the window options of a list (`startAfter`, `limit`) and returns
+ * them; throws an {@linkcode InvalidError} that says what is wrong.
+ */
+export function validateListWindow(
+  options: { startAfter?: string; limit?: number } = {},
+): { startAfter?: string; limit?: number } {
+  const { startAfter, limit } = options;
+  if (startAfter !== undefined) {
+    if (typeof startAfter !== "string") {
+      throw new InvalidError("invalid startAfter: must be a string");
+    }
+    if (!startAfter.isWellFormed()) {
+      throw new InvalidError(`invalid startAfter ${JSON.stringify(startAfter)}: lone surrogate`);
+    }
+    if (encoder.encode(startAfter).length > MAX_KEY_BYTES) {
+      throw new InvalidError(`invalid startAfter: longer than ${MAX_KEY_BYTES} UTF-8 bytes`);
+    }
+  }
+  if (limit !== undefined && (!Number.isSafeInteger(limit) || limit < 1)) {
+    throw new InvalidError(`invalid limit ${String(limit)}: must be a positive integer`);
+  }
+  return { startAfter, limit };
+}
+
 /** The checks keys and prefixes share: length, characters, no leading `/`. */
 function checkCharacters(value: string, what: "key" | "prefix"): void {
   if (encoder.encode(value).length > MAX_KEY_BYTES) {

@@ -5,8 +5,8 @@
  * @module
  */
 import { ConflictError } from "../errors.ts";
-import { validateKey, validatePrefix } from "./keys.ts";
-import type { ObjectStore, PutOptions, StoredObject } from "./types.ts";
+import { validateKey, validateListWindow, validatePrefix } from "./keys.ts";
+import type { ListOptions, ObjectStore, PutOptions, StoredObject } from "./types.ts";
 
 /** An {@linkcode ObjectStore} held in memory; nothing survives the process. */
 export class MemoryStore implements ObjectStore {
@@ -55,12 +55,15 @@ export class MemoryStore implements ObjectStore {
     });
   }
 
-  /** Lists keys with the prefix, sorted. */
-  list(prefix: string): Promise<string[]> {
+  /** Lists keys with the prefix, sorted, after `options.startAfter`, at most `options.limit`. */
+  list(prefix: string, options: ListOptions = {}): Promise<string[]> {
     return settle(() => {
       validatePrefix(prefix);
-      const keys = [...this.#objects.keys()].filter((key) => key.startsWith(prefix));
-      return keys.sort(compareKeys);
+      const { startAfter, limit } = validateListWindow(options);
+      const keys = [...this.#objects.keys()].filter((key) =>
+        key.startsWith(prefix) && (startAfter === undefined || compareKeys(key, startAfter) > 0)
+      );
+      return keys.sort(compareKeys).slice(0, limit);
     });
   }
 }

@@ -21,3 +21,4 @@ export * from "./types.ts";
 export * from "./keys.ts";
 export { MemoryStore } from "./memory_store.ts";
 export * from "./directory_store.ts";
+export * from "./instrumented_store.ts";

@@ -55,9 +55,9 @@ import {
   OsqueueError,
   UnavailableError,
 } from "../errors.ts";
-import { validateKey, validatePrefix } from "./keys.ts";
+import { validateKey, validateListWindow, validatePrefix } from "./keys.ts";
 import { compareKeys } from "./memory_store.ts";
-import type { ObjectStore, PutOptions, ReadOptions, StoredObject } from "./types.ts";
+import type { ListOptions, ObjectStore, PutOptions, ReadOptions, StoredObject } from "./types.ts";
 
 /** Static credentials for {@linkcode S3StoreOptions.credentials}. */
 export interface S3Credentials {
@@ -444,12 +444,19 @@ export class S3Store implements ObjectStore {
    * Lists the keys under `prefix` (relative to the store's prefix), sorted in
    * byte order, following continuation tokens. Keys that are not valid store
    * keys (e.g. `dir/` markers written by other tools) are left out.
+   * `options.startAfter` becomes `StartAfter`; with `options.limit` the pages
+   * ask for no more keys than are still wanted and paging stops once there
+   * are enough.
    */
-  async list(prefix: string, options: ReadOptions = {}): Promise<string[]> {
+  async list(prefix: string, options: ListOptions = {}): Promise<string[]> {
     validatePrefix(prefix);
+    const { startAfter, limit } = validateListWindow(options);
     const keys: string[] = [];
     let token: string | undefined;
     do {
+      const wanted = limit === undefined
+        ? this.#pageSize
+        : Math.min(this.#pageSize, limit - keys.length);
       const page: ListObjectsV2CommandOutput = await this.#retrying(
         "ListObjectsV2",
         prefix,
@@ -460,7 +467,9 @@ export class S3Store implements ObjectStore {
               Bucket: this.bucket,
               Prefix: this.#keyPrefix + prefix,
               ContinuationToken: token,
-              MaxKeys: this.#pageSize,
+              // Ignored by S3 once a continuation token is sent; harmless then.
+              StartAfter: startAfter === undefined ? undefined : this.#keyPrefix + startAfter,
+              MaxKeys: wanted,
             }),
             { abortSignal },
           ),
@@ -469,11 +478,14 @@ export class S3Store implements ObjectStore {
         const full = object.Key;
         if (full === undefined || !full.startsWith(this.#keyPrefix)) continue;
         const key = full.slice(this.#keyPrefix.length);
-        if (isValidKey(key)) keys.push(key);
+        if (!isValidKey(key)) continue;
+        // Guard against a store that ignores StartAfter: the contract is strict.
+        if (startAfter !== undefined && compareKeys(key, startAfter) <= 0) continue;
+        keys.push(key);
       }
       token = page.IsTruncated === true ? page.NextContinuationToken : undefined;
-    } while (token !== undefined);
-    return keys.sort(compareKeys);
+    } while (token !== undefined && (limit === undefined || keys.length < limit));
+    return keys.sort(compareKeys).slice(0, limit);
   }
 
   /** Releases the HTTP connections of a client this store built (an injected client is left alone). */

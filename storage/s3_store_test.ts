@@ -383,6 +383,32 @@ Deno.test("S3Store: list follows continuation tokens, strips the prefix, sorts a
   await rejectsWith(makeStore(fake).list("q/"), UnavailableError);
 });
 
+Deno.test("S3Store: list sends StartAfter under the store prefix and stops paging at the limit", async () => {
+  const fake = new FakeS3((request) =>
+    request.query["continuation-token"] === undefined
+      ? listPage(["pre/fix/q/3", "pre/fix/q/4"], "tok-1")
+      : listPage(["pre/fix/q/5", "pre/fix/q/6"], "tok-2")
+  );
+  const store = makeStore(fake, { listPageSize: 2 });
+  assert.deepEqual(await store.list("q/", { startAfter: "q/2", limit: 3 }), ["q/3", "q/4", "q/5"]);
+  assert.equal(fake.seen.length, 2, "paging stops once the limit is reached");
+  assert.equal(fake.seen[0].query["start-after"], "pre/fix/q/2");
+  assert.equal(fake.seen[0].query["max-keys"], "2");
+  assert.equal(fake.seen[1].query["continuation-token"], "tok-1");
+  assert.equal(fake.seen[1].query["max-keys"], "1", "the last page asks only for what is missing");
+
+  // A server that ignores StartAfter still cannot break the contract: the key itself is dropped.
+  const careless = new FakeS3([listPage(["pre/fix/q/1", "pre/fix/q/2", "pre/fix/q/3"])]);
+  assert.deepEqual(await makeStore(careless).list("q/", { startAfter: "q/2" }), ["q/3"]);
+  assert.equal(careless.seen[0].query["start-after"], "pre/fix/q/2");
+  assert.equal(careless.seen[0].query["max-keys"], "1000");
+
+  const none = new FakeS3([OK_PUT]);
+  await rejectsWith(makeStore(none).list("q/", { limit: 0 }), InvalidError);
+  await rejectsWith(makeStore(none).list("q/", { startAfter: "\ud800" }), InvalidError);
+  assert.equal(none.seen.length, 0);
+});
+
 Deno.test("S3Store: bad keys reject with InvalidError before any request", async () => {
   const fake: FakeS3 = new FakeS3([OK_PUT]);
   const store = makeStore(fake);

@@ -35,6 +35,24 @@ export interface ReadOptions {
   signal?: AbortSignal;
 }
 
+/** Options of {@linkcode ObjectStore.list}. */
+export interface ListOptions extends ReadOptions {
+  /**
+   * Lists only keys strictly greater than this string in UTF-8 byte order
+   * (S3's `StartAfter`). It need not be an existing key, nor a valid one
+   * (`log/` works), but it must be well-formed Unicode of at most 1024 UTF-8
+   * bytes. Use it to page (pass the last key of the previous page) or to read
+   * a log from a known position.
+   */
+  startAfter?: string;
+  /**
+   * Returns at most this many keys, the first ones in byte order; a positive
+   * integer. Backends stop reading as soon as they have enough where they can
+   * (S3 stops paging).
+   */
+  limit?: number;
+}
+
 /**
  * A key-value object store with compare-and-swap writes.
  *
@@ -56,8 +74,11 @@ export interface ObjectStore {
   put(key: string, body: Uint8Array, options?: PutOptions): Promise<string>;
   /** Deletes an object; deleting a missing key is not an error. */
   delete(key: string): Promise<void>;
-  /** Lists the keys that start with `prefix`, sorted in byte order. */
-  list(prefix: string, options?: ReadOptions): Promise<string[]>;
+  /**
+   * Lists the keys that start with `prefix`, sorted in UTF-8 byte order;
+   * `options.startAfter` and `options.limit` select a window of that list.
+   */
+  list(prefix: string, options?: ListOptions): Promise<string[]>;
   /** A short description for logs, e.g. `dir:/var/lib/osqueue` or `s3://bucket/prefix`. */
   readonly description: string;
 }

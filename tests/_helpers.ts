@@ -279,7 +279,7 @@ export async function runDeno(
 
 /** Options of {@linkcode startCliBroker}. */
 export interface CliBrokerOptions {
-  /** The `--data` directory. */
+  /** The `--data` directory (not passed when `extra` has `--storage`). */
   data: string;
   /** `--identity` (default `e2e-broker`; `""` leaves it to the CLI's default). */
   identity?: string;
@@ -289,8 +289,10 @@ export interface CliBrokerOptions {
   heartbeatTimeout?: string;
   /** `--heartbeat-check` (default `5s`). */
   heartbeatCheck?: string;
-  /** `--token`. */
+  /** An admin token, passed in env `OSQUEUE_TOKEN` (not on the command line). */
   token?: string;
+  /** Extra environment variables. */
+  env?: Record<string, string>;
   /** Extra CLI arguments. */
   extra?: string[];
   /** Label for output (default `broker`). */
@@ -315,19 +317,25 @@ export async function startCliBroker(options: CliBrokerOptions): Promise<CliBrok
     "broker",
     "--listen",
     options.listen ?? "127.0.0.1:0",
-    "--data",
-    options.data,
+    // --data and --storage exclude each other: extra --storage replaces --data.
+    ...(options.extra?.includes("--storage") ? [] : ["--data", options.data]),
     ...(options.identity === "" ? [] : ["--identity", options.identity ?? "e2e-broker"]),
     "--heartbeat-timeout",
     options.heartbeatTimeout ?? "30s",
     "--heartbeat-check",
     options.heartbeatCheck ?? "5s",
-    ...(options.token === undefined ? [] : ["--token", options.token]),
     ...(options.extra ?? []),
-  ], { name: options.name ?? "broker" });
+  ], {
+    name: options.name ?? "broker",
+    env: {
+      ...(options.token === undefined ? {} : { OSQUEUE_TOKEN: options.token }),
+      ...options.env,
+    },
+  });
   let url: string;
   try {
-    const match = await child.stderr.waitFor(/\[osqueue\] broker \S+ leader on (http:\/\/\S+)/);
+    // An info line: on stdout since the CLI has log levels.
+    const match = await child.stdout.waitFor(/\[osqueue\] broker \S+ leader on (http:\/\/\S+)/);
     url = match[1];
   } catch (error) {
     child.kill("SIGKILL");

@@ -19,14 +19,15 @@ const TOKEN = "browser-e2e-token";
  * Every flag the broker of this test is started with, in one place (e.g. the
  * origin the page is served from, when the broker checks WebSocket origins).
  */
-function brokerArgs(_pageOrigin: string): string[] {
-  return [];
+function brokerArgs(pageOrigin: string): string[] {
+  return ["--allow-origin", pageOrigin];
 }
 
 async function cliPush(url: string, type: string, payload: unknown): Promise<string> {
   const result = await runDeno([
     repoPath("cli/main.ts"),
     "push",
+    "--json",
     "--url",
     url,
     "--token",

@@ -76,12 +76,16 @@ Deno.test("cli permissions: broker, push, stats and inspect on a directory with 
   const stderr = new LineLog(broker.stderr);
   const stdout = new LineLog(broker.stdout);
   try {
-    const [, url] = await stderr.waitFor(/leader on (http:\/\/\S+)/);
+    const [, url] = await stdout.waitFor(/leader on (http:\/\/\S+)/);
     const env = { OSQUEUE_URL: url, OSQUEUE_TOKEN: "t0ken" };
-    const push = await runCli(PERMISSIONS.client, ["push", "--type", "t", "--payload", "[1]"], env);
+    const push = await runCli(
+      PERMISSIONS.client,
+      ["push", "--json", "--type", "t", "--payload", "[1]"],
+      env,
+    );
     assert.equal(push.code, 0, push.stderr);
     const { id } = JSON.parse(push.stdout) as { id: string };
-    const stats = await runCli(PERMISSIONS.client, ["stats"], env);
+    const stats = await runCli(PERMISSIONS.client, ["stats", "--json"], env);
     assert.equal(stats.code, 0, stats.stderr);
     assert.equal((JSON.parse(stats.stdout) as { ready: number }).ready, 1);
     const inspect = await runCli(PERMISSIONS.inspectDirectory(dir.path), [
@@ -154,7 +158,7 @@ Deno.test({
   const stderr = new LineLog(broker.stderr);
   const stdout = new LineLog(broker.stdout);
   try {
-    const [, url] = await stderr.waitFor(/leader on (http:\/\/\S+)/);
+    const [, url] = await stdout.waitFor(/leader on (http:\/\/\S+)/);
     const push = await runCli(PERMISSIONS.client, ["push", "--type", "t"], { OSQUEUE_URL: url });
     assert.equal(push.code, 0, push.stderr);
   } finally {

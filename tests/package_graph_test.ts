@@ -38,12 +38,15 @@ async function moduleGraph(entry: string): Promise<string[]> {
 
 const isAwsSdk = (specifier: string) => /^npm:\/@(aws-sdk|smithy)\//.test(specifier);
 
-Deno.test("package: only the ./s3 entry point loads the AWS SDK", async () => {
+Deno.test("package: only the ./s3 and ./deploy entry points load the AWS SDK", async () => {
   for (const [name, path] of ENTRY_POINTS) {
     const graph = await moduleGraph(path);
     const aws = graph.filter(isAwsSdk);
-    if (name === "./s3") {
-      assert.ok(aws.length > 0, "./s3 should load @aws-sdk/client-s3 (is the check still valid?)");
+    if (name === "./s3" || name === "./deploy") {
+      assert.ok(
+        aws.length > 0,
+        `${name} should load @aws-sdk/client-s3 (is the check still valid?)`,
+      );
     } else {
       assert.deepEqual(aws, [], `${name} (${path}) loads the AWS SDK`);
     }

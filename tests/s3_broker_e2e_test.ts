@@ -135,10 +135,11 @@ Deno.test({
       "report",
       "--payload",
       '{"month":"2026-11"}',
+      "--json",
     ]);
     assert.equal(pushed.code, 0, pushed.stderr);
     const { id } = JSON.parse(pushed.stdout) as { id: string };
-    const stats = await runDeno([repoPath("cli/main.ts"), "stats", "--url", broker.url]);
+    const stats = await runDeno([repoPath("cli/main.ts"), "stats", "--url", broker.url, "--json"]);
     assert.equal(JSON.parse(stats.stdout).ready, 1);
     broker.child.kill("SIGTERM");
     assert.equal((await broker.child.status).code, 0);

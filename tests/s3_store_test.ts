@@ -211,6 +211,10 @@ s3Test("the store prefix scopes keys, and list pages through continuation tokens
     assert.deepEqual(await store.list("q/"), ["q/a", "q/b", "q/c", "q/d", "q/e"]);
     assert.deepEqual(await store.list(""), [...keys].sort());
     assert.deepEqual(await root.list(`${base}/inner/r`), [`${base}/inner/r/x`]);
+    // List windows: startAfter is relative to the store prefix; limit stops the 2-key pages early.
+    assert.deepEqual(await store.list("q/", { startAfter: "q/b", limit: 2 }), ["q/c", "q/d"]);
+    assert.deepEqual(await store.list("", { startAfter: "q/d" }), ["q/e", "r/x"]);
+    assert.deepEqual(await store.list("", { startAfter: "", limit: 1 }), ["q/a"]);
     assert.equal(decoder.decode((await root.get(`${base}/inner/q/a`))?.body), "q/a");
   } finally {
     await removeAll(root, `${base}/`);

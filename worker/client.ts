@@ -17,13 +17,24 @@
  * subscription reconnects in the background and re-subscribes with the credits
  * it still has. A `not_leader` reply carrying `data.leaderUrl` makes the client
  * switch to that URL and retry that request once (a `not_leader` request was
- * not applied, so the retry is safe).
+ * not applied, so the retry is safe); a `shutting_down` reply (not applied
+ * either) makes it leave that broker and retry once on the next URL.
+ *
+ * **Liveness.** Give every broker: `connectClient({urls: [a, b]})`. A `ping`
+ * keepalive (`keepaliveMs`, `keepaliveTimeoutMs`) drops a connection whose
+ * broker stopped answering (frozen, black-holed) at once, failing its waiting
+ * requests with `disconnected`; connecting is bounded by `connectTimeoutMs`;
+ * on either the client moves on to the next URL, and does not follow hints
+ * back to a broker that stopped answering until a connection succeeds.
  *
  * @example Push a job and read it back
  * ```ts ignore
  * import { connectClient } from "@osqueue/osqueue/worker";
  *
- * const client = connectClient({ url: "http://localhost:8080", token: "secret" });
+ * const client = connectClient({
+ *   urls: ["http://broker-a:8080", "http://broker-b:8080"],
+ *   token: "secret",
+ * });
  * const { jobs } = await client.push({ type: "email:send", payload: { to: "a@b.c" } });
  * const { job } = await client.get(jobs[0].id);
  * console.log(job.state);
@@ -39,6 +50,7 @@ import {
   LeaseLostError,
   NotLeaderError,
   OsqueueError,
+  ShuttingDownError,
   TimeoutError,
   UnavailableError,
   type WireError,
@@ -85,16 +97,42 @@ export interface ReconnectOptions {
 /** A `WebSocket` constructor (the global one by default). */
 export type WebSocketConstructor = new (url: string) => WebSocket;
 
-/** Options of {@linkcode OsqueueClient}. */
+/** Options of {@linkcode OsqueueClient}: give `url` or `urls` (or both). */
 export interface ClientOptions {
   /** Base URL of a broker, `http(s)://` or `ws(s)://`; the client connects to `${url}/ws`. */
-  url: string;
+  url?: string;
+  /**
+   * Base URLs of every broker of the queue (leader and standbys). The client
+   * starts with the first (after `url`, when both are given) and, when a
+   * broker cannot be reached or stops answering, tries the next in turn.
+   */
+  urls?: string[];
   /** Bearer token sent in `hello`. */
   token?: string;
   /** Free-form name sent in `hello`, shown in broker logs. */
   clientId?: string;
   /** How long a request may wait for its reply (and for a connection), ms (default 30 000). */
   requestTimeoutMs?: number;
+  /**
+   * How long opening a WebSocket and its `hello` may take before the client
+   * gives up on that broker and tries the next URL, ms (default
+   * {@linkcode DEFAULT_CONNECT_TIMEOUT_MS}, at most `requestTimeoutMs`).
+   */
+  connectTimeoutMs?: number;
+  /**
+   * Keepalive: when nothing has arrived on the connection for this long, the
+   * client sends a `ping` request, ms (default {@linkcode DEFAULT_KEEPALIVE_MS};
+   * 0 turns keepalive off). Browsers cannot send WebSocket ping frames, so
+   * this is an application-level ping.
+   */
+  keepaliveMs?: number;
+  /**
+   * A `ping` not answered within this long — or any request timing out while
+   * nothing has arrived for this long — drops the connection: requests waiting
+   * on it fail with `disconnected` and the client reconnects, trying the next
+   * URL, ms (default {@linkcode DEFAULT_KEEPALIVE_TIMEOUT_MS}).
+   */
+  keepaliveTimeoutMs?: number;
   /** Reconnect backoff. */
   reconnect?: ReconnectOptions;
   /** Most `leaderUrl` hops followed while connecting (default 3). */
@@ -134,8 +172,20 @@ export interface ClaimOptions {
 
 /** Options of {@linkcode OsqueueClient.startHeartbeat}. */
 export interface HeartbeatLoopOptions {
-  /** Time between heartbeats, ms. */
-  intervalMs: number;
+  /**
+   * Time between heartbeats, ms. When absent, a third of the time the lease
+   * has left by the broker's `leaseExpiresAt` — the first from
+   * {@linkcode HeartbeatLoopOptions.leaseExpiresAt}, then from each heartbeat
+   * reply — so the loop follows the lease the broker actually granted
+   * (at least {@linkcode MIN_HEARTBEAT_INTERVAL_MS}; assumes clocks roughly in sync).
+   */
+  intervalMs?: number;
+  /**
+   * When the lease runs out, epoch ms (`leaseExpiresAt` of the claimed job).
+   * Needed when `intervalMs` is absent; with no `leaseMs`, the lease counts as
+   * lost once this passes without a successful heartbeat.
+   */
+  leaseExpiresAt?: number;
   /** Lease duration each heartbeat asks for, ms (the broker's default when absent). */
   leaseMs?: number;
   /**
@@ -172,12 +222,29 @@ interface Deadline {
   clear(): void;
 }
 
+/** Shortest time between heartbeats when the interval follows the granted lease, ms. */
+export const MIN_HEARTBEAT_INTERVAL_MS = 100;
+
 const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+
+/** Default {@linkcode ClientOptions.connectTimeoutMs}, ms. */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
+
+/** Default {@linkcode ClientOptions.keepaliveMs}, ms. */
+export const DEFAULT_KEEPALIVE_MS = 2_000;
+
+/** Default {@linkcode ClientOptions.keepaliveTimeoutMs}, ms. */
+export const DEFAULT_KEEPALIVE_TIMEOUT_MS = 3_000;
 const DEFAULT_MIN_DELAY_MS = 100;
 const DEFAULT_MAX_DELAY_MS = 5_000;
 const CLOSE_WAIT_MS = 1_000;
+/** Longest wait before asking a standby again while the leader it names does not answer, ms. */
+const STANDBY_RETRY_MS = 500;
 
 const closedError = () => new OsqueueError("disconnected", "client closed");
+
+/** Close code the client reports for a connection it gave up on (never sent on the wire). */
+const CLOSE_ABANDONED = 4999;
 
 function toOsqueueError(error: unknown): OsqueueError {
   if (error instanceof OsqueueError) return error;
@@ -217,16 +284,26 @@ export function websocketUrl(baseUrl: string): string {
 class Connection {
   readonly pending = new Map<number, Pending>();
   closed = false;
+  /** When a frame last arrived (client clock). */
+  lastReceived: number;
+  /** The keepalive timer, while one is scheduled. */
+  keepalive?: unknown;
   #retiring = false;
   readonly #closedPromise: Promise<void>;
+  #resolveClosed!: () => void;
+  readonly #onClose: (conn: Connection, code: number, reason: string) => void;
 
   constructor(
     readonly ws: WebSocket,
     readonly url: string,
+    readonly clock: () => number,
     onNotification: (conn: Connection, method: string, params: unknown) => void,
-    onClose: (conn: Connection, event: CloseEvent) => void,
+    onClose: (conn: Connection, code: number, reason: string) => void,
   ) {
+    this.lastReceived = clock();
+    this.#onClose = onClose;
     ws.addEventListener("message", (event) => {
+      this.lastReceived = clock();
       // Nothing a broker (or whatever answers on this URL) sends may crash the
       // client: a frame that cannot be handled is dropped.
       try {
@@ -235,22 +312,40 @@ class Connection {
         // dropped
       }
     });
-    this.#closedPromise = new Promise((resolve) => {
-      ws.addEventListener("close", (event) => {
-        this.closed = true;
-        for (const [id, pending] of this.pending) {
-          this.pending.delete(id);
-          pending.reject(
-            new OsqueueError(
-              "disconnected",
-              `connection to ${url} lost before ${pending.method} was answered`,
-            ),
-          );
-        }
-        onClose(this, event);
-        resolve();
-      });
-    });
+    this.#closedPromise = new Promise((resolve) => (this.#resolveClosed = resolve));
+    ws.addEventListener("close", (event) => this.#finish(event.code, event.reason ?? ""));
+  }
+
+  /** Marks the connection closed (once): fails waiting requests, reports the close. */
+  #finish(code: number, reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const [id, pending] of this.pending) {
+      this.pending.delete(id);
+      pending.reject(
+        new OsqueueError(
+          "disconnected",
+          `connection to ${this.url} lost before ${pending.method} was answered` +
+            (code === CLOSE_ABANDONED ? ` (${reason})` : ""),
+        ),
+      );
+    }
+    this.#onClose(this, code, reason);
+    this.#resolveClosed();
+  }
+
+  /**
+   * Gives the connection up at once, without waiting for a closing handshake
+   * a frozen peer would never answer: waiting requests fail with
+   * `disconnected` now, and the socket is closed in the background.
+   */
+  abandon(reason: string): void {
+    try {
+      this.ws.close(1000, "client gave up on this connection");
+    } catch {
+      // already closing
+    }
+    this.#finish(CLOSE_ABANDONED, reason);
   }
 
   /** Sends a request; its promise settles with the reply. */
@@ -336,9 +431,25 @@ class Connection {
  */
 export class OsqueueClient {
   #baseUrl: string;
+  /** Every URL the client was given, tried in turn. */
+  readonly #urls: string[];
+  /** Index in `#urls` of the URL tried last. */
+  #urlIndex = 0;
+  /**
+   * WebSocket URLs that stopped answering, with when: for `#suspectMs` after
+   * that (or until a good connection) hints to them are not followed and the
+   * other URLs are tried first.
+   */
+  readonly #suspects = new Map<string, number>();
+  readonly #suspectMs: number;
+  /** Failed connection attempts since the client last backed off. */
+  #roundFailures = 0;
   readonly #token?: string;
   readonly #clientId?: string;
   readonly #requestTimeoutMs: number;
+  readonly #connectTimeoutMs: number;
+  readonly #keepaliveMs: number;
+  readonly #keepaliveTimeoutMs: number;
   readonly #minDelayMs: number;
   readonly #maxDelayMs: number;
   readonly #random: () => number;
@@ -359,16 +470,43 @@ export class OsqueueClient {
   #sleep?: { handle: unknown; resolve: () => void };
   #subscription?: Subscription;
   #credits = 0;
+  /** Credits granted since the last `credit` frame, sent together at the end of this turn. */
+  #unsentCredits = 0;
+  #creditFlush: Promise<void> | undefined;
   readonly #heartbeats = new Set<() => void>();
   readonly #connections = new Set<Connection>();
 
   /** Creates a client; it connects on the first request. */
   constructor(options: ClientOptions) {
-    websocketUrl(options.url); // validate early
-    this.#baseUrl = options.url;
+    const urls = [...(options.url === undefined ? [] : [options.url]), ...(options.urls ?? [])];
+    if (urls.length === 0) throw new InvalidError("a client needs a broker url (or urls)");
+    for (const url of urls) websocketUrl(url); // validate early
+    this.#urls = urls.filter((url, i) =>
+      urls.findIndex((other) => websocketUrl(other) === websocketUrl(url)) === i
+    );
+    this.#baseUrl = this.#urls[0];
     this.#token = options.token;
     this.#clientId = options.clientId;
     this.#requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    this.#connectTimeoutMs = Math.min(
+      options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+      this.#requestTimeoutMs,
+    );
+    this.#keepaliveMs = options.keepaliveMs ?? DEFAULT_KEEPALIVE_MS;
+    this.#keepaliveTimeoutMs = options.keepaliveTimeoutMs ?? DEFAULT_KEEPALIVE_TIMEOUT_MS;
+    this.#suspectMs = this.#connectTimeoutMs + this.#keepaliveMs + this.#keepaliveTimeoutMs;
+    for (
+      const [name, value] of [
+        ["requestTimeoutMs", this.#requestTimeoutMs],
+        ["connectTimeoutMs", this.#connectTimeoutMs],
+        ["keepaliveMs", this.#keepaliveMs],
+        ["keepaliveTimeoutMs", this.#keepaliveTimeoutMs],
+      ] as const
+    ) {
+      if (!(value >= 0) || !Number.isFinite(value)) {
+        throw new InvalidError(`${name} must be a finite number ≥ 0, got ${value}`);
+      }
+    }
     this.#minDelayMs = options.reconnect?.minDelayMs ?? DEFAULT_MIN_DELAY_MS;
     this.#maxDelayMs = Math.max(
       this.#minDelayMs,
@@ -426,13 +564,23 @@ export class OsqueueClient {
   }
 
   /**
-   * Heartbeats a lease every `intervalMs` until the returned function is
-   * called. On `lease_lost`/`job_not_found` (or when no heartbeat succeeded
-   * for `leaseMs`) it calls `onLost` once and stops; other failures go to
-   * `onError` and the loop keeps trying.
+   * Heartbeats a lease every `intervalMs` (or, without it, at a third of the
+   * time the granted lease has left) until the returned function is called.
+   * On `lease_lost`/`job_not_found` (or when no heartbeat succeeded for
+   * `leaseMs`, or without `leaseMs` before the known `leaseExpiresAt`) it
+   * calls `onLost` once and stops; other failures go to `onError` and the
+   * loop keeps trying.
    */
   startHeartbeat(jobId: string, leaseToken: string, options: HeartbeatLoopOptions): () => void {
-    const { intervalMs, leaseMs, onLost, onError } = options;
+    const { leaseMs, onLost, onError } = options;
+    if (options.intervalMs === undefined && options.leaseExpiresAt === undefined) {
+      throw new InvalidError("startHeartbeat needs intervalMs or leaseExpiresAt");
+    }
+    let expiresAt = options.leaseExpiresAt;
+    const nextInterval = (): number =>
+      options.intervalMs ??
+        Math.max(MIN_HEARTBEAT_INTERVAL_MS, Math.floor((expiresAt! - this.#clock()) / 3));
+    let intervalMs = nextInterval();
     let stopped = false;
     let handle: unknown;
     let lastOk = this.#clock();
@@ -452,10 +600,11 @@ export class OsqueueClient {
       if (stopped) return;
       const params = leaseMs === undefined ? { jobId, leaseToken } : { jobId, leaseToken, leaseMs };
       try {
-        await this.#call("heartbeat", params, {
+        const reply = await this.#call("heartbeat", params, {
           timeoutMs: Math.min(this.#requestTimeoutMs, Math.max(intervalMs, 1)),
-        });
+        }) as { leaseExpiresAt?: unknown } | null;
         lastOk = this.#clock();
+        if (typeof reply?.leaseExpiresAt === "number") expiresAt = reply.leaseExpiresAt;
       } catch (caught) {
         if (stopped) return;
         const error = toOsqueueError(caught);
@@ -471,8 +620,14 @@ export class OsqueueClient {
             ),
           );
         }
+        if (leaseMs === undefined && expiresAt !== undefined && this.#clock() >= expiresAt) {
+          return lost(
+            new LeaseLostError(`lease of job ${jobId} ran out at ${expiresAt}`, { cause: error }),
+          );
+        }
         onError?.(error);
       }
+      intervalMs = nextInterval();
       if (!stopped) handle = this.#timers.setTimeout(tick, intervalMs);
     };
     if (this.#closed) {
@@ -563,17 +718,32 @@ export class OsqueueClient {
   }
 
   /**
-   * Grants `credits` more deliveries (one per finished job). When not
+   * Grants `credits` more deliveries (one per finished job). Credits granted
+   * in the same turn of the event loop travel in one `credit` frame (a worker
+   * finishing a delivered batch returns its credits at once). When not
    * connected the credits are kept and sent with the next re-subscribe.
    */
-  async credit(credits: number): Promise<void> {
-    if (credits <= 0) return;
+  credit(credits: number): Promise<void> {
+    if (credits <= 0) return Promise.resolve();
     this.#credits += credits;
+    this.#unsentCredits += credits;
+    this.#creditFlush ??= new Promise<void>((resolve, reject) => {
+      this.#timers.setTimeout(() => {
+        const batch = this.#unsentCredits;
+        this.#unsentCredits = 0;
+        this.#creditFlush = undefined;
+        this.#sendCredits(batch).then(resolve, reject);
+      }, 0);
+    });
+    return this.#creditFlush;
+  }
+
+  async #sendCredits(credits: number): Promise<void> {
     const subscription = this.#subscription;
     const conn = this.#current;
     if (
-      subscription === undefined || !subscription.active || conn === undefined || conn.closed ||
-      subscription.conn !== conn
+      credits <= 0 || subscription === undefined || !subscription.active || conn === undefined ||
+      conn.closed || subscription.conn !== conn
     ) return;
     try {
       await this.#callOn(conn, "credit", { credits }, this.#requestTimeoutMs);
@@ -628,6 +798,7 @@ export class OsqueueClient {
       // still connecting
     }
     const connecting = this.#connecting;
+    for (const conn of this.#connections) this.#stopKeepalive(conn);
     await Promise.all([...this.#connections].map((conn) => conn.close(this.#timers)));
     this.#current = undefined;
     await connecting?.catch(() => {});
@@ -667,6 +838,9 @@ export class OsqueueClient {
     const id = this.#nextId++;
     try {
       return await Promise.race([conn.call(id, method, params), deadline.promise]);
+    } catch (error) {
+      if (error instanceof TimeoutError) this.#checkAlive(conn, `${method} timed out`);
+      throw error;
     } finally {
       deadline.clear();
       conn.forget(id);
@@ -675,7 +849,9 @@ export class OsqueueClient {
 
   /**
    * Sends one request, connecting first if needed, within one deadline; on a
-   * `not_leader` reply with a new leader URL, reconnects there and retries once.
+   * `not_leader` reply with a new leader URL, reconnects there and retries
+   * once; on a `shutting_down` reply (the broker is stopping and did not apply
+   * the request) leaves that connection and retries once on the next broker.
    */
   async #call(
     method: string,
@@ -687,6 +863,7 @@ export class OsqueueClient {
     const timeoutMs = (options.timeoutMs ?? this.#requestTimeoutMs) + (options.extraTimeoutMs ?? 0);
     const deadline = this.#deadline(timeoutMs, method);
     let redirected = false;
+    let movedOn = false;
     try {
       for (;;) {
         this.#waiting++;
@@ -703,11 +880,17 @@ export class OsqueueClient {
           return await Promise.race([reply, deadline.promise]);
         } catch (error) {
           conn.forget(id);
+          if (error instanceof TimeoutError) this.#checkAlive(conn, `${method} timed out`);
           if (
             !redirected && error instanceof NotLeaderError && error.leaderUrl !== undefined &&
             this.#switchTo(error.leaderUrl)
           ) {
             redirected = true;
+            continue;
+          }
+          if (!movedOn && error instanceof ShuttingDownError) {
+            movedOn = true;
+            this.#leave(conn);
             continue;
           }
           throw error;
@@ -718,6 +901,14 @@ export class OsqueueClient {
     }
   }
 
+  /** Stops using `conn` (its broker is stopping): new requests go to the next URL. */
+  #leave(conn: Connection): void {
+    if (this.#current !== conn) return;
+    this.#current = undefined;
+    if (this.#urls.length > 1 && websocketUrl(this.#baseUrl) === conn.url) this.#advance();
+    conn.retire();
+  }
+
   /** Points the client at another broker; false when it is the current one. */
   #switchTo(leaderUrl: string): boolean {
     let target: string;
@@ -726,8 +917,8 @@ export class OsqueueClient {
     } catch {
       return false;
     }
-    if (target === websocketUrl(this.#baseUrl)) return false;
-    this.#baseUrl = leaderUrl;
+    if (target === websocketUrl(this.#baseUrl) || this.#isSuspect(target)) return false;
+    this.#point(leaderUrl);
     const old = this.#current;
     this.#current = undefined;
     old?.retire();
@@ -776,39 +967,63 @@ export class OsqueueClient {
   async #connectLoop(delayFirst: boolean): Promise<Connection> {
     let hops = 0;
     let delay = delayFirst;
+    let short = false;
     for (;;) {
-      if (delay) await this.#pause(this.#backoffDelay(this.#failures));
+      if (delay) {
+        const backoff = this.#backoffDelay(this.#failures);
+        await this.#pause(short ? Math.min(backoff, STANDBY_RETRY_MS) : backoff);
+      }
       if (this.#closed) throw closedError();
-      delay = true;
+      delay = false;
+      const target = websocketUrl(this.#baseUrl);
+      let reached = false;
+      let standby = false;
       try {
-        const conn = await this.#open(websocketUrl(this.#baseUrl));
+        const conn = await this.#open(target);
         let hello: HelloResult;
         try {
           const params: HelloParams = { protocol: PROTOCOL_VERSION };
           if (this.#token !== undefined) params.token = this.#token;
           if (this.#clientId !== undefined) params.clientId = this.#clientId;
-          hello = await this.#callOn(conn, "hello", params, this.#requestTimeoutMs) as HelloResult;
+          hello = await this.#callOn(conn, "hello", params, this.#connectTimeoutMs) as HelloResult;
         } catch (error) {
-          await conn.close(this.#timers);
+          // Do not wait for a closing handshake a frozen broker would never answer.
+          conn.abandon("hello failed");
+          reached = error instanceof OsqueueError && error.code !== "timeout" &&
+            error.code !== "disconnected";
           throw error;
         }
+        reached = true;
         if (this.#closed) {
           await conn.close(this.#timers);
           throw closedError();
         }
         if (
           hello?.leader === false && typeof hello.leaderUrl === "string" &&
-          hops < this.#maxRedirects && this.#differs(hello.leaderUrl)
+          this.#differs(hello.leaderUrl)
         ) {
-          hops++;
-          this.#baseUrl = hello.leaderUrl;
-          await conn.close(this.#timers);
-          delay = false;
-          continue;
+          if (this.#isSuspect(hello.leaderUrl)) {
+            // A standby naming the leader that just stopped answering: ask
+            // again soon (it takes over after its takeover timeout).
+            standby = true;
+            await conn.close(this.#timers);
+            throw new UnavailableError(
+              `${target} is not the leader, and the leader it names (${hello.leaderUrl}) does not answer`,
+            );
+          }
+          if (hops < this.#maxRedirects) {
+            hops++;
+            this.#point(hello.leaderUrl);
+            await conn.close(this.#timers);
+            continue;
+          }
         }
         this.#current = conn;
         this.#failures = 0;
+        this.#roundFailures = 0;
         this.#lastConnectError = undefined;
+        if (hello?.leader !== false) this.#suspects.clear();
+        this.#startKeepalive(conn);
         this.#resubscribe(conn);
         return conn;
       } catch (caught) {
@@ -816,19 +1031,124 @@ export class OsqueueClient {
         const error = toOsqueueError(caught);
         if (
           error instanceof NotLeaderError && error.leaderUrl !== undefined &&
-          hops < this.#maxRedirects && this.#differs(error.leaderUrl)
+          hops < this.#maxRedirects && this.#differs(error.leaderUrl) &&
+          !this.#isSuspect(error.leaderUrl)
         ) {
           hops++;
-          this.#baseUrl = error.leaderUrl;
-          delay = false;
+          this.#point(error.leaderUrl);
           continue;
         }
-        this.#failures++;
         this.#lastConnectError = error;
         if (this.#waiting > 0 && !error.retryable) throw error;
         if (!this.#hasDemand()) throw error;
         if (this.#waiting === 0) this.#onError?.(error);
+        // A broker that cannot be reached is not followed to by hints until a
+        // good connection; the next URL is tried at once, and the client backs
+        // off only once every URL failed in a row.
+        if (!reached) this.#suspects.set(target, this.#clock());
+        this.#advance();
+        this.#roundFailures++;
+        if (this.#roundFailures >= this.#urls.length) {
+          this.#roundFailures = 0;
+          this.#failures++;
+          delay = true;
+          short = standby;
+        }
       }
+    }
+  }
+
+  /** Points the client at `url`, remembering its place in the URL list when it is there. */
+  #point(url: string): void {
+    this.#baseUrl = url;
+    const target = websocketUrl(url);
+    const index = this.#urls.findIndex((candidate) => websocketUrl(candidate) === target);
+    if (index >= 0) this.#urlIndex = index;
+  }
+
+  /** Moves on to the next URL of the list that has not just stopped answering (if any). */
+  #advance(): void {
+    const count = this.#urls.length;
+    let next = (this.#urlIndex + 1) % count;
+    for (let step = 1; step <= count; step++) {
+      const candidate = (this.#urlIndex + step) % count;
+      if (!this.#isSuspect(this.#urls[candidate])) {
+        next = candidate;
+        break;
+      }
+    }
+    this.#urlIndex = next;
+    this.#baseUrl = this.#urls[next];
+  }
+
+  #isSuspect(url: string): boolean {
+    let target: string;
+    try {
+      target = websocketUrl(url);
+    } catch {
+      return false;
+    }
+    const since = this.#suspects.get(target);
+    if (since === undefined) return false;
+    if (this.#clock() - since < this.#suspectMs) return true;
+    this.#suspects.delete(target);
+    return false;
+  }
+
+  /** Pings `conn` whenever nothing arrived on it for `keepaliveMs`; drops it when a ping goes unanswered. */
+  #startKeepalive(conn: Connection): void {
+    if (this.#keepaliveMs <= 0) return;
+    const schedule = (ms: number) => {
+      if (conn.closed || this.#closed) return;
+      conn.keepalive = this.#timers.setTimeout(tick, Math.max(1, ms));
+    };
+    const tick = () => {
+      conn.keepalive = undefined;
+      if (conn.closed || this.#closed) return;
+      const idle = this.#clock() - conn.lastReceived;
+      if (idle < this.#keepaliveMs) return schedule(this.#keepaliveMs - idle);
+      this.#callOn(conn, "ping", undefined, this.#keepaliveTimeoutMs).then(
+        () => schedule(this.#keepaliveMs),
+        (error) => {
+          if (error instanceof TimeoutError) {
+            this.#drop(conn, `no reply to ping within ${this.#keepaliveTimeoutMs} ms`);
+          } else {
+            // Any reply (e.g. method_not_found from an older broker) shows it is alive.
+            schedule(this.#keepaliveMs);
+          }
+        },
+      );
+    };
+    schedule(this.#keepaliveMs);
+  }
+
+  #stopKeepalive(conn: Connection): void {
+    if (conn.keepalive === undefined) return;
+    this.#timers.clearTimeout(conn.keepalive);
+    conn.keepalive = undefined;
+  }
+
+  /** After a request on `conn` timed out: drops `conn` when nothing arrived on it for `keepaliveTimeoutMs`. */
+  #checkAlive(conn: Connection, what: string): void {
+    const silent = this.#clock() - conn.lastReceived;
+    if (!conn.closed && silent >= this.#keepaliveTimeoutMs) {
+      this.#drop(conn, `${what}, and nothing arrived for ${silent} ms`);
+    }
+  }
+
+  /**
+   * Gives up on a connection that stopped answering: its waiting requests
+   * fail with `disconnected`, its broker is not followed to by hints until a
+   * good connection, and the client moves on to the next URL (a subscription
+   * reconnects in the background).
+   */
+  #drop(conn: Connection, reason: string): void {
+    if (conn.closed) return;
+    this.#suspects.set(conn.url, this.#clock());
+    if (this.#current === conn && websocketUrl(this.#baseUrl) === conn.url) this.#advance();
+    conn.abandon(reason);
+    if (!this.#closed) {
+      this.#onError?.(new UnavailableError(`gave up on the connection to ${conn.url}: ${reason}`));
     }
   }
 
@@ -862,8 +1182,9 @@ export class OsqueueClient {
         const conn = new Connection(
           ws,
           url,
+          this.#clock,
           (c, method, params) => this.#onNotification(c, method, params),
-          (c, event) => this.#onClose(c, event),
+          (c, _code, reason) => this.#onClose(c, reason),
         );
         this.#connections.add(conn);
         resolve(conn);
@@ -880,7 +1201,7 @@ export class OsqueueClient {
           // not open yet
         }
         reject(new UnavailableError(`connecting to ${url} timed out`));
-      }, this.#requestTimeoutMs);
+      }, this.#connectTimeoutMs);
       ws.addEventListener("open", onOpen);
       ws.addEventListener("close", onFail);
       // "error" is always followed by "close"; listen so runtimes do not report it unhandled.
@@ -922,19 +1243,26 @@ export class OsqueueClient {
     }
   }
 
-  #onClose(conn: Connection, event: CloseEvent): void {
+  #onClose(conn: Connection, reason: string): void {
+    this.#stopKeepalive(conn);
     this.#connections.delete(conn);
-    if (this.#current !== conn) return;
-    this.#current = undefined;
-    // A broker that loses leadership closes with reason `not_leader <leaderUrl>`.
-    const match = /^not_leader (\S+)$/.exec(event.reason ?? "");
-    if (match !== null && !this.#closed) this.#switchTo(match[1]);
+    if (this.#current !== conn) {
+      // A retired connection that still carried the subscription: move it.
+      if (this.#subscription?.conn !== conn) return;
+    } else {
+      this.#current = undefined;
+      // A broker that loses leadership closes with reason `not_leader <leaderUrl>`.
+      const match = /^not_leader (\S+)$/.exec(reason);
+      if (match !== null && !this.#closed) this.#switchTo(match[1]);
+    }
     if (this.#closed || this.#subscription?.active !== true) return;
     this.#reconnectInBackground();
   }
 
   #reconnectInBackground(): void {
     if (this.#connecting !== undefined || this.#closed) return;
+    const current = this.#current;
+    if (current !== undefined && !current.closed) return this.#resubscribe(current);
     const connecting = this.#connectLoop(true).finally(() => {
       if (this.#connecting === connecting) this.#connecting = undefined;
     });

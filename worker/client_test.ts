@@ -426,3 +426,41 @@ Deno.test("close fails pending requests with disconnected and refuses new ones",
     await assert.rejects(client.stats(), { code: "disconnected" });
   });
 });
+
+Deno.test("startHeartbeat without intervalMs paces itself by the leaseExpiresAt the broker grants", async () => {
+  const now = 1_000_000;
+  const delays: number[] = [];
+  let beats = 0;
+  await withStub((request) => {
+    if (request.method !== "heartbeat") return undefined;
+    beats++;
+    // The broker grants 1.5 s from now on every heartbeat.
+    return { result: { leaseExpiresAt: now + 1500 } };
+  }, async (server) => {
+    const client = new OsqueueClient({
+      url: server.url,
+      clock: () => now,
+      timers: {
+        setTimeout: (fn, ms) => {
+          delays.push(ms);
+          return setTimeout(fn, ms);
+        },
+        clearTimeout: (handle) => clearTimeout(handle as number),
+      },
+    });
+    try {
+      const cancel = client.startHeartbeat("j", "tok", {
+        leaseExpiresAt: now + 900,
+        onLost: () => {},
+      });
+      assert.equal(delays[0], 300, "first interval: a third of the 900 ms left");
+      await waitUntil(() => beats >= 2, "two heartbeats");
+      cancel();
+      assert.ok(delays.includes(500), "then a third of the 1500 ms granted");
+      const sent = server.requests.filter((r) => r.method === "heartbeat");
+      assert.deepEqual(sent[0].params, { jobId: "j", leaseToken: "tok" }, "no leaseMs asked");
+    } finally {
+      await client.close();
+    }
+  });
+});

@@ -159,9 +159,16 @@ export interface WorkerOptions<S extends JobSchemas = UntypedSchemas> extends Wo
   handlers: HandlersFor<S>;
   /** Most handlers running at once (default 1). */
   concurrency?: number;
-  /** Lease duration asked for at delivery and by each heartbeat, ms (default 30 000). */
+  /**
+   * Lease duration asked for at delivery and by each heartbeat, ms. Leave it
+   * out to take the broker's (`--heartbeat-timeout`, 30 s by default): the
+   * broker's lease wins unless this is set.
+   */
   leaseMs?: number;
-  /** Time between heartbeats, ms (default `leaseMs / 3`). */
+  /**
+   * Time between heartbeats, ms (default `leaseMs / 3` when `leaseMs` is set,
+   * else a third of the lease the broker granted, from its `leaseExpiresAt`).
+   */
   heartbeatIntervalMs?: number;
   /** Default deadline of {@linkcode Worker.stop}, ms (default 30 000). */
   shutdownTimeoutMs?: number;
@@ -224,8 +231,8 @@ export class Worker<S extends JobSchemas = UntypedSchemas> {
   readonly #registry?: JobRegistry<S>;
   readonly #handlers: Map<string, AnyHandler>;
   readonly #concurrency: number;
-  readonly #leaseMs: number;
-  readonly #heartbeatIntervalMs: number;
+  readonly #leaseMs?: number;
+  readonly #heartbeatIntervalMs?: number;
   readonly #shutdownTimeoutMs: number;
   readonly #hooks: WorkerHooks;
   readonly #log: WorkerLog;
@@ -254,9 +261,15 @@ export class Worker<S extends JobSchemas = UntypedSchemas> {
       throw new InvalidError(`concurrency must be a positive integer, got ${concurrency}`);
     }
     this.#concurrency = concurrency;
-    this.#leaseMs = options.leaseMs ?? 30_000;
+    for (const name of ["leaseMs", "heartbeatIntervalMs"] as const) {
+      const value = options[name];
+      if (value !== undefined && !(Number.isInteger(value) && value > 0)) {
+        throw new InvalidError(`${name} must be a positive integer, got ${value}`);
+      }
+    }
+    this.#leaseMs = options.leaseMs;
     this.#heartbeatIntervalMs = options.heartbeatIntervalMs ??
-      Math.max(1, Math.floor(this.#leaseMs / 3));
+      (options.leaseMs === undefined ? undefined : Math.max(1, Math.floor(options.leaseMs / 3)));
     this.#shutdownTimeoutMs = options.shutdownTimeoutMs ?? 30_000;
     this.#hooks = {};
     if (options.onJobStart) this.#hooks.onJobStart = options.onJobStart;
@@ -308,13 +321,14 @@ export class Worker<S extends JobSchemas = UntypedSchemas> {
     }
     this.#state = "starting";
     this.#actor.start();
+    const params: SubscribeParams = {
+      workerId: this.#workerId,
+      types: this.types,
+      credits: this.#concurrency,
+    };
+    if (this.#leaseMs !== undefined) params.leaseMs = this.#leaseMs;
     this.#starting = this.#client.subscribe(
-      {
-        workerId: this.#workerId,
-        types: this.types,
-        credits: this.#concurrency,
-        leaseMs: this.#leaseMs,
-      },
+      params,
       (jobs) => this.#post({ kind: "deliver", jobs }),
     ).then(
       () => {
@@ -479,13 +493,15 @@ export class Worker<S extends JobSchemas = UntypedSchemas> {
       log: (message, data) =>
         this.#log("info", message, { ...data, jobId: job.id, type: job.type }),
     };
-    const stopHeartbeat = this.#client.startHeartbeat(job.id, token, {
-      intervalMs: this.#heartbeatIntervalMs,
-      leaseMs: this.#leaseMs,
+    const heartbeat: HeartbeatLoopOptions = {
+      leaseExpiresAt: job.leaseExpiresAt,
       onLost: (error) => this.#post({ kind: "lost", token, error }),
       onError: (error) =>
         this.#log("warn", "heartbeat failed", { jobId: job.id, error: error.message }),
-    });
+    };
+    if (this.#heartbeatIntervalMs !== undefined) heartbeat.intervalMs = this.#heartbeatIntervalMs;
+    if (this.#leaseMs !== undefined) heartbeat.leaseMs = this.#leaseMs;
+    const stopHeartbeat = this.#client.startHeartbeat(job.id, token, heartbeat);
     this.#active.set(token, { job, controller, stopHeartbeat, lost: false });
     this.#hook("onJobStart", () => this.#hooks.onJobStart?.(job));
     (async () => await handler(context))().then(

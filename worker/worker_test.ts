@@ -508,3 +508,24 @@ Deno.test("worker errors in hooks are logged, not thrown", async () => {
   assert.ok(logged.includes("error:onJobStart hook threw"));
   await worker.stop();
 });
+
+Deno.test("Worker without leaseMs leaves the lease to the broker and heartbeats by the granted lease", async () => {
+  const client = new FakeClient();
+  const release = deferred();
+  const worker = new Worker({
+    client,
+    workerId: "w",
+    log: quiet,
+    handlers: { t: () => release.promise },
+  });
+  await worker.start();
+  assert.deepEqual(client.subscribed, { workerId: "w", types: ["t"], credits: 1 });
+  client.deliver({ ...job("1"), leaseExpiresAt: 123_456 });
+  await waitUntil(() => client.heartbeats.has("tok-1"), "heartbeat loop");
+  const { options } = client.heartbeats.get("tok-1")!;
+  assert.equal(options.leaseMs, undefined, "no lease length of the worker's own");
+  assert.equal(options.intervalMs, undefined, "the interval follows the granted lease");
+  assert.equal(options.leaseExpiresAt, 123_456);
+  release.resolve();
+  await worker.stop();
+});

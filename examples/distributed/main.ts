@@ -107,8 +107,10 @@ async function runBroker(args: string[]): Promise<void> {
   await shutdown.signal;
   shutdown.remove();
   console.log("[broker] shutting down...");
-  await server.shutdown();
+  // Stop taking requests and answer those in flight, resign, then close the sockets.
+  await server.drain();
   await broker.stop();
+  await server.shutdown();
   console.log("[broker] stopped");
 }
 

@@ -1,0 +1,125 @@
+/**
+ * The CLI's calls to a broker's REST API, with errors that say what to do:
+ * a URL without a scheme, a broker that cannot be reached (naming the URL and
+ * the cause), an HTTP error with the broker's code and message.
+ *
+ * @module
+ */
+import { InvalidError, OsqueueError } from "@osqueue/osqueue/worker";
+import { ARGV_TOKEN_WARNING, readTokenFile } from "./secrets.ts";
+
+/** `--token` on the command line is warned about once per process. */
+let warned = false;
+
+/** Default broker URL. */
+export const DEFAULT_URL = "http://127.0.0.1:8080";
+
+/** The `--url` / `--token-file` / `--token` flags of client commands. */
+export interface ConnectionFlags {
+  /** Broker URL (default env `OSQUEUE_URL`, then {@linkcode DEFAULT_URL}). */
+  url?: string;
+  /** Bearer token (default env `OSQUEUE_TOKEN`); visible in `ps`, prefer `token-file`. */
+  token?: string;
+  /** A file holding the bearer token (wins over `token`). */
+  "token-file"?: string;
+}
+
+/** An environment variable, or `undefined` when unset or when env access is not granted. */
+export function env(name: string): string | undefined {
+  try {
+    if (Deno.permissions.querySync({ name: "env", variable: name }).state !== "granted") {
+      return undefined;
+    }
+    return Deno.env.get(name);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The broker's base URL from `--url` or `OSQUEUE_URL`; throws `InvalidError` for a URL without `http(s)://`. */
+export function brokerUrl(flags: ConnectionFlags): URL {
+  const text = flags.url ?? env("OSQUEUE_URL") ?? DEFAULT_URL;
+  const source = flags.url !== undefined ? "--url" : "OSQUEUE_URL";
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) {
+    throw new InvalidError(
+      `${source}: "${text}" has no scheme; write it like http://${text.replace(/^\/+/, "")}`,
+    );
+  }
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new InvalidError(`${source}: "${text}" is not a valid URL`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new InvalidError(`${source}: "${text}" must start with http:// or https://`);
+  }
+  return url;
+}
+
+/**
+ * Calls the broker: `method path` with an optional JSON body; resolves with
+ * the JSON reply. Throws an `OsqueueError` carrying the broker's error code,
+ * or `unavailable` naming the URL and the cause when the broker cannot be reached.
+ */
+export async function restCall(
+  flags: ConnectionFlags,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<unknown> {
+  const url = new URL(path, brokerUrl(flags));
+  if (flags["token-file"] === undefined && flags.token !== undefined && !warned) {
+    warned = true;
+    console.error(`osqueue: ${ARGV_TOKEN_WARNING}`);
+  }
+  const token = flags["token-file"] !== undefined
+    ? await readTokenFile(flags["token-file"])
+    : flags.token ?? env("OSQUEUE_TOKEN");
+  const headers: Record<string, string> = { "content-type": "application/json" };
+  if (token) headers.authorization = `Bearer ${token}`;
+  let response: Response;
+  try {
+    response = await fetch(url, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch (error) {
+    throw new OsqueueError(
+      "unavailable",
+      `cannot reach the broker at ${url.origin} (${method} ${url.pathname}): ${
+        describeCause(error)
+      }`,
+      { cause: error },
+    );
+  }
+  const json = await response.json().catch(() => ({}));
+  if (!response.ok) {
+    const error = (json as { error?: { code?: string; message?: string } }).error;
+    throw new OsqueueError(
+      error?.code ?? "internal",
+      `${method} ${url.pathname}: HTTP ${response.status}: ${
+        error?.message ?? response.statusText
+      }`,
+    );
+  }
+  return json;
+}
+
+/** The innermost useful message of a fetch failure, e.g. `Connection refused (os error 111)`. */
+export function describeCause(error: unknown): string {
+  let current: unknown = error;
+  let message = error instanceof Error ? error.message : String(error);
+  for (
+    let depth = 0;
+    depth < 5 && current instanceof Error && current.cause !== undefined;
+    depth++
+  ) {
+    current = current.cause;
+    if (current instanceof Error && current.message) message = current.message;
+  }
+  const refused = /connection refused/i.test(message);
+  const tail = message.replace(/^.*?(?:error sending request for url \([^)]*\): )/i, "");
+  return refused ? `connection refused (is the broker running there?) — ${tail}` : tail;
+}

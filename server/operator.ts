@@ -1,0 +1,439 @@
+/**
+ * The operator's routes of the broker server: the dashboard at `/ui` (static
+ * assets embedded in `ui/*.ts`, no build step), its data under `/ui/api`,
+ * archived jobs at `/v1/archive`, and Prometheus metrics at `/metrics`.
+ *
+ * | route                     | reply                                                         |
+ * | ------------------------- | ------------------------------------------------------------- |
+ * | `GET /ui`, `/ui/app.js`, `/ui/app.css` | the dashboard (no data in it, so no token needed) |
+ * | `GET /ui/api/overview`    | counts, workers, leadership, latency, history samples         |
+ * | `GET /ui/api/events`      | server-sent events: `overview` (with `history`) then `sample` every interval |
+ * | `GET /ui/api/jobs/:id`    | `{job, archived}`: the job without its lease token, from the state or the archive |
+ * | `GET /v1/archive?state=&type=&from=&to=&cursor=&limit=` | `{jobs, next?}`: archived jobs, newest first |
+ * | `POST /v1/archive/:id/requeue` | 201 `{id, duplicate, from}`: an archived dead or cancelled job pushed again as a new job |
+ * | `GET /metrics`            | Prometheus text format                                        |
+ *
+ * Everything but the static assets needs the API token when one is set
+ * (`Authorization: Bearer`); the dashboard asks for it and keeps it in the
+ * tab's session storage.
+ *
+ * @module
+ */
+import { ForbiddenError, OsqueueError } from "../errors.ts";
+import type { LeaderInfo, QueueBackend } from "../protocol/backend.ts";
+import type { Job, JobView, QueueStats } from "../protocol/operations.ts";
+import { type JobSummary, jobView, summarizeJobs } from "../core/admin.ts";
+import { type QueueState, queueStats } from "../core/state.ts";
+import { type Authenticator, bearerToken } from "./auth.ts";
+import { type MetricsCollector, renderPrometheus } from "./metrics.ts";
+import { MetricsHistory, type MetricsSample } from "./metrics_history.ts";
+import { errorResponse, jsonResponse } from "./rest.ts";
+import { APP_CSS } from "./ui/app_css.ts";
+import { APP_JS } from "./ui/app_js.ts";
+import { INDEX_HTML } from "./ui/index_html.ts";
+
+/** What the operator routes read from the broker (a `Broker` fits). */
+export interface ObservedBroker {
+  /** The last committed (or read) state. */
+  readonly state: QueueState;
+  /** The broker's counters (`Broker.metrics`); every numeric field is exported. */
+  readonly metrics: object;
+  /** The broker's role, e.g. `leader` or `standby`. */
+  readonly role?: string;
+  /** Leadership as the broker sees it. */
+  leaderInfo(): LeaderInfo;
+}
+
+/** Reads archived jobs (an `ArchiveReader` fits). */
+export interface ArchiveSource {
+  /** One page of archived jobs, newest first. */
+  list(query: {
+    state?: Job["state"];
+    type?: string;
+    from?: number;
+    to?: number;
+    cursor?: string;
+    limit?: number;
+  }): Promise<{ jobs: Job[]; next?: string }>;
+  /** An archived job by id. */
+  find(id: string): Promise<Job | undefined>;
+}
+
+/** Options of the operator routes (the `operator` option of `createBrokerHandler`). */
+export interface OperatorOptions {
+  /** The broker to observe. */
+  broker: ObservedBroker;
+  /** Commit and store metrics (fed by the broker's `log` and an `InstrumentedStore`). */
+  collector: MetricsCollector;
+  /** Archived jobs, for lists of finished jobs and job lookups. */
+  archive?: ArchiveSource;
+  /** How often a history sample is taken and pushed to dashboards, ms (default 1000). */
+  sampleIntervalMs?: number;
+  /** Samples kept (default 900). */
+  historySize?: number;
+  /** The time (default `Date.now`). */
+  now?: () => number;
+}
+
+/** A WebSocket connection as the dashboard shows it. */
+export interface ConnectionInfo {
+  /** The server's label, e.g. `ws#3`. */
+  label: string;
+  /** The worker id of its push-delivery subscription, if any. */
+  workerId?: string;
+  /** The types it subscribed to (all when absent). */
+  types?: readonly string[];
+  /** Credits granted and not yet used. */
+  credits: number;
+  /** Claims waiting in the broker for it. */
+  outstandingClaims: number;
+  /** Requests in flight. */
+  pending: number;
+}
+
+/** The dashboard's overview. */
+export interface Overview {
+  /** Epoch ms. */
+  time: number;
+  /** Leadership and identity. */
+  broker: LeaderInfo & { role?: string; epoch: number; commit: number };
+  /** The queue's counters. */
+  stats: QueueStats;
+  /** Jobs by state and type. */
+  byStateAndType: JobSummary["byStateAndType"];
+  /** The broker's counters. */
+  counters: Record<string, number>;
+  /** Open connections, with running jobs of their worker. */
+  connections: (ConnectionInfo & { running: number })[];
+  /** Latency percentiles (ms, bucket upper bounds) of commits and store PUTs. */
+  latency: Record<"commit" | "put", { p50?: number; p95?: number; p99?: number; count: number }>;
+  /** History samples, oldest first (only in `/ui/api/overview` and the first event). */
+  history?: MetricsSample[];
+}
+
+/** The mounted routes. */
+export interface OperatorRoutes {
+  /** Whether `path` is one of these routes. */
+  matches(path: string): boolean;
+  /** Handles a request for a path that {@linkcode OperatorRoutes.matches}. */
+  handle(request: Request): Promise<Response>;
+  /** Stops the sampler and ends event streams. */
+  close(): void;
+}
+
+/** Builds the operator routes; `connections` lists the server's WebSocket connections. */
+export function createOperatorRoutes(
+  options: OperatorOptions & {
+    backend: QueueBackend;
+    authenticate?: Authenticator;
+    connections: () => ConnectionInfo[];
+  },
+): OperatorRoutes {
+  const { broker, collector, backend, authenticate, archive } = options;
+  const now = options.now ?? Date.now;
+  const history = new MetricsHistory(options.historySize ?? 900);
+  const streams = new Set<ReadableStreamDefaultController<Uint8Array>>();
+  const encoder = new TextEncoder();
+  let summaryCache: { state: QueueState; at: number; summary: JobSummary } | undefined;
+
+  function summary(): JobSummary {
+    const state = broker.state;
+    const at = now();
+    if (summaryCache?.state !== state || at - summaryCache.at > 1000) {
+      summaryCache = { state, at, summary: summarizeJobs(state, at) };
+    }
+    return summaryCache.summary;
+  }
+
+  function counters(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [key, value] of Object.entries(broker.metrics)) {
+      if (typeof value === "number") out[key] = value;
+    }
+    return out;
+  }
+
+  function sample(): MetricsSample {
+    return history.sample({
+      now: now(),
+      stats: queueStats(broker.state, now()),
+      commits: counters().commits ?? 0,
+      commitSeconds: collector.commitSeconds,
+      putSeconds: collector.storeSeconds.get("put"),
+    });
+  }
+
+  function overview(withHistory: boolean): Overview {
+    const state = broker.state;
+    const stats = queueStats(state, now());
+    const jobs = summary();
+    const ms = (v: number | undefined) => v === undefined ? undefined : v * 1000;
+    const percentiles = (
+      h: { quantile(q: number): number | undefined; count: number } | undefined,
+    ) =>
+      h === undefined ? { count: 0 } : {
+        p50: ms(h.quantile(0.5)),
+        p95: ms(h.quantile(0.95)),
+        p99: ms(h.quantile(0.99)),
+        count: h.count,
+      };
+    const out: Overview = {
+      time: now(),
+      broker: {
+        ...broker.leaderInfo(),
+        role: broker.role,
+        epoch: stats.epoch,
+        commit: stats.commit,
+      },
+      stats,
+      byStateAndType: jobs.byStateAndType,
+      counters: counters(),
+      connections: options.connections().map((c) => ({
+        ...c,
+        running: c.workerId === undefined ? 0 : jobs.activeByWorker[c.workerId] ?? 0,
+      })),
+      latency: {
+        commit: percentiles(collector.commitSeconds),
+        put: percentiles(collector.storeSeconds.get("put")),
+      },
+    };
+    if (withHistory) out.history = history.samples();
+    return out;
+  }
+
+  function send(
+    controller: ReadableStreamDefaultController<Uint8Array>,
+    event: string,
+    data: unknown,
+  ) {
+    try {
+      controller.enqueue(encoder.encode(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`));
+    } catch {
+      streams.delete(controller);
+    }
+  }
+
+  const timer = setInterval(() => {
+    const latest = sample();
+    if (streams.size === 0) return;
+    const current = overview(false);
+    for (const controller of streams) send(controller, "sample", { ...current, sample: latest });
+  }, options.sampleIntervalMs ?? 1000);
+
+  function events(): Response {
+    let self: ReadableStreamDefaultController<Uint8Array> | undefined;
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        self = controller;
+        streams.add(controller);
+        send(controller, "overview", overview(true));
+      },
+      cancel() {
+        if (self !== undefined) streams.delete(self);
+      },
+    });
+    return new Response(body, {
+      headers: {
+        "content-type": "text/event-stream; charset=utf-8",
+        "cache-control": "no-store",
+      },
+    });
+  }
+
+  async function job(id: string): Promise<{ job: JobView; archived: boolean }> {
+    try {
+      const { job, archived } = await backend.request({ op: "get", jobId: id });
+      return { job: jobView(job, now()), archived: archived === true };
+    } catch (error) {
+      if (!(error instanceof OsqueueError) || error.code !== "job_not_found" || !archive) {
+        throw error;
+      }
+      const found = await archive.find(id);
+      if (found === undefined) throw error;
+      return { job: jobView(found, now()), archived: true };
+    }
+  }
+
+  /**
+   * Pushes a copy of an archived dead or cancelled job (same type, payload,
+   * priority, attempts and backoff) as a new job. The idempotency key
+   * `requeue:<id>` keeps a double click from pushing it twice while the copy
+   * is in the queue.
+   */
+  async function requeue(id: string): Promise<{ id: string; duplicate: boolean; from: string }> {
+    if (archive === undefined) {
+      throw new OsqueueError("not_found", "this broker has no archive reader");
+    }
+    const found = await archive.find(id);
+    if (found === undefined) {
+      throw new OsqueueError("job_not_found", `job ${JSON.stringify(id)} is not in the archive`);
+    }
+    if (found.state === "completed") {
+      throw new OsqueueError(
+        "validation",
+        `job ${JSON.stringify(id)} completed; only dead or cancelled jobs are requeued`,
+      );
+    }
+    const { jobs } = await backend.request({
+      op: "push",
+      jobs: [{
+        type: found.type,
+        payload: found.payload,
+        priority: found.priority,
+        maxAttempts: found.maxAttempts,
+        backoff: found.backoff,
+        idempotencyKey: `requeue:${found.id}`,
+      }],
+    });
+    return { ...jobs[0], from: found.id };
+  }
+
+  async function archived(url: URL): Promise<Response> {
+    if (archive === undefined) {
+      throw new OsqueueError("not_found", "this broker has no archive reader");
+    }
+    const params = url.searchParams;
+    const text = (name: string) => {
+      const value = params.get(name);
+      return value === null || value === "" ? undefined : value;
+    };
+    const number = (name: string) => {
+      const value = text(name);
+      if (value === undefined) return undefined;
+      const n = Number(value);
+      if (!Number.isFinite(n)) throw new OsqueueError("validation", `${name} must be a number`);
+      return n;
+    };
+    const state = text("state");
+    if (state !== undefined && !["completed", "dead", "cancelled"].includes(state)) {
+      throw new OsqueueError("validation", "state must be completed, dead or cancelled");
+    }
+    const page = await archive.list({
+      state: state as Job["state"] | undefined,
+      type: text("type"),
+      from: number("from"),
+      to: number("to"),
+      cursor: text("cursor"),
+      limit: number("limit"),
+    });
+    return jsonResponse({ ...page, jobs: page.jobs.map((j) => jobView(j, now())) });
+  }
+
+  function decodeId(text: string): string {
+    try {
+      return decodeURIComponent(text);
+    } catch {
+      throw new OsqueueError("bad_request", "malformed job id");
+    }
+  }
+
+  /** The operator routes (dashboard data, metrics, archive, admin actions) need an admin token. */
+  function authorized(request: Request): void {
+    if (authenticate === undefined) return;
+    const token = bearerToken(request.headers);
+    const grant = token === undefined ? undefined : authenticate(token);
+    if (grant === undefined) {
+      throw new OsqueueError("unauthorized", "a valid Authorization: Bearer token is required");
+    }
+    if (grant.role !== "admin") {
+      throw new ForbiddenError(`a ${grant.role} token may not use the operator API`, {
+        data: { role: grant.role },
+      });
+    }
+  }
+
+  const assets: Record<string, [string, string]> = {
+    "/ui": [INDEX_HTML, "text/html; charset=utf-8"],
+    "/ui/": [INDEX_HTML, "text/html; charset=utf-8"],
+    "/ui/app.js": [APP_JS, "text/javascript; charset=utf-8"],
+    "/ui/app.css": [APP_CSS, "text/css; charset=utf-8"],
+  };
+
+  async function route(request: Request): Promise<Response> {
+    const url = new URL(request.url);
+    const path = url.pathname;
+    const requeueMatch = /^\/v1\/archive\/([^/]+)\/requeue$/.exec(path);
+    if (requeueMatch !== null) {
+      if (request.method !== "POST") {
+        return errorResponse(
+          new OsqueueError("method_not_allowed", "method not allowed; use POST"),
+          {
+            allow: "POST",
+          },
+        );
+      }
+      authorized(request);
+      return jsonResponse(await requeue(decodeId(requeueMatch[1])), 201);
+    }
+    if (request.method !== "GET" && request.method !== "HEAD") {
+      return errorResponse(new OsqueueError("method_not_allowed", "method not allowed; use GET"), {
+        allow: "GET",
+      });
+    }
+    const asset = assets[path];
+    if (asset !== undefined) {
+      return new Response(asset[0], {
+        headers: {
+          "content-type": asset[1],
+          "cache-control": "no-cache",
+          "content-security-policy":
+            "default-src 'self'; style-src 'self'; script-src 'self'; img-src 'self' data:",
+          "x-content-type-options": "nosniff",
+        },
+      });
+    }
+    authorized(request);
+    if (path === "/metrics") {
+      return new Response(
+        renderPrometheus({
+          stats: queueStats(broker.state, now()),
+          jobsByStateAndType: summary().byStateAndType,
+          broker: counters(),
+          leader: broker.leaderInfo(),
+          connections: options.connections().length,
+          workers: options.connections().reduce(
+            (sum, c) => ({
+              subscribed: sum.subscribed + (c.workerId === undefined ? 0 : 1),
+              credits: sum.credits + c.credits,
+              outstandingClaims: sum.outstandingClaims + c.outstandingClaims,
+            }),
+            { subscribed: 0, credits: 0, outstandingClaims: 0 },
+          ),
+          collector,
+        }),
+        { headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" } },
+      );
+    }
+    if (path === "/ui/api/overview") return jsonResponse(overview(true));
+    if (path === "/ui/api/events") return events();
+    if (path === "/v1/archive") return await archived(url);
+    const match = /^\/ui\/api\/jobs\/([^/]+)$/.exec(path);
+    if (match !== null) return jsonResponse(await job(decodeId(match[1])));
+    throw new OsqueueError("not_found", `no route for ${path}`);
+  }
+
+  sample();
+  return {
+    matches: (path) =>
+      path === "/metrics" || path === "/ui" || path.startsWith("/ui/") || path === "/v1/archive" ||
+      /^\/v1\/archive\/[^/]+\/requeue$/.test(path),
+    handle: async (request) => {
+      try {
+        return await route(request);
+      } catch (error) {
+        return errorResponse(error);
+      }
+    },
+    close: () => {
+      clearInterval(timer);
+      for (const controller of streams) {
+        try {
+          controller.close();
+        } catch {
+          // already closed by the client
+        }
+      }
+      streams.clear();
+    },
+  };
+}
