@@ -285,8 +285,9 @@ export class ClientTransport implements Transport {
 
 /**
  * The transport factory for `runSimulation`: each client is a real
- * `connectClient` over simulated WebSockets, starting at a random broker
- * and following `not_leader` redirects itself.
+ * `connectClient` given every broker's URL (starting at a random one) over
+ * simulated WebSockets; it follows `not_leader` redirects, keepalive pings
+ * and reconnects by itself.
  */
 export const wsTransport: TransportFactory = (context) => {
   const { scheduler, rng, node, hosts } = context;
@@ -297,8 +298,12 @@ export const wsTransport: TransportFactory = (context) => {
     dropRate: () => context.faulty() ? 0.003 : 0,
     trace: context.trace,
   };
+  // Every broker's URL, starting at a random one: the client moves on when one
+  // cannot be reached or stops answering (keepalive pings on virtual time).
+  const first = rng.int(0, hosts.length - 1);
+  const urls = hosts.map((_, i) => brokerUrl(hosts[(first + i) % hosts.length].id));
   const client = connectClient({
-    url: brokerUrl(rng.pick(hosts).id),
+    urls,
     WebSocket: simWebSocket(network, node),
     timers: {
       setTimeout: (fn, ms) => scheduler.after(ms, fn, node),
