@@ -24,7 +24,7 @@ import type { LeaderInfo, QueueBackend, RequestOptions } from "../protocol/backe
 import type { BrokerOperation, OperationReply } from "../core/apply.ts";
 import { commitOnce } from "./commit_batch.ts";
 import { type BrokerIdentity, createState, nextDueAt, type QueueState } from "../core/state.ts";
-import { type LoadedState, type Opened, StateStore } from "./state_store.ts";
+import { type ArchiveWrite, type LoadedState, type Opened, StateStore } from "./state_store.ts";
 import { Checkpointer } from "./checkpointer.ts";
 import { Archiver } from "./archiver.ts";
 import { leadsNow } from "./leadership.ts";
@@ -90,6 +90,8 @@ export class Broker implements QueueBackend {
   #checkHead = false;
   #nextExpireAt = 0;
   #knownLeader: BrokerIdentity | null = null;
+  /** Archive objects asked for by records read in a conflict, until a record of ours lands on them. */
+  #unconfirmedArchives: ArchiveWrite[] = [];
   #loop: Promise<void> | undefined;
   #stopping = new AbortController();
   #metrics: BrokerMetrics = {
@@ -517,6 +519,10 @@ export class Broker implements QueueBackend {
         case "landed": {
           const ms = this.#clock.now() - started;
           this.#landed(outcome.state, outcome.bytes, ms);
+          if (this.#unconfirmedArchives.length > 0) {
+            this.#archiver.add(this.#unconfirmedArchives);
+            this.#unconfirmedArchives = [];
+          }
           this.#archiver.landed(outcome.record, outcome.before);
           this.#checkpointer.noteCommit(outcome.bytes, outcome.state);
           this.#metrics.committedRequests += batch.requests;
@@ -548,7 +554,11 @@ export class Broker implements QueueBackend {
           this.#metrics.conflicts++;
           this.#log({ event: "conflict", seq: this.#state.commit + 1 });
           this.#state = outcome.state;
-          this.#archiver.add(outcome.archives);
+          // Records read while catching up may be this broker's own late writes
+          // that landed in sequence numbers already collected (they do not
+          // count): archive what they ask for only once a record of ours lands
+          // on top of them (confirmed against the head after a gap).
+          this.#unconfirmedArchives.push(...outcome.archives);
           if (attempt >= this.#o.maxConflictRetries) {
             this.#lastFailedWriteAt = this.#clock.now();
             return {
@@ -582,6 +592,7 @@ export class Broker implements QueueBackend {
   // Leadership.
 
   #becomeLeader(loaded: LoadedState, how: string): void {
+    this.#unconfirmedArchives = [];
     this.#state = loaded.state;
     this.#role = "leader";
     this.#knownLeader = this.#identity;
@@ -599,6 +610,7 @@ export class Broker implements QueueBackend {
   }
 
   #becomeStandby(leader: BrokerIdentity | null, reason: string): void {
+    this.#unconfirmedArchives = [];
     const wasLeader = this.#role === "leader";
     this.#role = "standby";
     this.#knownLeader = leader;
