@@ -25,7 +25,7 @@ import type { BrokerOperation, OperationReply } from "../core/apply.ts";
 import { commitOnce } from "./commit_batch.ts";
 import { type BrokerIdentity, createState, nextDueAt, type QueueState } from "../core/state.ts";
 import { nextScheduleAt } from "../core/schedules.ts";
-import { type LoadedState, type Opened, StateStore } from "./state_store.ts";
+import { type ArchiveWrite, type LoadedState, type Opened, StateStore } from "./state_store.ts";
 import { Checkpointer } from "./checkpointer.ts";
 import { Archiver } from "./archiver.ts";
 import { leadsNow } from "./leadership.ts";
@@ -93,6 +93,8 @@ export class Broker implements QueueBackend {
   #checkHead = false;
   #nextExpireAt = 0;
   #knownLeader: BrokerIdentity | null = null;
+  /** Archive objects asked for by records read in a conflict, until a record of ours lands on them. */
+  #unconfirmedArchives: ArchiveWrite[] = [];
   #loop: Promise<void> | undefined;
   #stopping = new AbortController();
   #metrics: BrokerMetrics = {
@@ -125,7 +127,16 @@ export class Broker implements QueueBackend {
     const now = () => this.#clock.now();
     const { store, prefix, identity } = o;
     const log = this.#log;
-    this.#stateStore = new StateStore({ store, prefix, headKey: o.stateKey, identity, now, log });
+    this.#stateStore = new StateStore({
+      store,
+      prefix,
+      headKey: o.stateKey,
+      identity,
+      now,
+      newNonce: o.newNonce,
+      confirmAfterMs: o.checkpointMinIntervalMs / 2,
+      log,
+    });
     this.#archiver = new Archiver({
       store,
       maxJobs: o.archiveMaxJobs,
@@ -468,6 +479,10 @@ export class Broker implements QueueBackend {
         case "landed": {
           const ms = this.#clock.now() - started;
           this.#landed(outcome.state, outcome.bytes, ms);
+          if (this.#unconfirmedArchives.length > 0) {
+            this.#archiver.add(this.#unconfirmedArchives);
+            this.#unconfirmedArchives = [];
+          }
           this.#archiver.landed(outcome.record, outcome.before);
           this.#checkpointer.noteCommit(outcome.bytes, outcome.state);
           this.#metrics.committedRequests += batch.requests;
@@ -499,7 +514,11 @@ export class Broker implements QueueBackend {
           this.#metrics.conflicts++;
           this.#log({ event: "conflict", seq: this.#state.commit + 1 });
           this.#state = outcome.state;
-          this.#archiver.add(outcome.archives);
+          // Records read while catching up may be this broker's own late writes
+          // that landed in sequence numbers already collected (they do not
+          // count): archive what they ask for only once a record of ours lands
+          // on top of them (confirmed against the head after a gap).
+          this.#unconfirmedArchives.push(...outcome.archives);
           if (attempt >= this.#o.maxConflictRetries) {
             this.#lastFailedWriteAt = this.#clock.now();
             return {
@@ -533,6 +552,7 @@ export class Broker implements QueueBackend {
   // Leadership.
 
   #becomeLeader(loaded: LoadedState, how: string): void {
+    this.#unconfirmedArchives = [];
     this.#state = loaded.state;
     this.#role = "leader";
     this.#knownLeader = this.#identity;
@@ -550,6 +570,7 @@ export class Broker implements QueueBackend {
   }
 
   #becomeStandby(leader: BrokerIdentity | null, reason: string): void {
+    this.#unconfirmedArchives = [];
     const wasLeader = this.#role === "leader";
     this.#role = "standby";
     this.#knownLeader = leader;

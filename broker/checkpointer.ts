@@ -90,6 +90,8 @@ export class Checkpointer {
   #lastAt = 0;
   #nextEstimateAt = 0;
   #running: Promise<void> | undefined;
+  /** Bumped by every reset: a checkpoint of an earlier leadership leaves the books alone. */
+  #generation = 0;
   #stopped = false;
   #metrics: CheckpointerMetrics = { checkpoints: 0, bytes: 0, deleted: 0 };
 
@@ -122,6 +124,7 @@ export class Checkpointer {
 
   /** Starts over from what a (re)load found: its checkpoint and the log tail after it. */
   reset(loaded: LoadedState): void {
+    this.#generation++;
     this.#base = loaded.base;
     this.#current = loaded.manifest === null || loaded.head.checkpoint === null
       ? null
@@ -184,19 +187,24 @@ export class Checkpointer {
   async #run(state: QueueState): Promise<void> {
     const store = this.#options.stateStore;
     const seq = state.commit;
+    // The leadership this checkpoint belongs to: it is installed only in it.
+    const epoch = store.head.epoch;
+    const generation = this.#generation;
     try {
       await this.#options.flushArchives(seq);
       const written = await writeCheckpoint({
         store: store.store,
         prefix: store.prefix,
         state,
-        epoch: store.head.epoch,
+        epoch,
         previous: this.#current === null || this.#base === undefined
           ? null
           : { state: this.#base, manifest: this.#current.manifest },
         archives: this.#options.archives(),
       });
-      if (!await store.installCheckpoint({ seq, key: written.key })) {
+      const installed = await store.installCheckpoint({ seq, key: written.key }, epoch);
+      if (generation !== this.#generation) return; // a newer leadership took over this checkpointer
+      if (!installed) {
         this.#log({ event: "checkpoint-deposed", seq });
         this.#stopped = true;
         this.#options.onDeposed();
@@ -224,7 +232,7 @@ export class Checkpointer {
       await this.#collect(older);
     } catch (error) {
       this.#log({ event: "checkpoint-error", seq, error: String(error) });
-      this.#lastAt = this.#options.now();
+      if (generation === this.#generation) this.#lastAt = this.#options.now();
     }
   }
 

@@ -41,6 +41,8 @@ export interface BrokerOptions {
   newToken?: () => string;
   /** Randomness for backoff jitter (default `Math.random`). */
   random?: () => number;
+  /** A fresh unique string per log write attempt (default `crypto.randomUUID`). */
+  newNonce?: () => string;
   /** A lease not heartbeated for this long expires (default 30 s); also the default lease. */
   heartbeatTimeoutMs?: number;
   /** How often expired leases are looked for (default 5 s). */
@@ -142,8 +144,13 @@ export const DEFAULTS = {
 
 /** Every option with its default applied (what the broker runs with). */
 export type ResolvedBrokerOptions =
-  & Required<Omit<BrokerOptions, "log" | "clock" | "limits">>
-  & { log: (event: BrokerEvent) => void; clock: Clock; limits: QueueLimits | undefined };
+  & Required<Omit<BrokerOptions, "log" | "clock" | "limits" | "newNonce">>
+  & {
+    log: (event: BrokerEvent) => void;
+    clock: Clock;
+    limits: QueueLimits | undefined;
+    newNonce?: () => string;
+  };
 
 /** Applies the defaults and checks the values; throws an `InvalidError` for a bad one. */
 export function resolveOptions(options: BrokerOptions): ResolvedBrokerOptions {
@@ -162,6 +169,7 @@ export function resolveOptions(options: BrokerOptions): ResolvedBrokerOptions {
     clock: withTimers(options.clock),
     newToken: options.newToken ?? (() => crypto.randomUUID()),
     random: options.random ?? Math.random,
+    newNonce: options.newNonce,
     heartbeatTimeoutMs: ms("heartbeatTimeoutMs"),
     heartbeatCheckMs: ms("heartbeatCheckMs"),
     minCommitIntervalMs: options.minCommitIntervalMs ?? DEFAULTS.minCommitIntervalMs,

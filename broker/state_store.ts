@@ -48,6 +48,15 @@ export interface StateStoreOptions {
   now: () => number;
   /** A fresh unique string per write attempt (default `crypto.randomUUID`). */
   newNonce?: () => string;
+  /**
+   * A log record that lands more than this long after the previous landed
+   * record's write started (and the first of a leadership) is confirmed by
+   * reading the head before it counts (default: never). A newer leader
+   * garbage-collects a sequence number only at its second checkpoint, at
+   * least `checkpointMinIntervalMs` after its takeover record, which landed
+   * after this broker's last record: the broker passes half that interval.
+   */
+  confirmAfterMs?: number;
   /** Receives structured events. */
   log?: (event: { event: string; [field: string]: unknown }) => void;
 }
@@ -99,6 +108,11 @@ export class StateStore {
   readonly #newNonce: () => string;
   readonly #log: (event: { event: string; [field: string]: unknown }) => void;
   #headEtag = "";
+  readonly #confirmAfterMs: number;
+  /** When the write of the last landed (and confirmed) record started. */
+  #lastLandedStart = -Infinity;
+  /** Set when a confirmation found another broker's head: this epoch is over. */
+  #fenced: { leader: BrokerIdentity | null; epoch: number } | undefined;
   #head: Head = { epoch: 0, leader: null, checkpoint: null };
 
   /** Builds a store view; nothing is read until called. */
@@ -109,6 +123,7 @@ export class StateStore {
     this.#identity = options.identity;
     this.#now = options.now;
     this.#newNonce = options.newNonce ?? (() => crypto.randomUUID());
+    this.#confirmAfterMs = options.confirmAfterMs ?? Infinity;
     this.#log = options.log ?? (() => {});
   }
 
@@ -129,14 +144,26 @@ export class StateStore {
 
   /** Reads the head key: absent, a version-1 state to migrate, or a head. */
   async open(): Promise<Opened> {
+    const opened = await this.#read();
+    if (opened.kind === "head") {
+      this.#head = opened.head;
+      this.#headEtag = opened.etag;
+    }
+    return opened;
+  }
+
+  /**
+   * Reads the head key without adopting it. A leader re-reading the head
+   * must not take on another broker's epoch: its records would then be
+   * written in that epoch (two writers in one epoch).
+   */
+  async #read(): Promise<Opened> {
     const found = await this.#store.get(this.#headKey);
     if (found === null) return { kind: "absent" };
     const content = decodeHead(found.body);
     if (content.kind === "v1") {
       return { kind: "v1", state: decodeState(found.body), etag: found.etag };
     }
-    this.#head = content.head;
-    this.#headEtag = found.etag;
     return { kind: "head", head: content.head, etag: found.etag };
   }
 
@@ -147,7 +174,7 @@ export class StateStore {
    */
   async load(opened?: Extract<Opened, { kind: "head" }>): Promise<LoadedState> {
     for (let attempt = 0;; attempt++) {
-      const current = opened ?? await this.open();
+      const current = opened ?? await this.#read();
       opened = undefined;
       if (current.kind !== "head") {
         throw new InvalidError(`cannot load: the head is ${current.kind}`);
@@ -186,6 +213,8 @@ export class StateStore {
    * then the first log record. Returns null when another broker created it first.
    */
   async create(): Promise<LoadedState | null> {
+    this.#fenced = undefined;
+    this.#lastLandedStart = -Infinity;
     const head: Head = { epoch: 1, leader: this.#identity, checkpoint: null };
     try {
       this.#headEtag = await this.#store.put(this.#headKey, encodeHead(head), {
@@ -201,6 +230,8 @@ export class StateStore {
       throw error;
     }
     this.#head = head;
+    this.#fenced = undefined;
+    this.#lastLandedStart = -Infinity;
     return await this.#fence({
       state: createState(),
       head,
@@ -241,6 +272,8 @@ export class StateStore {
       throw error;
     }
     this.#head = head;
+    this.#fenced = undefined;
+    this.#lastLandedStart = -Infinity;
     this.#log({ event: "migrated", from: 1, jobs: written.manifest.segments.length, epoch });
     return await this.#fence({
       state: opened.state,
@@ -279,6 +312,8 @@ export class StateStore {
       ) return null;
     }
     this.#head = head;
+    this.#fenced = undefined;
+    this.#lastLandedStart = -Infinity;
     return await this.#fence(await this.load({ kind: "head", head, etag: this.#headEtag }));
   }
 
@@ -326,6 +361,12 @@ export class StateStore {
   }): Promise<AppendOutcome> {
     const seq = batch.before.commit + 1;
     const epoch = this.#head.epoch;
+    if (this.#fenced !== undefined) return { kind: "deposed", ...this.#fenced };
+    if (batch.before.epoch > epoch) {
+      // The log already holds a newer epoch's records (e.g. read while taking
+      // over slowly): a record of this epoch would be void, never commit it.
+      return { kind: "deposed", leader: batch.before.leader, epoch: batch.before.epoch };
+    }
     const at = this.#now();
     const record: LogRecord = {
       seq,
@@ -343,16 +384,17 @@ export class StateStore {
     }
     const body = encodeLogRecord(record);
     const key = logKey(this.#prefix, seq);
-    const landed = (): AppendOutcome => ({
-      kind: "landed",
-      state: withRecordMeta(batch.after, record),
-      record,
-      bytes: body.length,
-    });
+    const landed = (): Promise<AppendOutcome> =>
+      this.#confirmed(at, {
+        kind: "landed",
+        state: withRecordMeta(batch.after, record),
+        record,
+        bytes: body.length,
+      });
     for (let round = 0;; round++) {
       try {
         await this.#store.put(key, body, { condition: { ifNoneMatch: "*" } });
-        return landed();
+        return await landed();
       } catch (error) {
         if (error instanceof ConflictError) {
           return await this.#afterConflict(batch.before, record, landed);
@@ -385,11 +427,56 @@ export class StateStore {
     }
   }
 
+  /**
+   * A record that landed long after this broker's previous landed write
+   * started (a freeze, a slow write, the first write of a leadership) may
+   * have landed in a sequence number that a newer leader already used and
+   * garbage-collected: `If-None-Match` cannot tell. It counts only if
+   * the head, read now, is still this broker's in this epoch. Otherwise its
+   * effect is unknown (an error), and this broker writes nothing more in
+   * this epoch.
+   */
+  async #confirmed(
+    started: number,
+    outcome: Extract<AppendOutcome, { kind: "landed" }>,
+  ): Promise<AppendOutcome> {
+    if (this.#now() - this.#lastLandedStart > this.#confirmAfterMs) {
+      let opened: Opened;
+      try {
+        opened = await this.#read();
+      } catch (error) {
+        return { kind: "error", error: asStorageError(error, "head re-read failed") };
+      }
+      const { seq, epoch } = outcome.record;
+      if (
+        opened.kind !== "head" || opened.head.epoch !== epoch ||
+        opened.head.leader?.id !== this.#identity.id
+      ) {
+        this.#log({ event: "late-record", seq, epoch });
+        // Another broker is taking over: write nothing more in this epoch.
+        this.#fenced = opened.kind === "head"
+          ? { leader: opened.head.leader, epoch: opened.head.epoch }
+          : { leader: null, epoch };
+        // Whether it counts depends on whether it landed before the new
+        // leader read the log (then it does) or after that number had been
+        // collected (then it does not): the batch's outcome is unknown.
+        return {
+          kind: "error",
+          error: new UnavailableError(
+            `log record ${seq} landed after the head changed; it may or may not count`,
+          ),
+        };
+      }
+    }
+    this.#lastLandedStart = Math.max(this.#lastLandedStart, started);
+    return outcome;
+  }
+
   /** Sequence `record.seq` is taken: ours after all, a newer epoch, or records to catch up on. */
   async #afterConflict(
     before: QueueState,
     record: LogRecord,
-    landed: () => AppendOutcome,
+    landed: () => Promise<AppendOutcome>,
     body?: Uint8Array,
   ): Promise<AppendOutcome> {
     try {
@@ -402,7 +489,7 @@ export class StateStore {
         return { kind: "conflict", state, archives };
       }
       const found = decodeLogRecord(bytes, key);
-      if (found.nonce === record.nonce) return landed();
+      if (found.nonce === record.nonce) return await landed();
       if (found.epoch > record.epoch) {
         return { kind: "deposed", leader: found.writer, epoch: found.epoch };
       }
@@ -433,20 +520,40 @@ export class StateStore {
     return { opened, state: next };
   }
 
-  /** Points the head at a new checkpoint (If-Match); false when the head changed (deposed). */
-  async installCheckpoint(checkpoint: { seq: number; key: string }): Promise<boolean> {
-    const head: Head = { epoch: this.#head.epoch, leader: this.#identity, checkpoint };
+  /**
+   * Points the head at a new checkpoint (If-Match) written in `epoch`; false
+   * when the head changed (deposed) or this broker no longer leads that
+   * epoch. Throws when the write failed or did not land while the head is
+   * still this leader's (retry later).
+   */
+  async installCheckpoint(
+    checkpoint: { seq: number; key: string },
+    epoch: number = this.#head.epoch,
+  ): Promise<boolean> {
+    // Only the leader of the checkpoint's epoch installs it: a checkpoint that
+    // finishes after a step-down must not write a head this broker just read
+    // as a standby (it would name itself leader, with an old checkpoint).
+    if (this.#head.epoch !== epoch || this.#head.leader?.id !== this.#identity.id) return false;
+    const head: Head = { epoch, leader: this.#identity, checkpoint };
     try {
       this.#headEtag = await this.#store.put(this.#headKey, encodeHead(head), {
         condition: { ifMatch: this.#headEtag },
       });
     } catch (error) {
       if (!(error instanceof ConflictError) && !(error instanceof AmbiguousWriteError)) throw error;
-      const again = await this.open();
+      const again = await this.#read();
       if (
         again.kind !== "head" || again.head.epoch !== head.epoch ||
-        again.head.checkpoint?.key !== checkpoint.key
+        again.head.leader?.id !== this.#identity.id
       ) return false;
+      this.#headEtag = again.etag;
+      if (again.head.checkpoint?.key !== checkpoint.key) {
+        // Still ours, unchanged: the write did not land (an ambiguous write
+        // that was lost, or a spurious conflict). Not deposed: try again later.
+        throw new UnavailableError(`the head write for checkpoint ${checkpoint.seq} did not land`, {
+          cause: error,
+        });
+      }
     }
     this.#head = head;
     return true;

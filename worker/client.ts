@@ -302,6 +302,7 @@ class Connection {
     readonly clock: () => number,
     onNotification: (conn: Connection, method: string, params: unknown) => void,
     onClose: (conn: Connection, code: number, reason: string) => void,
+    readonly timers: Timers = defaultTimers,
   ) {
     this.lastReceived = clock();
     this.#onClose = onClose;
@@ -408,7 +409,7 @@ class Connection {
   }
 
   #maybeFinishRetire(): void {
-    if (this.#retiring && this.pending.size === 0) this.close();
+    if (this.#retiring && this.pending.size === 0) this.close(this.timers);
   }
 
   /** Closes the socket; resolves once it is closed (or after a short wait). */
@@ -1244,6 +1245,7 @@ export class OsqueueClient {
           this.#clock,
           (c, method, params) => this.#onNotification(c, method, params),
           (c, _code, reason) => this.#onClose(c, reason),
+          this.#timers,
         );
         this.#connections.add(conn);
         resolve(conn);
