@@ -20,8 +20,9 @@ import {
 import { Mailbox } from "../actors/mailbox.ts";
 import type { Clock } from "../clock.ts";
 import { type Operation, type OperationResult, operationSchema } from "../protocol/operations.ts";
-import type { LeaderInfo, QueueBackend, RequestOptions } from "../protocol/backend.ts";
-import type { BrokerOperation, OperationReply } from "../core/apply.ts";
+import type { JobEvent, LeaderInfo, QueueBackend, RequestOptions } from "../protocol/backend.ts";
+import { jobEvents } from "../core/job_events.ts";
+import type { BrokerOperation, JobChange, OperationReply } from "../core/apply.ts";
 import { commitOnce } from "./commit_batch.ts";
 import { type BrokerIdentity, createState, nextDueAt, type QueueState } from "../core/state.ts";
 import { nextScheduleAt } from "../core/schedules.ts";
@@ -79,6 +80,7 @@ export class Broker implements QueueBackend {
   readonly #archiver: Archiver;
   readonly #parked: ParkedClaims;
   readonly #replies: SettleContext;
+  readonly #watchers = new Set<(events: JobEvent[]) => void>();
 
   #role: BrokerRole = "starting";
   #state: QueueState = createState();
@@ -161,6 +163,32 @@ export class Broker implements QueueBackend {
       findArchived: (id) => this.#archiver.find(id),
       notLeader: () => this.#notLeader(),
     };
+  }
+
+  /**
+   * Calls `listener` with the job events (completed, failed, dead, cancelled,
+   * progress) of every commit that lands from now on; returns the function
+   * that stops it.
+   */
+  watch(listener: (events: JobEvent[]) => void): () => void {
+    this.#watchers.add(listener);
+    return () => this.#watchers.delete(listener);
+  }
+
+  #tellWatchers(
+    before: QueueState,
+    after: QueueState,
+    changes: ReadonlyMap<number, JobChange>,
+  ): void {
+    const events = jobEvents(before, after, changes);
+    if (events.length === 0) return;
+    for (const listener of this.#watchers) {
+      try {
+        listener(events);
+      } catch (error) {
+        this.#log({ event: "watcher-error", error: String(error) });
+      }
+    }
   }
 
   /** The head changed under us (a checkpoint's CAS failed): wake the loop, whose next write finds out. */
@@ -484,6 +512,9 @@ export class Broker implements QueueBackend {
             this.#unconfirmedArchives = [];
           }
           this.#archiver.landed(outcome.record, outcome.before);
+          if (this.#watchers.size > 0) {
+            this.#tellWatchers(outcome.before, outcome.state, outcome.changes);
+          }
           this.#checkpointer.noteCommit(outcome.bytes, outcome.state);
           this.#metrics.committedRequests += batch.requests;
           this.#demand = batch.requests + this.#mailbox.size;

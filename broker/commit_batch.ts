@@ -10,6 +10,7 @@ import {
   applyBatch,
   type ApplyContext,
   type BrokerOperation,
+  type JobChange,
   type OperationReply,
 } from "../core/apply.ts";
 import { batchEffects, isEmptyEffects } from "../core/effects.ts";
@@ -46,7 +47,11 @@ export interface CommitReplies {
 /** The outcome of {@linkcode commitOnce}: the append's outcome, or `read-only` when nothing was written. */
 export type CommitOutcome =
   | ({ kind: "read-only"; state: QueueState } & CommitReplies)
-  | (Extract<AppendOutcome, { kind: "landed" }> & CommitReplies & { before: QueueState })
+  | (
+    & Extract<AppendOutcome, { kind: "landed" }>
+    & CommitReplies
+    & { before: QueueState; changes: ReadonlyMap<number, JobChange> }
+  )
   | Exclude<AppendOutcome, { kind: "landed" }>;
 
 /** Applies the batch and appends its effects once. */
@@ -83,5 +88,5 @@ export async function commitOnce(
     effects,
     archiveIds: input.archiveIds.filter((id) => removed.has(id)),
   });
-  return outcome.kind === "landed" ? { ...outcome, ...replies, before } : outcome;
+  return outcome.kind === "landed" ? { ...outcome, ...replies, before, changes } : outcome;
 }

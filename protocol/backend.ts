@@ -4,7 +4,29 @@
  *
  * @module
  */
-import type { Operation, OperationResult } from "./operations.ts";
+import type { JsonValue, Operation, OperationResult } from "./operations.ts";
+
+/** What happened to a job in a commit, as `watch` reports it (derived in `core/job_events.ts`). */
+export interface JobEvent {
+  /** What happened: `completed`, `failed`, `dead`, `cancelled` or `progress`. */
+  event: "completed" | "failed" | "dead" | "cancelled" | "progress";
+  /** The job's id. */
+  id: string;
+  /** The job's type. */
+  type: string;
+  /** When, epoch ms. */
+  at: number;
+  /** The attempt it concerns. */
+  attempt: number;
+  /** `completed`: the result, if any. */
+  result?: JsonValue;
+  /** `failed` / `dead`: the error. */
+  error?: string;
+  /** `failed`: when the retry runs. */
+  runAt?: number;
+  /** `progress`: the value reported. */
+  progress?: JsonValue;
+}
 
 /** Options of {@linkcode QueueBackend.request}. */
 export interface RequestOptions {
@@ -43,4 +65,10 @@ export interface QueueBackend {
   request<O extends Operation>(op: O, options?: RequestOptions): Promise<OperationResult<O>>;
   /** Current leadership. */
   leaderInfo(): LeaderInfo;
+  /**
+   * Calls `listener` with the job events (completed, failed, dead,
+   * cancelled, progress) of every commit that lands, until the returned
+   * function is called. Optional: a backend without it cannot serve `watch`.
+   */
+  watch?(listener: (events: JobEvent[]) => void): () => void;
 }

@@ -29,6 +29,7 @@
  */
 import type { WireError } from "../errors.ts";
 import type { ClaimedJob } from "./operations.ts";
+import type { JobEvent } from "./backend.ts";
 
 /** Largest WebSocket frame a server accepts by default (bytes). */
 export const DEFAULT_MAX_FRAME_BYTES = 1024 * 1024;
@@ -52,12 +53,19 @@ export type RpcReply =
   | { id: number | string | null; error: WireError };
 
 /** A server-initiated notification (no id). */
-export interface RpcNotification {
-  /** Notification name; today only `deliver`. */
-  method: "deliver";
-  /** The pushed jobs. */
-  params: { jobs: ClaimedJob[] };
-}
+export type RpcNotification =
+  | {
+    /** Push delivery of claimed jobs (after `subscribe`). */
+    method: "deliver";
+    /** The pushed jobs. */
+    params: { jobs: ClaimedJob[] };
+  }
+  | {
+    /** A job event (after `watch`). */
+    method: "job";
+    /** What happened. */
+    params: JobEvent;
+  };
 
 /** Parameters of `hello`. */
 export interface HelloParams {
@@ -95,4 +103,12 @@ export interface SubscribeParams {
 export interface CreditParams {
   /** Additional credits. */
   credits: number;
+}
+
+/** Parameters of `watch`: job events of these jobs or types (all when both are absent). */
+export interface WatchParams {
+  /** Job ids. */
+  ids?: string[];
+  /** Job types. */
+  types?: string[];
 }

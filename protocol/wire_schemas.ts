@@ -6,7 +6,13 @@
  * @module
  */
 import { z } from "zod";
-import type { CreditParams, HelloParams, RpcRequest, SubscribeParams } from "./wire.ts";
+import type {
+  CreditParams,
+  HelloParams,
+  RpcRequest,
+  SubscribeParams,
+  WatchParams,
+} from "./wire.ts";
 
 /** Validates a request frame's envelope (params are validated per method). */
 export const rpcRequestSchema: z.ZodType<RpcRequest> = z.object({
@@ -34,3 +40,9 @@ export const subscribeParamsSchema: z.ZodType<SubscribeParams> = z.object({
 export const creditParamsSchema: z.ZodType<CreditParams> = z.object({
   credits: z.number().int().min(1).max(10_000),
 });
+
+/** Validates the parameters of `watch` (at most 1,000 ids and 100 types). */
+export const watchParamsSchema: z.ZodType<WatchParams> = z.object({
+  ids: z.array(z.string().min(1).max(256)).max(1000).optional(),
+  types: z.array(z.string().min(1).max(128)).max(100).optional(),
+}) as z.ZodType<WatchParams>;

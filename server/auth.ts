@@ -166,7 +166,7 @@ export function parseTokensFile(text: string): TokenGrant[] {
 }
 
 const ROLE_METHODS: Record<Exclude<TokenRole, "admin">, ReadonlySet<string>> = {
-  producer: new Set(["push", "get", "stats"]),
+  producer: new Set(["push", "get", "stats", "watch", "unwatch"]),
   worker: new Set([
     "claim",
     "heartbeat",
@@ -177,6 +177,8 @@ const ROLE_METHODS: Record<Exclude<TokenRole, "admin">, ReadonlySet<string>> = {
     "subscribe",
     "credit",
     "unsubscribe",
+    "watch",
+    "unwatch",
   ]),
 };
 

@@ -20,6 +20,7 @@ import {
   helloParamsSchema,
   rpcRequestSchema,
   subscribeParamsSchema,
+  watchParamsSchema,
 } from "../protocol/wire_schemas.ts";
 import { type Authenticator, authorize, type Grant, OPEN_GRANT } from "./auth.ts";
 import { type DispatcherClock, PushDispatcher, releaseJobs, systemClock } from "./dispatcher.ts";
@@ -174,6 +175,7 @@ function salvageId(value: unknown): number | string | null {
  */
 export class RpcSession {
   #backend: QueueBackend;
+  #unwatch: (() => void) | undefined;
   #send: (frame: string) => boolean;
   #closeSocket: (code: number, reason: string) => void;
   #authenticate?: Authenticator;
@@ -322,7 +324,8 @@ export class RpcSession {
       return;
     }
     const control = method === "subscribe" || method === "credit" || method === "unsubscribe";
-    if (!control && !QUEUE_METHODS.has(method)) {
+    const watching = method === "watch" || method === "unwatch";
+    if (!control && !watching && !QUEUE_METHODS.has(method)) {
       this.#reply(id, new OsqueueError("method_not_found", `unknown method: ${method}`));
       return;
     }
@@ -334,6 +337,10 @@ export class RpcSession {
     }
     if (control) {
       this.#control(id, method as "subscribe" | "credit" | "unsubscribe", params);
+      return;
+    }
+    if (watching) {
+      this.#watch(id, method === "watch" ? params : undefined);
       return;
     }
     if (params !== undefined && !isPlainObject(params)) {
@@ -359,6 +366,34 @@ export class RpcSession {
         this.#pending--;
         if (this.#pending === 0) { for (const wake of this.#idleWaiters.splice(0)) wake(); }
       });
+  }
+
+  /**
+   * `watch {ids?, types?}`: from now on, every landed commit's job events
+   * (completed, failed, dead, cancelled, progress) for those jobs or types
+   * (all when both are absent) arrive as `job` notifications. One watch per
+   * connection: a new one replaces it; `unwatch` (no params) ends it.
+   */
+  #watch(id: number | string, params: unknown): void {
+    this.#unwatch?.();
+    this.#unwatch = undefined;
+    if (params === undefined) return void this.#reply(id, undefined, { ok: true });
+    const parsed = watchParamsSchema.safeParse(params ?? {});
+    if (!parsed.success) return void this.#reply(id, validation(parsed.error));
+    if (this.#backend.watch === undefined) {
+      return void this.#reply(id, new OsqueueError("method_not_found", "this broker cannot watch"));
+    }
+    const ids = parsed.data.ids === undefined ? undefined : new Set(parsed.data.ids);
+    const types = parsed.data.types === undefined ? undefined : new Set(parsed.data.types);
+    const all = ids === undefined && types === undefined;
+    this.#reply(id, undefined, { ok: true });
+    this.#unwatch = this.#backend.watch((events) => {
+      for (const event of events) {
+        if (all || ids?.has(event.id) || types?.has(event.type)) {
+          this.#notify({ method: "job", params: event });
+        }
+      }
+    });
   }
 
   /**
@@ -388,6 +423,8 @@ export class RpcSession {
     }
     for (const controller of this.#claimControllers) controller.abort();
     this.#dispatcher.close();
+    this.#unwatch?.();
+    this.#unwatch = undefined;
     // Nobody can be answered any more: whoever waits for the drain stops waiting.
     for (const wake of this.#idleWaiters.splice(0)) wake();
   }

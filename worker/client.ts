@@ -71,7 +71,9 @@ import {
   type HelloResult,
   PROTOCOL_VERSION,
   type SubscribeParams,
+  type WatchParams,
 } from "../protocol/wire.ts";
+import type { JobEvent } from "../protocol/backend.ts";
 
 /** Timer functions, injectable so tests (or odd runtimes) control time. */
 export interface Timers {
@@ -474,6 +476,7 @@ export class OsqueueClient {
   #sleep?: { handle: unknown; resolve: () => void };
   #subscription?: Subscription;
   #credits = 0;
+  #watch: { params: WatchParams; onEvent: (event: JobEvent) => void } | undefined;
   /** Credits granted since the last `credit` frame, sent together at the end of this turn. */
   #unsentCredits = 0;
   #creditFlush: Promise<void> | undefined;
@@ -818,6 +821,28 @@ export class OsqueueClient {
    * Stops push delivery. Jobs already sent stay leased; deliveries still in
    * flight go to the last handler.
    */
+  /**
+   * Watches job events: `onEvent` is called for every job of `filter.ids` or
+   * `filter.types` (every job when both are absent) that completes, fails an
+   * attempt, dies, is cancelled or reports progress, once the broker's commit
+   * has landed. The watch moves with the client to the next broker after a
+   * reconnect (events committed while disconnected are not replayed). One
+   * watch per client: a new one replaces it.
+   */
+  async watch(filter: WatchParams, onEvent: (event: JobEvent) => void): Promise<void> {
+    this.#watch = { params: { ...filter }, onEvent };
+    await this.#call("watch", { ...filter });
+  }
+
+  /** Stops the watch started by {@linkcode OsqueueClient.watch}. */
+  async unwatch(): Promise<void> {
+    if (this.#watch === undefined) return;
+    this.#watch = undefined;
+    const conn = this.#current;
+    if (conn === undefined || conn.closed) return;
+    await this.#callOn(conn, "unwatch", undefined, this.#requestTimeoutMs).catch(() => {});
+  }
+
   async unsubscribe(): Promise<void> {
     const subscription = this.#subscription;
     if (subscription === undefined || !subscription.active) return;
@@ -1085,6 +1110,7 @@ export class OsqueueClient {
         if (hello?.leader !== false) this.#suspects.clear();
         this.#startKeepalive(conn);
         this.#resubscribe(conn);
+        this.#rewatch(conn);
         return conn;
       } catch (caught) {
         if (this.#closed) throw closedError();
@@ -1282,7 +1308,26 @@ export class OsqueueClient {
       });
   }
 
+  /** A watch follows the client to a new connection. */
+  #rewatch(conn: Connection): void {
+    const watch = this.#watch;
+    if (watch === undefined) return;
+    this.#callOn(conn, "watch", { ...watch.params }, this.#requestTimeoutMs).catch((error) =>
+      this.#onError?.(toOsqueueError(error))
+    );
+  }
+
   #onNotification(_conn: Connection, method: string, params: unknown): void {
+    if (method === "job") {
+      const watch = this.#watch;
+      if (watch === undefined || typeof params !== "object" || params === null) return;
+      try {
+        watch.onEvent(params as JobEvent);
+      } catch (error) {
+        this.#onError?.(toOsqueueError(error));
+      }
+      return;
+    }
     if (method !== "deliver") return;
     const jobs = (params as { jobs?: unknown } | undefined)?.jobs;
     if (!Array.isArray(jobs) || jobs.length === 0) return;
