@@ -818,10 +818,6 @@ export class OsqueueClient {
   }
 
   /**
-   * Stops push delivery. Jobs already sent stay leased; deliveries still in
-   * flight go to the last handler.
-   */
-  /**
    * Watches job events: `onEvent` is called for every job of `filter.ids` or
    * `filter.types` (every job when both are absent) that completes, fails an
    * attempt, dies, is cancelled or reports progress, once the broker's commit
@@ -843,6 +839,10 @@ export class OsqueueClient {
     await this.#callOn(conn, "unwatch", undefined, this.#requestTimeoutMs).catch(() => {});
   }
 
+  /**
+   * Stops push delivery. Jobs already sent stay leased; deliveries still in
+   * flight go to the last handler.
+   */
   async unsubscribe(): Promise<void> {
     const subscription = this.#subscription;
     if (subscription === undefined || !subscription.active) return;

@@ -62,4 +62,5 @@ export type {
   ReleaseOperation,
   StatsOperation,
 } from "../protocol/operations.ts";
-export type { SubscribeParams } from "../protocol/wire.ts";
+export type { SubscribeParams, WatchParams } from "../protocol/wire.ts";
+export type { JobEvent } from "../protocol/backend.ts";
