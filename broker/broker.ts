@@ -12,14 +12,13 @@
  */
 import {
   NotLeaderError,
-  OsqueueError,
+  type OsqueueError,
   ShuttingDownError,
   UnavailableError,
-  ValidationError,
 } from "../errors.ts";
 import { Mailbox } from "../actors/mailbox.ts";
 import type { Clock } from "../clock.ts";
-import { type Operation, type OperationResult, operationSchema } from "../protocol/operations.ts";
+import type { Operation, OperationResult } from "../protocol/operations.ts";
 import type { JobEvent, LeaderInfo, QueueBackend, RequestOptions } from "../protocol/backend.ts";
 import { jobEvents } from "../core/job_events.ts";
 import type { BrokerOperation, JobChange, OperationReply } from "../core/apply.ts";
@@ -31,6 +30,7 @@ import { Checkpointer } from "./checkpointer.ts";
 import { Archiver } from "./archiver.ts";
 import { leadsNow } from "./leadership.ts";
 import { followLeader } from "./standby.ts";
+import { enqueue, housekeeping as housekeeping_, tickError, trustedOperation } from "./intake.ts";
 import { joinQueue } from "./startup.ts";
 import { lingerFor, waitForMessageOr } from "./pacing.ts";
 import { ParkedClaims, type Pending } from "./parked_claims.ts";
@@ -323,31 +323,20 @@ export class Broker implements QueueBackend {
     operation: O,
     options: RequestOptions = {},
   ): Promise<OperationResult<O>> {
-    let trusted: Operation = operation;
-    if (options.validated !== true) {
-      const parsed = operationSchema.safeParse(operation);
-      if (!parsed.success) {
-        throw new ValidationError(`invalid ${describeOp(operation)}: ${parsed.error.message}`);
-      }
-      trusted = parsed.data;
-    }
+    const trusted = trustedOperation(operation, options);
     if (this.#role === "starting" && this.#started !== undefined) {
       await abortable(this.#clock, this.#started, this.#o.startWaitMs, options.signal).catch(
         () => {},
       );
     }
     if (this.#role !== "leader") throw this.#notLeader();
-    const value = await new Promise<unknown>((resolve, reject) => {
-      // The parse builds new objects (or the edge did): a caller mutating its
-      // payload later cannot reach the state (queue_test.ts checks this).
-      const pending: Pending = { operation: trusted, resolve, reject };
-      const signal = options.signal;
-      if (signal !== undefined) {
-        if (signal.aborted) return reject(signal.reason);
-        pending.signal = signal;
-        signal.addEventListener("abort", () => this.#abandon(pending), { once: true });
-      }
-      this.#mailbox.post(pending);
+    // The parse built new objects (or the edge did): a caller mutating its
+    // payload later cannot reach the state (queue_test.ts checks this).
+    const value = await enqueue({
+      mailbox: this.#mailbox,
+      parked: this.#parked,
+      operation: trusted,
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
     });
     return value as OperationResult<O>;
   }
@@ -435,15 +424,14 @@ export class Broker implements QueueBackend {
    */
   async #tick(batch: Pending[]): Promise<void> {
     const now = this.#clock.now();
-    const housekeeping: BrokerOperation[] = [];
-    if (now >= this.#nextExpireAt) {
-      housekeeping.push({ op: "expire" });
-      this.#nextExpireAt = now + this.#o.heartbeatCheckMs;
-    }
-    const archiveIds = this.#archiver.select(this.#state, now);
-    if (archiveIds.length > 0) housekeeping.push({ op: "archived", ids: archiveIds });
-    const scheduleAt = nextScheduleAt((key) => this.#state.extra[key]);
-    if (scheduleAt !== undefined && scheduleAt <= now) housekeeping.push({ op: "run-schedules" });
+    const expireDue = now >= this.#nextExpireAt;
+    if (expireDue) this.#nextExpireAt = now + this.#o.heartbeatCheckMs;
+    const { operations: housekeeping, archiveIds } = housekeeping_({
+      state: this.#state,
+      now,
+      expireDue,
+      archiver: this.#archiver,
+    });
     this.#parked.expire(now);
     const parked = this.#parked.takeAll();
     const operations = [...housekeeping, ...batch.map((pending) => pending.operation)];
@@ -461,10 +449,7 @@ export class Broker implements QueueBackend {
     } catch (thrown) {
       // A bug must not leave callers hanging: answer everyone with `internal`.
       this.#log({ event: "tick-error", error: String(thrown) });
-      const error = thrown instanceof OsqueueError
-        ? thrown
-        : new OsqueueError("internal", `broker tick failed: ${String(thrown)}`, { cause: thrown });
-      outcome = { error };
+      outcome = { error: tickError(thrown) };
     }
     // Claims parked earlier keep their places; new ones queue behind them (and hit the cap first).
     settleParked(this.#replies, parked, outcome.parkedReplies, outcome.error);
@@ -573,12 +558,6 @@ export class Broker implements QueueBackend {
     this.#metrics.logBytes += bytes;
   }
 
-  /** A caller gave up (its signal aborted): drop its request if it is still queued or parked. */
-  #abandon(pending: Pending): void {
-    if (!this.#parked.remove(pending) && !this.#mailbox.remove(pending)) return; // in a batch: it completes
-    pending.reject(pending.signal?.reason);
-  }
-
   // -------------------------------------------------------------------------
   // Leadership.
 
@@ -670,8 +649,3 @@ const DEPOSED_PROBE: Pending = {
   resolve: () => {},
   reject: () => {},
 };
-
-function describeOp(operation: unknown): string {
-  const op = (operation as { op?: unknown } | null)?.op;
-  return typeof op === "string" ? `${op} operation` : "operation";
-}

@@ -28,14 +28,14 @@
  *
  * @module
  */
-import { OsqueueError, ShuttingDownError, UnavailableError, ValidationError } from "../errors.ts";
+import { type OsqueueError, ShuttingDownError, UnavailableError } from "../errors.ts";
 import { Mailbox } from "../actors/mailbox.ts";
 import type { Clock } from "../clock.ts";
-import { type Operation, type OperationResult, operationSchema } from "../protocol/operations.ts";
+import type { Operation, OperationResult } from "../protocol/operations.ts";
 import type { LeaderInfo, QueueBackend, RequestOptions } from "../protocol/backend.ts";
 import type { BrokerOperation, OperationReply } from "../core/apply.ts";
 import { type BrokerIdentity, createState, nextDueAt, type QueueState } from "../core/state.ts";
-import { nextScheduleAt } from "../core/schedules.ts";
+import { enqueue, housekeeping as housekeeping_, tickError, trustedOperation } from "./intake.ts";
 import { commitOnce } from "./commit_batch.ts";
 import { type LoadedState, StateStore } from "./state_store.ts";
 import { Archiver } from "./archiver.ts";
@@ -239,33 +239,17 @@ export class ServerlessBroker implements QueueBackend {
     operation: O,
     options: RequestOptions = {},
   ): Promise<OperationResult<O>> {
-    let trusted: Operation = operation;
-    if (options.validated !== true) {
-      const parsed = operationSchema.safeParse(operation);
-      if (!parsed.success) {
-        throw new ValidationError(`invalid ${describeOp(operation)}: ${parsed.error.message}`);
-      }
-      trusted = parsed.data;
-    }
+    const trusted = trustedOperation(operation, options);
     if (this.#started === undefined) throw new UnavailableError("broker not started");
     await this.#started;
     if (this.#stopping.signal.aborted) throw new ShuttingDownError("broker is stopped");
-    const value = await new Promise<unknown>((resolve, reject) => {
-      const pending: Pending = { operation: trusted, resolve, reject };
-      const signal = options.signal;
-      if (signal !== undefined) {
-        if (signal.aborted) return reject(signal.reason);
-        pending.signal = signal;
-        signal.addEventListener("abort", () => this.#abandon(pending), { once: true });
-      }
-      this.#mailbox.post(pending);
+    const value = await enqueue({
+      mailbox: this.#mailbox,
+      parked: this.#parked,
+      operation: trusted,
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
     });
     return value as OperationResult<O>;
-  }
-
-  #abandon(pending: Pending): void {
-    if (!this.#parked.remove(pending) && !this.#mailbox.remove(pending)) return;
-    pending.reject(pending.signal?.reason);
   }
 
   async #run(): Promise<void> {
@@ -356,15 +340,14 @@ export class ServerlessBroker implements QueueBackend {
 
   async #tick(batch: Pending[]): Promise<void> {
     const now = this.#clock.now();
-    const housekeeping: BrokerOperation[] = [];
-    if (now >= this.#nextExpireAt) {
-      housekeeping.push({ op: "expire" });
-      this.#nextExpireAt = now + this.#o.heartbeatCheckMs;
-    }
-    const archiveIds = this.#archiver.select(this.#state, now);
-    if (archiveIds.length > 0) housekeeping.push({ op: "archived", ids: archiveIds });
-    const scheduleAt = nextScheduleAt((key) => this.#state.extra[key]);
-    if (scheduleAt !== undefined && scheduleAt <= now) housekeeping.push({ op: "run-schedules" });
+    const expireDue = now >= this.#nextExpireAt;
+    if (expireDue) this.#nextExpireAt = now + this.#o.heartbeatCheckMs;
+    const { operations: housekeeping, archiveIds } = housekeeping_({
+      state: this.#state,
+      now,
+      expireDue,
+      archiver: this.#archiver,
+    });
     this.#parked.expire(now);
     const parked = this.#parked.takeAll();
     const operations = [...housekeeping, ...batch.map((pending) => pending.operation)];
@@ -373,10 +356,7 @@ export class ServerlessBroker implements QueueBackend {
       outcome = await this.#commit(operations, parked, archiveIds, batch.length);
     } catch (thrown) {
       this.#log({ event: "tick-error", error: String(thrown) });
-      const error = thrown instanceof OsqueueError
-        ? thrown
-        : new OsqueueError("internal", `broker tick failed: ${String(thrown)}`, { cause: thrown });
-      outcome = { error };
+      outcome = { error: tickError(thrown) };
     }
     settleParked(this.#replies, parked, outcome.parkedReplies, outcome.error);
     settleBatch(this.#replies, batch, housekeeping.length, outcome.replies, outcome.error);
@@ -464,9 +444,4 @@ interface TickOutcome {
   replies?: OperationReply[];
   parkedReplies?: Map<Pending, OperationReply>;
   error?: OsqueueError;
-}
-
-function describeOp(operation: unknown): string {
-  const op = (operation as { op?: unknown } | null)?.op;
-  return typeof op === "string" ? `${op} operation` : "operation";
 }
