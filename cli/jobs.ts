@@ -10,7 +10,12 @@ import { parseArgs } from "node:util";
 import type { JobState, JobView } from "@osqueue/osqueue/protocol";
 import { InvalidError, OsqueueError } from "@osqueue/osqueue/worker";
 import { formatAgo, formatDuration, formatTime, table } from "./format.ts";
-import { type ConnectionFlags, restCall } from "./rest_client.ts";
+import {
+  CONNECTION_OPTIONS,
+  type ConnectionFlags,
+  connectionFlags,
+  restCall,
+} from "./rest_client.ts";
 
 /** Help of `osqueue jobs`. */
 export const JOBS_HELP = `osqueue jobs — list, inspect and operate on jobs
@@ -70,9 +75,7 @@ export async function jobsCommand(args: string[], now: () => number = Date.now):
       cursor: { type: "string" },
       force: { type: "boolean" },
       json: { type: "boolean" },
-      url: { type: "string" },
-      token: { type: "string" },
-      "token-file": { type: "string" },
+      ...CONNECTION_OPTIONS,
       help: { type: "boolean", short: "h" },
     },
     allowPositionals: true,
@@ -84,11 +87,7 @@ export async function jobsCommand(args: string[], now: () => number = Date.now):
     return values.help ? 0 : 2;
   }
   if (extra.length > 0) throw usage(`unexpected argument "${extra[0]}"`);
-  const flags: ConnectionFlags = {
-    url: values.url,
-    token: values.token,
-    "token-file": values["token-file"],
-  };
+  const flags = connectionFlags(values);
   const print = (value: unknown, human: () => string) =>
     console.log(values.json ? JSON.stringify(value, null, 2) : human());
   const needId = () => {

@@ -24,6 +24,20 @@ export interface ConnectionFlags {
   "token-file"?: string;
 }
 
+/** The `parseArgs` options of the connection flags every client command takes. */
+export const CONNECTION_OPTIONS = {
+  url: { type: "string" },
+  token: { type: "string" },
+  "token-file": { type: "string" },
+} as const;
+
+/** The connection flags out of parsed `values`. */
+export function connectionFlags(
+  values: { url?: string; token?: string; "token-file"?: string },
+): ConnectionFlags {
+  return { url: values.url, token: values.token, "token-file": values["token-file"] };
+}
+
 /** An environment variable, or `undefined` when unset or when env access is not granted. */
 export function env(name: string): string | undefined {
   try {

@@ -9,7 +9,7 @@ import type { JsonValue, PushJob, ScheduleView } from "@osqueue/osqueue/protocol
 import { InvalidError } from "@osqueue/osqueue/worker";
 import { parseCount, parseDuration } from "./args.ts";
 import { formatTime, table } from "./format.ts";
-import { type ConnectionFlags, restCall } from "./rest_client.ts";
+import { CONNECTION_OPTIONS, connectionFlags, restCall } from "./rest_client.ts";
 
 /** Help of `osqueue schedules`. */
 export const SCHEDULES_HELP = `osqueue schedules — recurring jobs (cron or every N)
@@ -51,9 +51,7 @@ export async function schedulesCommand(
       priority: { type: "string" },
       "max-attempts": { type: "string" },
       json: { type: "boolean" },
-      url: { type: "string" },
-      token: { type: "string" },
-      "token-file": { type: "string" },
+      ...CONNECTION_OPTIONS,
       help: { type: "boolean", short: "h" },
     },
     allowPositionals: true,
@@ -65,11 +63,7 @@ export async function schedulesCommand(
     return values.help ? 0 : 2;
   }
   if (extra.length > 0) throw usage(`unexpected argument "${extra[0]}"`);
-  const flags: ConnectionFlags = {
-    url: values.url,
-    token: values.token,
-    "token-file": values["token-file"],
-  };
+  const flags = connectionFlags(values);
   const print = (value: unknown, human: () => string) =>
     console.log(values.json ? JSON.stringify(value, null, 2) : human());
   const needName = () => {

@@ -10,7 +10,7 @@ import type { QueueStats } from "@osqueue/osqueue/protocol";
 import { InvalidError, OsqueueError } from "@osqueue/osqueue/worker";
 import { parseDuration } from "./args.ts";
 import { formatCount, formatDuration, table } from "./format.ts";
-import { type ConnectionFlags, restCall } from "./rest_client.ts";
+import { CONNECTION_OPTIONS, connectionFlags, restCall } from "./rest_client.ts";
 
 /** Help of `osqueue stats`. */
 export const STATS_HELP = `osqueue stats — print a broker's queue counters
@@ -70,9 +70,7 @@ export async function statsCommand(args: string[]): Promise<number> {
       interval: { type: "string", default: "2s" },
       iterations: { type: "string" },
       json: { type: "boolean" },
-      url: { type: "string" },
-      token: { type: "string" },
-      "token-file": { type: "string" },
+      ...CONNECTION_OPTIONS,
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -81,11 +79,7 @@ export async function statsCommand(args: string[]): Promise<number> {
     console.log(STATS_HELP);
     return 0;
   }
-  const flags: ConnectionFlags = {
-    url: values.url,
-    token: values.token,
-    "token-file": values["token-file"],
-  };
+  const flags = connectionFlags(values);
   const fetchStats = async (): Promise<TopData> => ({
     time: Date.now(),
     stats: await restCall(flags, "GET", "/v1/stats") as QueueStats,
@@ -111,9 +105,7 @@ export async function topCommand(args: string[]): Promise<number> {
     options: {
       interval: { type: "string", default: "2s" },
       iterations: { type: "string" },
-      url: { type: "string" },
-      token: { type: "string" },
-      "token-file": { type: "string" },
+      ...CONNECTION_OPTIONS,
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -122,11 +114,7 @@ export async function topCommand(args: string[]): Promise<number> {
     console.log(TOP_HELP);
     return 0;
   }
-  const flags: ConnectionFlags = {
-    url: values.url,
-    token: values.token,
-    "token-file": values["token-file"],
-  };
+  const flags = connectionFlags(values);
   let overviewMissing = false;
   const load = async (): Promise<TopData> => {
     if (!overviewMissing) {

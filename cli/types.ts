@@ -11,7 +11,7 @@ import type { QueueStats, TypeLimit } from "@osqueue/osqueue/protocol";
 import { InvalidError } from "@osqueue/osqueue/worker";
 import { parseCount, parseDuration } from "./args.ts";
 import { formatTime, table } from "./format.ts";
-import { type ConnectionFlags, restCall } from "./rest_client.ts";
+import { CONNECTION_OPTIONS, connectionFlags, restCall } from "./rest_client.ts";
 
 /** Help of `osqueue types`. */
 export const TYPES_HELP = `osqueue types — pause, resume and limit job types
@@ -40,9 +40,7 @@ export async function typesCommand(args: string[]): Promise<number> {
       window: { type: "string" },
       "max-active": { type: "string" },
       json: { type: "boolean" },
-      url: { type: "string" },
-      token: { type: "string" },
-      "token-file": { type: "string" },
+      ...CONNECTION_OPTIONS,
       help: { type: "boolean", short: "h" },
     },
     allowPositionals: true,
@@ -53,11 +51,7 @@ export async function typesCommand(args: string[]): Promise<number> {
     console.log(TYPES_HELP);
     return values.help ? 0 : 2;
   }
-  const flags: ConnectionFlags = {
-    url: values.url,
-    token: values.token,
-    "token-file": values["token-file"],
-  };
+  const flags = connectionFlags(values);
   const print = (value: unknown, human: () => string) =>
     console.log(values.json ? JSON.stringify(value, null, 2) : human());
   switch (action) {
