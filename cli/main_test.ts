@@ -3,23 +3,7 @@ import { Broker } from "../broker/broker.ts";
 import { serveBroker } from "../server/server.ts";
 import { MemoryStore } from "../storage/memory_store.ts";
 import { freePort, startCliBroker, tempDir } from "../tests/_helpers.ts";
-import { main } from "./main.ts";
-
-/** Runs `main(args)` in this process, capturing what it prints. */
-async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const { log, error } = console;
-  console.log = (...parts: unknown[]) => out.push(parts.join(" "));
-  console.error = (...parts: unknown[]) => err.push(parts.join(" "));
-  try {
-    const code = await main(args);
-    return { code, out: out.join("\n"), err: err.join("\n") };
-  } finally {
-    console.log = log;
-    console.error = error;
-  }
-}
+import { run } from "./_test_run.ts";
 
 Deno.test("cli: --help prints the usage and exits 0; no command exits 2", async () => {
   for (const flag of ["--help", "-h", "help"]) {

@@ -10,23 +10,7 @@ import { serveBroker } from "../server/server.ts";
 import { MetricsCollector } from "../server/metrics.ts";
 import { MemoryStore } from "../storage/memory_store.ts";
 import { freePort, spawnDeno, tempDir } from "../tests/_helpers.ts";
-import { main } from "./main.ts";
-
-/** Runs `main(args)` in this process, capturing what it prints. */
-async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const { log, error } = console;
-  console.log = (...parts: unknown[]) => out.push(parts.join(" "));
-  console.error = (...parts: unknown[]) => err.push(parts.join(" "));
-  try {
-    const code = await main(args);
-    return { code, out: out.join("\n"), err: err.join("\n") };
-  } finally {
-    console.log = log;
-    console.error = error;
-  }
-}
+import { run } from "./_test_run.ts";
 
 async function startBroker(options: { archiveMaxAgeMs?: number; operator?: boolean } = {}) {
   const store = new MemoryStore();

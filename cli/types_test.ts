@@ -2,23 +2,7 @@ import assert from "node:assert/strict";
 import { Broker } from "../broker/broker.ts";
 import { serveBroker } from "../server/server.ts";
 import { MemoryStore } from "../storage/memory_store.ts";
-import { main } from "./main.ts";
-
-/** Runs `main(args)` in this process, capturing what it prints. */
-async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const { log, error } = console;
-  console.log = (...parts: unknown[]) => out.push(parts.join(" "));
-  console.error = (...parts: unknown[]) => err.push(parts.join(" "));
-  try {
-    const code = await main(args);
-    return { code, out: out.join("\n"), err: err.join("\n") };
-  } finally {
-    console.log = log;
-    console.error = error;
-  }
-}
+import { run } from "./_test_run.ts";
 
 Deno.test("osqueue types: pause, resume, limit and ls through the REST API", async () => {
   const broker = new Broker({ store: new MemoryStore() });
