@@ -1,42 +1,15 @@
+import { TestQueue } from "./_test_queue.ts";
 import assert from "node:assert/strict";
-import type { OperationResults } from "../protocol/operations.ts";
-import { applyBatch, type BrokerOperation, type OperationReply } from "./apply.ts";
+import type { BrokerOperation } from "./apply.ts";
 import { summarizeJobs } from "./admin.ts";
-import {
-  createState,
-  decodeState,
-  encodeState,
-  findJob,
-  type QueueState,
-  queueStats,
-} from "./state.ts";
+import { findJob, queueStats } from "./state.ts";
 
 const T0 = 1_700_000_000_000;
 
 /** A state, a clock and one-operation helpers. */
-class Queue {
-  state: QueueState = createState();
-  now = T0;
-  #tokens = 0;
-
-  run(operation: BrokerOperation): OperationReply {
-    const result = applyBatch(this.state, [operation], {
-      now: this.now,
-      defaultLeaseMs: 30_000,
-      newToken: () => `secret-${++this.#tokens}`,
-      random: () => 0.5,
-    });
-    // Round-trip through the stored form: the change must be persisted, not index-only.
-    this.state = result.changed ? decodeState(encodeState(result.state)) : result.state;
-    return result.replies[0];
-  }
-
-  ok<K extends keyof OperationResults>(
-    operation: BrokerOperation & { op: K },
-  ): OperationResults[K] {
-    const reply = this.run(operation);
-    if (!reply.ok) throw reply.error;
-    return reply.value as OperationResults[K];
+class Queue extends TestQueue {
+  constructor() {
+    super({ now: T0, roundTrip: true });
   }
 
   error(operation: BrokerOperation): { code: string; message: string } {

@@ -1,36 +1,15 @@
+import { TestQueue } from "./_test_queue.ts";
 import assert from "node:assert/strict";
-import type { OperationResults } from "../protocol/operations.ts";
-import { applyBatch, type BrokerOperation, type OperationReply } from "./apply.ts";
+import { applyBatch, type BrokerOperation } from "./apply.ts";
 import { nextRunAfter, nextScheduleAt, SKIP_GRACE_MS } from "./schedules.ts";
-import { createState, listJobs, type QueueState } from "./state.ts";
+import { listJobs } from "./state.ts";
 
 const T0 = Date.UTC(2026, 10, 30, 12, 0, 0); // Monday 2026-11-30 12:00:00Z
 const MINUTE = 60_000;
 
-class Queue {
-  state: QueueState = createState();
-  now = T0;
-  changed = false;
-
-  run(operation: BrokerOperation, limits?: { maxPendingJobs: number }): OperationReply {
-    const result = applyBatch(this.state, [operation], {
-      now: this.now,
-      defaultLeaseMs: 30_000,
-      newToken: () => "t",
-      random: () => 0.5,
-      limits,
-    });
-    this.state = result.state;
-    this.changed = result.changed;
-    return result.replies[0];
-  }
-
-  ok<K extends keyof OperationResults>(
-    operation: BrokerOperation & { op: K },
-  ): OperationResults[K] {
-    const reply = this.run(operation);
-    if (!reply.ok) throw reply.error;
-    return reply.value as OperationResults[K];
+class Queue extends TestQueue {
+  constructor() {
+    super({ now: T0 });
   }
 
   /** What the broker does each tick: run the schedules when one is due. */

@@ -1,33 +1,15 @@
+import { TestQueue } from "./_test_queue.ts";
 import assert from "node:assert/strict";
-import type { OperationResults, PushJob } from "../protocol/operations.ts";
-import { applyBatch, type BrokerOperation, type OperationReply } from "./apply.ts";
-import { createState, hasReady, nextDueAt, type QueueState } from "./state.ts";
+import type { PushJob } from "../protocol/operations.ts";
+import { applyBatch, type BrokerOperation } from "./apply.ts";
+import { hasReady, nextDueAt } from "./state.ts";
 
 const T0 = 1_700_000_000_000; // a multiple of 1000: windows of 1 s start here
 
 /** A state, a clock and one-operation helpers. */
-class Queue {
-  state: QueueState = createState();
-  now = T0;
-  #tokens = 0;
-
-  run(operation: BrokerOperation): OperationReply {
-    const result = applyBatch(this.state, [operation], {
-      now: this.now,
-      defaultLeaseMs: 30_000,
-      newToken: () => `secret-${++this.#tokens}`,
-      random: () => 0.5,
-    });
-    this.state = result.state;
-    return result.replies[0];
-  }
-
-  ok<K extends keyof OperationResults>(
-    operation: BrokerOperation & { op: K },
-  ): OperationResults[K] {
-    const reply = this.run(operation);
-    if (!reply.ok) throw reply.error;
-    return reply.value as OperationResults[K];
+class Queue extends TestQueue {
+  constructor() {
+    super({ now: T0 });
   }
 
   push(type: string, n = 1, extra: Partial<PushJob> = {}): string[] {
