@@ -76,7 +76,7 @@ Deno.test("bench --quick prints every suite's table with numbers", async () => {
       "commits/s",
       "ops/commit",
       "requests/s",
-      "state size",
+      "record size",
       "encode ms/commit",
     ]);
     assert.equal(row.errors, "0");
