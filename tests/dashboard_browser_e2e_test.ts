@@ -143,6 +143,10 @@ Deno.test(
 
     // Promote the delayed job from the delayed list.
     await page.click('[data-state="delayed"]');
+    await page.waitForFunction(() => location.hash.startsWith("#/jobs/delayed"));
+    // The type filter of the dead list may still apply (a render can set the select back after
+    // it was cleared): open the unfiltered delayed list by its address.
+    await page.goto(`${server.url}/ui#/jobs/delayed`);
     await page.selectOption("#type-filter", "");
     const delayed = await broker.request({ op: "list", state: "delayed" });
     const reportId = delayed.jobs[0].id;
