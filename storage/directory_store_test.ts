@@ -21,6 +21,18 @@ defineConformanceTests({
   },
 });
 
+defineConformanceTests({
+  name: "DirectoryStore (every write async)",
+  open: async () => {
+    const root = await Deno.makeTempDir({ prefix: "osqueue-dir-conformance-" });
+    return {
+      store: new DirectoryStore({ root: `${root}/store`, blockingWriteMaxBytes: 0 }),
+      prefix: "",
+      cleanup: () => Deno.remove(root, { recursive: true }),
+    };
+  },
+});
+
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
@@ -182,4 +194,32 @@ Deno.test("DirectoryStore: rejects an empty root and malformed conditions", asyn
     await assert.rejects(() => store.put("k", enc.encode("x"), { condition }), InvalidError);
     assert.equal(await store.get("k"), null);
   });
+});
+
+Deno.test("DirectoryStore: small creates finish before put returns, larger ones go through the thread pool", async () => {
+  await withRoot(async (root) => {
+    const store = new DirectoryStore({ root, blockingWriteMaxBytes: 8 });
+    await store.put("first", enc.encode("x"), { condition: { ifNoneMatch: "*" } }); // creates the root
+    const small = store.put("log/1", enc.encode("12345678"), { condition: { ifNoneMatch: "*" } });
+    const names = () => [...Deno.readDirSync(join(root, "log"))].map((e) => e.name).sort();
+    assert.deepEqual(names(), ["1~o"]); // on disk already, before any await
+    await small;
+    const large = store.put("log/2", enc.encode("123456789"), { condition: { ifNoneMatch: "*" } });
+    assert.deepEqual(names(), ["1~o"]); // not yet
+    await large;
+    assert.deepEqual(await entries(join(root, "log")), ["1~o", "2~o"]);
+    await assert.rejects(
+      store.put("log/1", enc.encode("again"), { condition: { ifNoneMatch: "*" } }),
+      ConflictError,
+    );
+    assert.equal(dec.decode((await store.get("log/1"))!.body), "12345678");
+    assert.deepEqual((await allNames(join(root, "log"))).filter((n) => n.startsWith(".~")), []);
+  });
+});
+
+Deno.test("DirectoryStore: a negative blockingWriteMaxBytes is refused", () => {
+  assert.throws(
+    () => new DirectoryStore({ root: "/tmp/x", blockingWriteMaxBytes: -1 }),
+    InvalidError,
+  );
 });
