@@ -19,16 +19,88 @@ export function etagOf(body: Uint8Array): string {
 /** The ETag of the object file at `path`, or `null` when it does not exist. */
 export async function currentEtag(path: string, key: string): Promise<string | null> {
   try {
-    return etagOf(await Deno.readFile(path));
+    const body = await readStable(path);
+    return body === null ? null : etagOf(body);
   } catch (error) {
-    if (isMissing(error)) return null;
     throw fsError(error, `read ${key}`);
   }
 }
 
-/** Writes `body` to the new file `path` (which must not exist) and fsyncs it. */
-export async function writeNewFile(path: string, body: Uint8Array): Promise<void> {
-  const file = await Deno.open(path, { write: true, createNew: true });
+/**
+ * Reads the file at `path`, or `null` when it does not exist. Checks after
+ * reading that `path` still names the file that was read (same inode), and
+ * reads again if not: a file deleted while being read may be recycled (see
+ * `spare_files.ts`) and rewritten with another object's bytes. `onOpened`
+ * lets tests act between the open and the read.
+ */
+export async function readStable(
+  path: string,
+  onOpened?: () => Promise<void>,
+): Promise<Uint8Array | null> {
+  for (let attempt = 0;; attempt++) {
+    let file: Deno.FsFile;
+    try {
+      file = await Deno.open(path, { read: true });
+    } catch (error) {
+      if (isMissing(error)) return null;
+      throw error;
+    }
+    let body: Uint8Array;
+    let ino: number | null;
+    try {
+      await onOpened?.(); // tests: what another writer does between open and read
+      const info = await file.stat();
+      ino = info.ino;
+      body = await readToEnd(file, info.size);
+    } finally {
+      file.close();
+    }
+    if (ino === null) return body; // no inode numbers (Windows): nothing is recycled there
+    let now: Deno.FileInfo;
+    try {
+      now = await Deno.lstat(path);
+    } catch (error) {
+      if (isMissing(error)) return null; // deleted while read
+      throw error;
+    }
+    if (now.ino === ino) return body;
+    if (attempt >= 16) throw new Error(`${path} kept changing while being read`);
+  }
+}
+
+async function readToEnd(file: Deno.FsFile, size: number): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const chunk = new Uint8Array(Math.max(size - total + 1, 4096));
+    const n = await file.read(chunk);
+    if (n === null) break;
+    chunks.push(chunk.subarray(0, n));
+    total += n;
+  }
+  if (chunks.length === 1) return chunks[0];
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return out;
+}
+
+/**
+ * Writes `body` to `path` and fsyncs it: a new file (which must not exist),
+ * or, with `recycled`, a spare claimed under that name (truncated first).
+ */
+export async function writeNewFile(
+  path: string,
+  body: Uint8Array,
+  recycled = false,
+): Promise<void> {
+  const file = await Deno.open(
+    path,
+    recycled ? { write: true, truncate: true } : { write: true, createNew: true },
+  );
   try {
     let written = 0;
     while (written < body.length) written += await file.write(body.subarray(written));
@@ -42,8 +114,11 @@ export async function writeNewFile(path: string, body: Uint8Array): Promise<void
 }
 
 /** {@linkcode writeNewFile} with blocking calls. */
-export function writeNewFileSync(path: string, body: Uint8Array): void {
-  const file = Deno.openSync(path, { write: true, createNew: true });
+export function writeNewFileSync(path: string, body: Uint8Array, recycled = false): void {
+  const file = Deno.openSync(
+    path,
+    recycled ? { write: true, truncate: true } : { write: true, createNew: true },
+  );
   try {
     let written = 0;
     while (written < body.length) written += file.writeSync(body.subarray(written));

@@ -18,6 +18,7 @@
  * @module
  */
 import { dirname, join, resolve, sep } from "node:path";
+import type { Clock } from "../clock.ts";
 import { AmbiguousWriteError, ConflictError, InvalidError, UnavailableError } from "../errors.ts";
 import {
   acquireLock,
@@ -29,12 +30,14 @@ import {
   fsError,
   isMissing,
   message,
+  readStable,
   syncDirectory,
   syncDirectorySync,
   writeNewFile,
   writeNewFileSync,
 } from "./directory_files.ts";
 import { directoryNames, objectNames, walk } from "./directory_names.ts";
+import { RECYCLE_MAX_BYTES, SpareFiles } from "./spare_files.ts";
 import { validateKey, validateListWindow, validatePrefix } from "./keys.ts";
 import { compareKeys } from "./memory_store.ts";
 import type { ListOptions, ObjectStore, PutOptions, ReadOptions, StoredObject } from "./types.ts";
@@ -58,6 +61,8 @@ export interface DirectoryStoreOptions {
    * every write async (default {@linkcode DEFAULT_BLOCKING_WRITE_MAX_BYTES}).
    */
   blockingWriteMaxBytes?: number;
+  /** Time for how long deleted files wait before they are reused (default the system clock). */
+  clock?: Pick<Clock, "now">;
 }
 
 /** Default longest wait for the write lock, ms. */
@@ -118,6 +123,7 @@ export class DirectoryStore implements ObjectStore {
   #tail: Promise<void> = Promise.resolve();
   #lockTimeoutMs: number;
   #blockingWriteMaxBytes: number;
+  #spares: SpareFiles;
 
   /** `dir:<absolute root>`. */
   readonly description: string;
@@ -139,6 +145,10 @@ export class DirectoryStore implements ObjectStore {
       throw new InvalidError(`blockingWriteMaxBytes must be a number ≥ 0, got ${blocking}`);
     }
     this.#blockingWriteMaxBytes = blocking;
+    this.#spares = new SpareFiles({
+      root: this.#root,
+      ...(options.clock === undefined ? {} : { clock: options.clock }),
+    });
   }
 
   /** The absolute root directory. */
@@ -152,14 +162,13 @@ export class DirectoryStore implements ObjectStore {
     options.signal?.throwIfAborted();
     const path = this.#objectPath(key);
     await this.#refuseSymlinks(path, key);
-    let body: Uint8Array;
+    let body: Uint8Array | null;
     try {
-      body = await Deno.readFile(path);
+      body = await readStable(path);
     } catch (error) {
-      if (isMissing(error)) return null;
       throw fsError(error, `get ${key}`);
     }
-    return { body, etag: etagOf(body) };
+    return body === null ? null : { body, etag: etagOf(body) };
   }
 
   /** Writes an object under the CAS condition, if any, and returns its new ETag. */
@@ -259,7 +268,7 @@ export class DirectoryStore implements ObjectStore {
     const temp = join(dir, `${TEMP_PREFIX}${crypto.randomUUID()}`);
     try {
       ensureDirectorySync(dir);
-      writeNewFileSync(temp, body);
+      writeNewFileSync(temp, body, this.#spares.claimSync(temp));
     } catch (error) {
       throw fsError(error, `put ${key}`);
     }
@@ -290,14 +299,20 @@ export class DirectoryStore implements ObjectStore {
   async delete(key: string): Promise<void> {
     validateKey(key);
     const path = this.#objectPath(key);
-    await this.#refuseSymlinks(path, key);
+    const info = await this.#refuseSymlinks(path, key);
     await this.#exclusive(async () => {
+      // A small file becomes a spare for a later write (see spare_files.ts).
+      const spare = info?.isFile && info.size <= RECYCLE_MAX_BYTES && this.#spares.hasRoom
+        ? this.#spares.newName()
+        : undefined;
       try {
-        await Deno.remove(path);
+        if (spare === undefined) await Deno.remove(path);
+        else await Deno.rename(path, spare);
       } catch (error) {
         if (isMissing(error)) return;
         throw fsError(error, `delete ${key}`);
       }
+      if (spare !== undefined) this.#spares.add(spare);
       try {
         await syncDirectory(dirname(path));
       } catch (error) {
@@ -349,15 +364,15 @@ export class DirectoryStore implements ObjectStore {
    * `O_NOFOLLOW`), so a link swapped in between is not caught; whoever can
    * write into the root can also corrupt the queue directly.
    */
-  async #refuseSymlinks(path: string, key: string): Promise<void> {
+  async #refuseSymlinks(path: string, key: string): Promise<Deno.FileInfo | null> {
     let current = this.#root;
+    let info: Deno.FileInfo | null = null;
     for (const name of path.slice(this.#root.length + 1).split(sep)) {
       current = join(current, name);
-      let info: Deno.FileInfo;
       try {
         info = await Deno.lstat(current);
       } catch (error) {
-        if (isMissing(error)) return;
+        if (isMissing(error)) return null;
         throw fsError(error, `check ${key}`);
       }
       if (info.isSymlink) {
@@ -366,6 +381,7 @@ export class DirectoryStore implements ObjectStore {
         );
       }
     }
+    return info;
   }
   /** `#refuseSymlinks` with blocking calls. */
   #refuseSymlinksSync(path: string, key: string): void {
@@ -396,11 +412,13 @@ export class DirectoryStore implements ObjectStore {
     return path;
   }
 
-  /** Creates the root once (and fsyncs its parent). */
+  /** Creates the root once (and fsyncs its parent), and adopts spares left there. */
   #ensureRoot(): Promise<void> {
-    this.#ready ??= ensureDirectory(this.#root).then(() => {
+    this.#ready ??= (async () => {
+      await ensureDirectory(this.#root);
+      await this.#spares.adopt();
       this.#rootReady = true;
-    }, (error) => {
+    })().catch((error) => {
       this.#ready = undefined;
       throw fsError(error, `create ${this.#root}`);
     });
@@ -419,7 +437,7 @@ export class DirectoryStore implements ObjectStore {
     // A random name only has to be unique; createNew refuses to clobber anything.
     const temp = join(dir, `${TEMP_PREFIX}${crypto.randomUUID()}`);
     try {
-      await writeNewFile(temp, body);
+      await writeNewFile(temp, body, await this.#spares.claim(temp));
     } catch (error) {
       throw fsError(error, `put ${key}`);
     }
