@@ -210,7 +210,10 @@ async function openStore(flags: StorageFlags): Promise<{ store: ObjectStore; pre
     return { store, prefix: prefix === "" || prefix.endsWith("/") ? prefix : prefix + "/" };
   }
   const { DirectoryStore } = await import("@osqueue/osqueue/storage");
-  return { store: new DirectoryStore({ root: flags.data ?? "./data" }), prefix: "" };
+  return {
+    store: new DirectoryStore({ root: flags.data ?? "./data", spareFiles: 256 }),
+    prefix: "",
+  };
 }
 
 async function brokerCommand(args: string[]): Promise<number> {

@@ -63,6 +63,14 @@ export interface DirectoryStoreOptions {
   blockingWriteMaxBytes?: number;
   /** Time for how long deleted files wait before they are reused (default the system clock). */
   clock?: Pick<Clock, "now">;
+  /**
+   * Empty files to keep ready for new objects, created in the background
+   * (default 0). Allocating a file costs up to a millisecond of kernel time
+   * on some file systems (ext4 without a journal skips every recently freed
+   * inode); a commit that takes a ready file does not pay it. The broker
+   * CLI keeps 256. Deleted small files are reused either way.
+   */
+  spareFiles?: number;
 }
 
 /** Default longest wait for the write lock, ms. */
@@ -145,8 +153,13 @@ export class DirectoryStore implements ObjectStore {
       throw new InvalidError(`blockingWriteMaxBytes must be a number ≥ 0, got ${blocking}`);
     }
     this.#blockingWriteMaxBytes = blocking;
+    const spareFiles = options.spareFiles ?? 0;
+    if (!(spareFiles >= 0)) {
+      throw new InvalidError(`spareFiles must be a number ≥ 0, got ${spareFiles}`);
+    }
     this.#spares = new SpareFiles({
       root: this.#root,
+      prefill: spareFiles,
       ...(options.clock === undefined ? {} : { clock: options.clock }),
     });
   }
@@ -418,6 +431,7 @@ export class DirectoryStore implements ObjectStore {
       await ensureDirectory(this.#root);
       await this.#spares.adopt();
       this.#rootReady = true;
+      this.#spares.topUp();
     })().catch((error) => {
       this.#ready = undefined;
       throw fsError(error, `create ${this.#root}`);

@@ -5,7 +5,9 @@
  * segments. On ext4 without a journal, allocating an inode skips every inode
  * freed in the last seconds, so a log that creates and deletes hundreds of
  * small files a second spends about 1 ms of kernel time per create; recycling
- * takes that to nothing.
+ * takes that to nothing. The pool can also be filled ahead with empty files
+ * created in the background (`prefill`), so that a commit never waits for
+ * an inode when deletes have not yet refilled it.
  *
  * Safety: a spare is reused only after {@linkcode RECYCLE_AFTER_MS}, and the
  * store's reads check that the file they read is still the key's file (see
@@ -41,6 +43,11 @@ export interface SpareFilesOptions {
   root: string;
   /** Time for the quarantine (default the system clock). */
   clock?: Pick<Clock, "now">;
+  /**
+   * Empty files to keep ready, created in the background whenever fewer
+   * than half are left (default 0: only deleted files are reused).
+   */
+  prefill?: number;
 }
 
 /** A FIFO pool of recycled files in a store's root. */
@@ -49,16 +56,20 @@ export class SpareFiles {
   #clock: Pick<Clock, "now">;
   #spares: Spare[] = [];
   #head = 0;
+  #fresh: string[] = [];
+  #prefill: number;
+  #filling = false;
 
   /** A pool for the store at `options.root`. */
   constructor(options: SpareFilesOptions) {
     this.#root = options.root;
     this.#clock = options.clock ?? systemClock;
+    this.#prefill = Math.min(options.prefill ?? 0, MAX_SPARES);
   }
 
   /** Spares held (ready or still waiting). */
   get size(): number {
-    return this.#spares.length - this.#head;
+    return this.#spares.length - this.#head + this.#fresh.length;
   }
 
   /** Whether the pool takes another file. */
@@ -81,9 +92,10 @@ export class SpareFiles {
    * false when none is ready (or every ready one was taken by another process).
    */
   claimSync(temp: string): boolean {
+    this.topUp();
     for (let spare = this.#ready(); spare !== undefined; spare = this.#ready()) {
       try {
-        Deno.renameSync(spare.path, temp);
+        Deno.renameSync(spare, temp);
         return true;
       } catch (error) {
         if (!isMissing(error)) throw error;
@@ -94,9 +106,10 @@ export class SpareFiles {
 
   /** {@linkcode SpareFiles.claimSync} with async calls. */
   async claim(temp: string): Promise<boolean> {
+    this.topUp();
     for (let spare = this.#ready(); spare !== undefined; spare = this.#ready()) {
       try {
-        await Deno.rename(spare.path, temp);
+        await Deno.rename(spare, temp);
         return true;
       } catch (error) {
         if (!isMissing(error)) throw error;
@@ -114,17 +127,34 @@ export class SpareFiles {
     }
   }
 
-  /** Takes the oldest spare if its quarantine is over. */
-  #ready(): Spare | undefined {
+  /**
+   * Starts creating empty spares in the background when fewer than half of
+   * `prefill` are left; at most one fill runs at a time, and a failed create
+   * ends it quietly (writes then allocate their own files).
+   */
+  topUp(): void {
+    if (this.#filling || this.#fresh.length * 2 >= this.#prefill) return;
+    this.#filling = true;
+    (async () => {
+      while (this.#fresh.length < this.#prefill && this.hasRoom) {
+        const path = this.newName();
+        (await Deno.open(path, { write: true, createNew: true })).close();
+        this.#fresh.push(path);
+      }
+    })().catch(() => {}).finally(() => this.#filling = false);
+  }
+
+  /** The path of the oldest deleted file past its quarantine, else of a fresh one. */
+  #ready(): string | undefined {
     const spare = this.#spares[this.#head];
     if (spare === undefined || this.#clock.now() - spare.freedAt < RECYCLE_AFTER_MS) {
-      return undefined;
+      return this.#fresh.pop();
     }
     this.#head++;
     if (this.#head > 64 && this.#head * 2 > this.#spares.length) {
       this.#spares = this.#spares.slice(this.#head);
       this.#head = 0;
     }
-    return spare;
+    return spare.path;
   }
 }

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { InvalidError } from "../errors.ts";
 import { readStable } from "./directory_files.ts";
 import { DirectoryStore } from "./directory_store.ts";
 import { MAX_SPARES, RECYCLE_AFTER_MS, SPARE_PREFIX, SpareFiles } from "./spare_files.ts";
@@ -150,4 +151,26 @@ Deno.test("readStable: a file replaced between open and read is read again", asy
     });
     assert.equal(dec.decode(body!), "version 2");
   });
+});
+
+Deno.test("DirectoryStore: spareFiles keeps empty files ready, and a create takes one", async () => {
+  await withRoot(async (root) => {
+    const store = new DirectoryStore({ root, spareFiles: 4, clock: { now: () => 0 } });
+    const create = { condition: { ifNoneMatch: "*" as const } };
+    await store.put("first", enc.encode("1"), create); // creates the root, starts the fill
+    for (let i = 0; i < 200 && spareNames(root).length < 4; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    const ready = spareNames(root);
+    assert.equal(ready.length, 4);
+    const inodes = new Set(ready.map((name) => Deno.statSync(join(root, name)).ino));
+    await store.put("second", enc.encode("2"), create);
+    assert.ok(inodes.has(Deno.statSync(join(root, "second~o")).ino), "took a ready file");
+    assert.equal(spareNames(root).length, 3); // 3 of 4 left: no refill yet
+    assert.equal(dec.decode((await store.get("second"))!.body), "2");
+  });
+});
+
+Deno.test("DirectoryStore: a negative spareFiles is refused", () => {
+  assert.throws(() => new DirectoryStore({ root: "/tmp/x", spareFiles: -1 }), InvalidError);
 });
