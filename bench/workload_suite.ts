@@ -20,7 +20,14 @@
 import type { Section } from "./report.ts";
 import { formatNumber, median } from "./stats.ts";
 import { runW1Once, runW2Once } from "./workload_runs.ts";
-import type { W1Options, W1Result, W2Options, W2Result } from "./workload_types.ts";
+import type { BackendName } from "./backends.ts";
+import type {
+  W1Options,
+  W1Result,
+  W2Options,
+  W2Result,
+  WorkloadOptions,
+} from "./workload_types.ts";
 
 export type * from "./workload_types.ts";
 export { runW1Once, runW2Once } from "./workload_runs.ts";
@@ -29,23 +36,14 @@ export { runW1Once, runW2Once } from "./workload_runs.ts";
 export async function runW1(
   options: W1Options,
 ): Promise<{ results: W1Result[][]; section: Section }> {
-  const log = options.log ?? (() => {});
-  const runs = options.runs ?? 1;
-  const results: W1Result[][] = [];
-  for (const backend of options.backends) {
-    const perBackend: W1Result[] = [];
-    for (let run = 0; run < runs; run++) {
-      const result = await runW1Once(backend, options);
-      perBackend.push(result);
-      log(
-        `W1 ${backend} run ${run + 1}/${runs}: enqueue ${
-          formatNumber(result.enqueuePerSecond)
-        }/s, ` +
-          `drain ${formatNumber(result.drainPerSecond)}/s`,
-      );
-    }
-    results.push(perBackend);
-  }
+  const results = await repeatPerBackend(
+    "W1",
+    options,
+    (backend) => runW1Once(backend, options),
+    (result) =>
+      `enqueue ${formatNumber(result.enqueuePerSecond)}/s, ` +
+      `drain ${formatNumber(result.drainPerSecond)}/s`,
+  );
   const jobs = options.jobs ?? 20_000;
   const m = (rs: W1Result[], f: (r: W1Result) => number) => median(rs.map(f));
   return {
@@ -101,23 +99,16 @@ export async function runW1(
 export async function runW2(
   options: W2Options,
 ): Promise<{ results: W2Result[][]; section: Section }> {
-  const log = options.log ?? (() => {});
-  const runs = options.runs ?? 1;
   const rate = options.rate ?? 500;
   const durationMs = options.durationMs ?? 15_000;
-  const results: W2Result[][] = [];
-  for (const backend of options.backends) {
-    const perBackend: W2Result[] = [];
-    for (let run = 0; run < runs; run++) {
-      const result = await runW2Once(backend, options);
-      perBackend.push(result);
-      log(
-        `W2 ${backend} run ${run + 1}/${runs}: p50 ${formatNumber(result.p50)} ms, ` +
-          `p99 ${formatNumber(result.p99)} ms (${result.handled}/${result.jobs} handled)`,
-      );
-    }
-    results.push(perBackend);
-  }
+  const results = await repeatPerBackend(
+    "W2",
+    options,
+    (backend) => runW2Once(backend, options),
+    (result) =>
+      `p50 ${formatNumber(result.p50)} ms, p99 ${formatNumber(result.p99)} ms ` +
+      `(${result.handled}/${result.jobs} handled)`,
+  );
   const m = (rs: W2Result[], f: (r: W2Result) => number) => median(rs.map(f));
   return {
     results,
@@ -161,4 +152,29 @@ export async function runW2(
       ],
     },
   };
+}
+
+/**
+ * Runs `once` `options.runs` times on each backend (results grouped per
+ * backend), logging a line per run: `${name} ${backend} run i/n: ${describe(result)}`.
+ */
+async function repeatPerBackend<R>(
+  name: string,
+  options: WorkloadOptions,
+  once: (backend: BackendName) => Promise<R>,
+  describe: (result: R) => string,
+): Promise<R[][]> {
+  const log = options.log ?? (() => {});
+  const runs = options.runs ?? 1;
+  const results: R[][] = [];
+  for (const backend of options.backends) {
+    const perBackend: R[] = [];
+    for (let run = 0; run < runs; run++) {
+      const result = await once(backend);
+      perBackend.push(result);
+      log(`${name} ${backend} run ${run + 1}/${runs}: ${describe(result)}`);
+    }
+    results.push(perBackend);
+  }
+  return results;
 }

@@ -49,11 +49,12 @@ import {
   type ServerlessMetrics,
 } from "./serverless_options.ts";
 import { serverlessParts } from "./serverless_parts.ts";
-
-export type { ServerlessBrokerOptions, ServerlessMetrics } from "./serverless_options.ts";
 import { sleep, withDeadline } from "./timing.ts";
+import { waitForMessageOr } from "./pacing.ts";
 import type { ServerlessJanitor } from "./serverless_janitor.ts";
 import type { ContentionPacer } from "./serverless_pacing.ts";
+
+export type { ServerlessBrokerOptions, ServerlessMetrics } from "./serverless_options.ts";
 
 /** The serverless broker: every instance serves every request (see the module doc). */
 export class ServerlessBroker implements QueueBackend {
@@ -261,19 +262,7 @@ export class ServerlessBroker implements QueueBackend {
     if (this.#archiver.hasFinished(this.#state)) {
       wakeAt = Math.min(wakeAt, now + this.#archiver.maxAgeMs);
     }
-    if (wakeAt <= now) return;
-    const timer = new AbortController();
-    const onStop = () => timer.abort();
-    stop.addEventListener("abort", onStop, { once: true });
-    try {
-      await Promise.race([
-        this.#mailbox.next(timer.signal).catch(() => {}),
-        sleep(this.#clock, wakeAt - now, timer.signal),
-      ]);
-    } finally {
-      timer.abort();
-      stop.removeEventListener("abort", onStop);
-    }
+    await waitForMessageOr({ mailbox: this.#mailbox, clock: this.#clock, wakeAt, stop });
   }
 
   /**
