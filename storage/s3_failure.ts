@@ -6,7 +6,7 @@
  */
 
 /** How one failed attempt is to be understood. */
-export type Failure =
+export type AttemptFailure =
   /** 412 or 409: the condition failed, nothing was written. */
   | "conflict"
   /** 404 `NoSuchKey`. */
@@ -74,7 +74,7 @@ function nameOf(error: unknown): string {
  * Says how one failed attempt is to be understood from the SDK's error;
  * `aborted` tells whether the caller's signal fired.
  */
-export function classify(error: unknown, aborted: boolean): Failure {
+export function classify(error: unknown, aborted: boolean): AttemptFailure {
   if (error instanceof AttemptTimeout) return "uncertain";
   if (aborted) return "aborted";
   const status = statusOf(error);
