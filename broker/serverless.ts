@@ -37,8 +37,8 @@ import type { BrokerOperation, OperationReply } from "../core/apply.ts";
 import { type BrokerIdentity, createState, nextDueAt, type QueueState } from "../core/state.ts";
 import { enqueue, housekeeping as housekeeping_, tickError, trustedOperation } from "./intake.ts";
 import { commitOnce } from "./commit_batch.ts";
-import { type LoadedState, StateStore } from "./state_store.ts";
-import { Archiver } from "./archiver.ts";
+import type { LoadedState, StateStore } from "./state_store.ts";
+import type { Archiver } from "./archiver.ts";
 import { replayLog } from "./log_replay.ts";
 import { ParkedClaims, type Pending } from "./parked_claims.ts";
 import { settleBatch, type SettleContext, settleParked } from "./replies.ts";
@@ -48,11 +48,13 @@ import {
   type ServerlessBrokerOptions,
   type ServerlessMetrics,
 } from "./serverless_options.ts";
+import { serverlessParts } from "./serverless_parts.ts";
+import { sleep, withDeadline } from "./timing.ts";
+import { waitForMessageOr } from "./pacing.ts";
+import type { ServerlessJanitor } from "./serverless_janitor.ts";
+import type { ContentionPacer } from "./serverless_pacing.ts";
 
 export type { ServerlessBrokerOptions, ServerlessMetrics } from "./serverless_options.ts";
-import { sleep, withDeadline } from "./timing.ts";
-import { ServerlessJanitor } from "./serverless_janitor.ts";
-import { ContentionPacer } from "./serverless_pacing.ts";
 
 /** The serverless broker: every instance serves every request (see the module doc). */
 export class ServerlessBroker implements QueueBackend {
@@ -90,51 +92,18 @@ export class ServerlessBroker implements QueueBackend {
   constructor(options: ServerlessBrokerOptions) {
     const resolved = resolveServerlessOptions(options);
     const o = this.#o = resolved.broker;
-    const gcGraceMs = resolved.gcGraceMs;
     this.#pollIntervalMs = resolved.pollIntervalMs;
     this.#clock = o.clock;
     this.#log = o.log;
     this.#mailbox = new Mailbox({ capacity: o.mailboxCapacity });
     this.#parked = new ParkedClaims({ max: o.maxParkedClaims });
     const now = () => this.#clock.now();
-    const { store, prefix, identity } = o;
-    this.#stateStore = new StateStore({
-      store,
-      prefix,
-      headKey: o.stateKey,
-      identity,
-      now,
-      log: o.log,
-    });
-    this.#archiver = new Archiver({
-      store,
-      maxJobs: o.archiveMaxJobs,
-      maxAgeMs: o.archiveMaxAgeMs,
-      log: o.log,
-    });
-    this.#janitor = new ServerlessJanitor({
-      store,
-      prefix,
-      headKey: prefix + o.stateKey,
-      identity,
-      now,
-      graceMs: gcGraceMs,
-      leaseMs: resolved.janitorLeaseMs,
-      minRecords: o.checkpointMinRecords,
-      minIntervalMs: o.checkpointMinIntervalMs,
-      archives: () => this.#archiver.index(),
-      flushArchives: () => this.#archiver.flush(),
-      log: o.log,
-    });
-    this.#pacer = new ContentionPacer({
-      store,
-      prefix,
-      instanceId: identity.id,
-      now,
-      random: o.random,
-      pollIntervalMs: this.#pollIntervalMs,
-      minCommitIntervalMs: o.minCommitIntervalMs,
-    });
+    ({
+      stateStore: this.#stateStore,
+      archiver: this.#archiver,
+      janitor: this.#janitor,
+      pacer: this.#pacer,
+    } = serverlessParts(resolved, now));
     this.#replies = {
       parked: this.#parked,
       leading: () => this.#serving && !this.#stopping.signal.aborted,
@@ -293,19 +262,7 @@ export class ServerlessBroker implements QueueBackend {
     if (this.#archiver.hasFinished(this.#state)) {
       wakeAt = Math.min(wakeAt, now + this.#archiver.maxAgeMs);
     }
-    if (wakeAt <= now) return;
-    const timer = new AbortController();
-    const onStop = () => timer.abort();
-    stop.addEventListener("abort", onStop, { once: true });
-    try {
-      await Promise.race([
-        this.#mailbox.next(timer.signal).catch(() => {}),
-        sleep(this.#clock, wakeAt - now, timer.signal),
-      ]);
-    } finally {
-      timer.abort();
-      stop.removeEventListener("abort", onStop);
-    }
+    await waitForMessageOr({ mailbox: this.#mailbox, clock: this.#clock, wakeAt, stop });
   }
 
   /**

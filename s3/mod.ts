@@ -25,12 +25,11 @@
  * @module
  */
 export type { ObjectStore } from "../storage/types.ts";
-export {
-  parseS3Url,
-  type S3ClientLike,
-  type S3Credentials,
-  type S3Location,
-  type S3RequestHandler,
-  S3Store,
-  type S3StoreOptions,
-} from "../storage/s3_store.ts";
+export { S3Store } from "../storage/s3_store.ts";
+export type {
+  S3ClientLike,
+  S3Credentials,
+  S3RequestHandler,
+  S3StoreOptions,
+} from "../storage/s3_options.ts";
+export { parseS3Url, type S3Location } from "../storage/s3_url.ts";

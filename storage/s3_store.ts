@@ -37,6 +37,7 @@
  *
  * @module
  */
+export type { S3StoreOptions } from "./s3_options.ts";
 import {
   DeleteObjectCommand,
   GetObjectCommand,
@@ -57,237 +58,11 @@ import {
 } from "../errors.ts";
 import { validateKey, validateListWindow, validatePrefix } from "./keys.ts";
 import { compareKeys } from "./memory_store.ts";
+import { defaultSleep, runAttempt } from "./s3_attempt.ts";
+import { classify, describe } from "./s3_failure.ts";
+import type { S3StoreOptions } from "./s3_options.ts";
+import { normalizePrefix, unquoteEtag } from "./s3_url.ts";
 import type { ListOptions, ObjectStore, PutOptions, ReadOptions, StoredObject } from "./types.ts";
-
-/** Static credentials for {@linkcode S3StoreOptions.credentials}. */
-export interface S3Credentials {
-  /** The access key id (e.g. `AKIA…`, or `test` for the local radosgw). */
-  accessKeyId: string;
-  /** The secret access key. */
-  secretAccessKey: string;
-  /** The session token of temporary credentials. */
-  sessionToken?: string;
-}
-
-/**
- * The parts of an `S3Client` (from `@aws-sdk/client-s3`) that {@linkcode S3Store} uses.
- * Pass a real `S3Client` built with `maxAttempts: 1`.
- */
-export interface S3ClientLike {
-  /** Sends one SDK command. */
-  send(command: unknown, options?: { abortSignal?: AbortSignal }): Promise<unknown>;
-  /** The resolved configuration; `maxAttempts()` must resolve to 1. */
-  readonly config: { maxAttempts(): Promise<number> };
-  /** Releases the client's connections. */
-  destroy(): void;
-}
-
-/**
- * An HTTP handler for the SDK's `requestHandler` option, such as a
- * `FetchHttpHandler` from `@smithy/fetch-http-handler` (tests inject fakes).
- */
-export interface S3RequestHandler {
-  /** Sends one HTTP request; resolves with the SDK's `{response}`. */
-  handle(request: unknown, options?: { abortSignal?: AbortSignal }): Promise<{ response: unknown }>;
-}
-
-/** Options of {@linkcode S3Store}. */
-export interface S3StoreOptions {
-  /** The bucket; it must exist. */
-  bucket: string;
-  /** Keys are stored under `prefix/` (no leading or trailing `/` needed); default: the bucket root. */
-  prefix?: string;
-  /** A custom endpoint such as `http://127.0.0.1:7480`; default: AWS. */
-  endpoint?: string;
-  /** The region; default: the SDK's chain (`AWS_REGION`, config files). */
-  region?: string;
-  /** Path-style URLs (`endpoint/bucket/key`), needed by most S3-compatible servers. Default false. */
-  forcePathStyle?: boolean;
-  /** Static credentials; default: the SDK's chain (`AWS_ACCESS_KEY_ID`, profiles, instance roles…). */
-  credentials?: S3Credentials;
-  /** Time limit of one request attempt, body included, in milliseconds. Default 10 000. */
-  requestTimeoutMs?: number;
-  /** Attempts for requests that are safe to retry (at least 1). Default 4. */
-  maxAttempts?: number;
-  /** First retry delay in milliseconds; it doubles per attempt, with jitter. Default 50. */
-  retryBaseDelayMs?: number;
-  /** Upper bound of one retry delay in milliseconds. Default 2 000. */
-  retryMaxDelayMs?: number;
-  /** Keys per `ListObjectsV2` page (1–1000). Default 1000. */
-  listPageSize?: number;
-  /**
-   * A ready client (tests, custom setups). It must be built with `maxAttempts: 1`, because this
-   * store does its own retries and must never retry a conditional put blindly; the first request
-   * fails with `InvalidError` otherwise. Connection options above are then ignored.
-   */
-  client?: S3ClientLike;
-  /** The SDK's HTTP handler for the client this store builds (tests inject a fake one). */
-  requestHandler?: S3RequestHandler;
-  /** Waits between retries; default `setTimeout`. Tests pass an instant one. */
-  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
-  /** Source of retry jitter in [0, 1); default `Math.random`. */
-  random?: () => number;
-}
-
-/** The parts of an `s3://bucket/prefix` URL. */
-export interface S3Location {
-  /** The bucket name. */
-  bucket: string;
-  /** The key prefix without leading or trailing `/`; empty for the bucket root. */
-  prefix: string;
-}
-
-/**
- * Splits `s3://bucket/some/prefix` into `{bucket, prefix}`; throws
- * {@linkcode InvalidError} for anything else.
- */
-export function parseS3Url(url: string): S3Location {
-  const match = /^s3:\/\/([^/?#]+)(?:\/(.*))?$/.exec(url);
-  if (match === null) {
-    throw new InvalidError(`invalid S3 URL ${JSON.stringify(url)}: expected s3://bucket/prefix`);
-  }
-  const bucket = match[1];
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{1,254}$/.test(bucket)) {
-    throw new InvalidError(`invalid S3 URL ${JSON.stringify(url)}: bad bucket name`);
-  }
-  return { bucket, prefix: normalizePrefix(match[2] ?? "") };
-}
-
-function normalizePrefix(prefix: string): string {
-  const trimmed = prefix.replace(/^\/+|\/+$/g, "");
-  if (trimmed !== "") {
-    try {
-      validateKey(trimmed);
-    } catch (error) {
-      throw new InvalidError(`invalid S3 prefix ${JSON.stringify(prefix)}`, { cause: error });
-    }
-  }
-  return trimmed;
-}
-
-/** Removes the quotes S3 puts around ETags (`"abc"` → `abc`). */
-export function unquoteEtag(etag: string): string {
-  return etag.replace(/^"+|"+$/g, "");
-}
-
-/** How one failed attempt is to be understood. */
-type Failure =
-  /** 412 or 409: the condition failed, nothing was written. */
-  | "conflict"
-  /** 404 `NoSuchKey`. */
-  | "missing"
-  /** The server (or the network) says the request was not processed; retrying is safe. */
-  | "not_processed"
-  /** The request may or may not have been processed. */
-  | "uncertain"
-  /** The caller's signal fired. */
-  | "aborted"
-  /** The request is wrong or the store misconfigured; retrying will not help. */
-  | "rejected";
-
-/** Error codes that are rejected before anything could have been written. */
-const NOT_PROCESSED_CODES = new Set([
-  "SlowDown",
-  "Throttling",
-  "ThrottlingException",
-  "RequestThrottled",
-  "TooManyRequests",
-  "TooManyRequestsException",
-  "RequestLimitExceeded",
-  "RequestTimeout",
-]);
-/** Socket errors raised before the request reached a server. */
-const NOT_CONNECTED_ERRNOS = new Set([
-  "ECONNREFUSED",
-  "ENOTFOUND",
-  "EAI_AGAIN",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
-]);
-/** SDK errors raised before anything was sent (configuration). */
-const CONFIG_ERROR_NAMES = new Set(["CredentialsProviderError", "TokenProviderError"]);
-/** Deno's errors for a missing permission (`--allow-net`, `--allow-sys=osRelease`…): nothing was sent. */
-const PERMISSION_ERROR_NAMES = new Set(["NotCapable", "PermissionDenied"]);
-
-/** Marks an attempt that ran out of time. */
-class AttemptTimeout extends Error {
-  constructor(ms: number) {
-    super(`S3 request timed out after ${ms} ms`);
-    this.name = "AttemptTimeout";
-  }
-}
-
-interface SdkErrorShape {
-  name?: unknown;
-  code?: unknown;
-  message?: unknown;
-  $metadata?: { httpStatusCode?: unknown };
-}
-
-function statusOf(error: unknown): number | undefined {
-  const status = (error as SdkErrorShape | null)?.$metadata?.httpStatusCode;
-  return typeof status === "number" ? status : undefined;
-}
-
-function nameOf(error: unknown): string {
-  const name = (error as SdkErrorShape | null)?.name;
-  return typeof name === "string" ? name : "";
-}
-
-function classify(error: unknown, aborted: boolean): Failure {
-  if (error instanceof AttemptTimeout) return "uncertain";
-  if (aborted) return "aborted";
-  const status = statusOf(error);
-  const name = nameOf(error);
-  if (PERMISSION_ERROR_NAMES.has(name)) return "rejected";
-  if (status !== undefined) {
-    if (status === 412) return "conflict";
-    if (status === 409) return name === "ConditionalRequestConflict" ? "conflict" : "not_processed";
-    if (status === 404 && name === "NoSuchKey") return "missing";
-    if (status === 429 || NOT_PROCESSED_CODES.has(name)) return "not_processed";
-    if (status === 501) return "rejected";
-    if (status >= 500) return "uncertain";
-    if (status >= 300) return "rejected";
-    // A 2xx that failed to parse: the request was processed.
-    return "uncertain";
-  }
-  const errno = (error as SdkErrorShape | null)?.code;
-  if (typeof errno === "string" && NOT_CONNECTED_ERRNOS.has(errno)) return "not_processed";
-  if (CONFIG_ERROR_NAMES.has(name)) return "rejected";
-  const message = (error as SdkErrorShape | null)?.message;
-  if (typeof message === "string" && /region is missing/i.test(message)) return "rejected";
-  return "uncertain";
-}
-
-function describe(error: unknown): string {
-  const status = statusOf(error);
-  const name = nameOf(error);
-  const message = error instanceof Error ? error.message : String(error);
-  const code = (error as SdkErrorShape | null)?.code;
-  if (PERMISSION_ERROR_NAMES.has(name)) return `missing permission: ${message}`;
-  const parts = [
-    status === undefined ? "" : `HTTP ${status}`,
-    name === "" || name === "Error" ? "" : name,
-    typeof code === "string" ? code : "",
-    message === name || message === "UnknownError" ? "" : message,
-  ].filter((part) => part !== "");
-  return parts.join(" ");
-}
-
-function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
-}
 
 /**
  * An {@linkcode ObjectStore} on an S3 bucket, under an optional key prefix.
@@ -504,7 +279,8 @@ export class S3Store implements ObjectStore {
       signal?.throwIfAborted();
       let output;
       try {
-        output = await this.#attempt(
+        output = await runAttempt(
+          this.#timeoutMs,
           signal,
           (abortSignal) => this.#client.send(new PutObjectCommand(input), { abortSignal }),
         );
@@ -548,7 +324,7 @@ export class S3Store implements ObjectStore {
     for (let attempt = 1;; attempt++) {
       signal?.throwIfAborted();
       try {
-        return await this.#attempt(signal, run);
+        return await runAttempt(this.#timeoutMs, signal, run);
       } catch (error) {
         if (error instanceof OsqueueError) throw error;
         const failure = classify(error, signal?.aborted === true);
@@ -563,41 +339,6 @@ export class S3Store implements ObjectStore {
         }
         await this.#backoff(attempt, signal);
       }
-    }
-  }
-
-  /** One attempt under the per-attempt time limit and the caller's signal. */
-  async #attempt<T>(
-    signal: AbortSignal | undefined,
-    run: (abortSignal: AbortSignal) => Promise<T>,
-  ): Promise<T> {
-    const controller = new AbortController();
-    const abortSignal = signal === undefined
-      ? controller.signal
-      : AbortSignal.any([signal, controller.signal]);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    let onAbort: (() => void) | undefined;
-    // Settles first when time runs out or the caller aborts, whatever the SDK does with the signal.
-    const cut = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        const timeout = new AttemptTimeout(this.#timeoutMs);
-        reject(timeout);
-        controller.abort(timeout);
-      }, this.#timeoutMs);
-      if (signal !== undefined) {
-        onAbort = () => reject(signal.reason);
-        signal.addEventListener("abort", onAbort, { once: true });
-      }
-    });
-    const running = run(abortSignal);
-    // Whichever loses the race must not surface as an unhandled rejection.
-    running.catch(() => {});
-    cut.catch(() => {});
-    try {
-      return await Promise.race([running, cut]);
-    } finally {
-      clearTimeout(timer);
-      if (onAbort !== undefined) signal?.removeEventListener("abort", onAbort);
     }
   }
 

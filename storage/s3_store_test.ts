@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { Readable } from "node:stream";
 import { S3Client, type S3ClientConfig } from "@aws-sdk/client-s3";
 import { AmbiguousWriteError, ConflictError, InvalidError, UnavailableError } from "../errors.ts";
-import { parseS3Url, S3Store, type S3StoreOptions, unquoteEtag } from "./s3_store.ts";
+import { S3Store, type S3StoreOptions } from "./s3_store.ts";
 
 /** A request as the fake server saw it. */
 interface SeenRequest {
@@ -450,24 +450,6 @@ Deno.test("S3Store: description and prefix normalisation", () => {
   assert.throws(() => makeStore(fake, { prefix: "a//b" }), InvalidError);
   assert.throws(() => makeStore(fake, { bucket: "" }), InvalidError);
   assert.throws(() => makeStore(fake, { requestTimeoutMs: 0 }), InvalidError);
-});
-
-Deno.test("parseS3Url splits bucket and prefix", () => {
-  assert.deepEqual(parseS3Url("s3://bucket"), { bucket: "bucket", prefix: "" });
-  assert.deepEqual(parseS3Url("s3://bucket/"), { bucket: "bucket", prefix: "" });
-  assert.deepEqual(parseS3Url("s3://my.bucket-1/queues/emails/"), {
-    bucket: "my.bucket-1",
-    prefix: "queues/emails",
-  });
-  for (const bad of ["http://bucket/x", "s3://", "s3:///x", "bucket/x", "s3://b/a/../c"]) {
-    assert.throws(() => parseS3Url(bad), InvalidError, bad);
-  }
-});
-
-Deno.test("unquoteEtag strips surrounding quotes only", () => {
-  assert.equal(unquoteEtag('"abc"'), "abc");
-  assert.equal(unquoteEtag("abc"), "abc");
-  assert.equal(unquoteEtag('"a-1"'), "a-1");
 });
 
 Deno.test("S3Store: a missing Deno permission is an InvalidError at once, never retried", async () => {
