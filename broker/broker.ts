@@ -10,36 +10,29 @@
  *
  * @module
  */
-import {
-  NotLeaderError,
-  type OsqueueError,
-  ShuttingDownError,
-  UnavailableError,
-} from "../errors.ts";
+import { NotLeaderError, type OsqueueError, ShuttingDownError } from "../errors.ts";
 import { Mailbox } from "../actors/mailbox.ts";
 import type { Clock } from "../clock.ts";
 import type { Operation, OperationResult } from "../protocol/operations.ts";
 import type { JobEvent, LeaderInfo, QueueBackend, RequestOptions } from "../protocol/backend.ts";
-import { jobEvents } from "../core/job_events.ts";
-import type { BrokerOperation, JobChange, OperationReply } from "../core/apply.ts";
-import { commitOnce } from "./commit_batch.ts";
-import { type BrokerIdentity, createState, nextDueAt, type QueueState } from "../core/state.ts";
-import { nextScheduleAt } from "../core/schedules.ts";
-import { type ArchiveWrite, type LoadedState, type Opened, StateStore } from "./state_store.ts";
+import { type BrokerIdentity, createState, type QueueState } from "../core/state.ts";
+import { type LoadedState, type Opened, StateStore } from "./state_store.ts";
 import { Checkpointer } from "./checkpointer.ts";
 import { Archiver } from "./archiver.ts";
 import { leadsNow } from "./leadership.ts";
 import { followLeader } from "./standby.ts";
-import { enqueue, housekeeping as housekeeping_, tickError, trustedOperation } from "./intake.ts";
+import { enqueue, trustedOperation } from "./intake.ts";
 import { joinQueue } from "./startup.ts";
-import { lingerFor, waitForMessageOr } from "./pacing.ts";
+import { DEPOSED_PROBE, LeaderLoop } from "./leader_loop.ts";
+import { JobWatchers } from "./job_watchers.ts";
 import { ParkedClaims, type Pending } from "./parked_claims.ts";
-import { settleBatch, type SettleContext, settleParked } from "./replies.ts";
+import type { SettleContext } from "./replies.ts";
 import {
   type BrokerEvent,
   type BrokerMetrics,
   type BrokerOptions,
   type BrokerRole,
+  emptyMetrics,
   type ResolvedBrokerOptions,
   resolveOptions,
 } from "./options.ts";
@@ -80,40 +73,16 @@ export class Broker implements QueueBackend {
   readonly #archiver: Archiver;
   readonly #parked: ParkedClaims;
   readonly #replies: SettleContext;
-  readonly #watchers = new Set<(events: JobEvent[]) => void>();
+  readonly #watchers: JobWatchers;
 
   #role: BrokerRole = "starting";
   #state: QueueState = createState();
   #started: Promise<void> | undefined;
-  #lastLandedAt = 0;
-  #lastFailedWriteAt = 0;
-  /** Requests the last commit carried plus those queued while it was written. */
-  #demand = 0;
-  #lastWriteMs = 0;
-  #ticksSinceYield = 0;
-  /** Set when the head changed under the leader: the next tick writes, to find out. */
-  #checkHead = false;
-  #nextExpireAt = 0;
   #knownLeader: BrokerIdentity | null = null;
-  /** Archive objects asked for by records read in a conflict, until a record of ours lands on them. */
-  #unconfirmedArchives: ArchiveWrite[] = [];
+  readonly #leader: LeaderLoop;
   #loop: Promise<void> | undefined;
   #stopping = new AbortController();
-  #metrics: BrokerMetrics = {
-    commits: 0,
-    committedRequests: 0,
-    readOnlyBatches: 0,
-    conflicts: 0,
-    ambiguousWrites: 0,
-    archiveWrites: 0,
-    stateBytes: 0,
-    logBytes: 0,
-    checkpoints: 0,
-    checkpointBytes: 0,
-    archiveBytes: 0,
-    gcDeleted: 0,
-    parkedClaims: 0,
-  };
+  #metrics: BrokerMetrics = emptyMetrics();
 
   /** Builds a broker; nothing happens until {@linkcode Broker.start}. */
   constructor(options: BrokerOptions) {
@@ -124,6 +93,9 @@ export class Broker implements QueueBackend {
       if (event.event === "ambiguous-write") this.#metrics.ambiguousWrites++;
       o.log(event);
     };
+    this.#watchers = new JobWatchers((error) =>
+      this.#log({ event: "watcher-error", error: String(error) })
+    );
     this.#mailbox = new Mailbox({ capacity: o.mailboxCapacity });
     this.#parked = new ParkedClaims({ max: o.maxParkedClaims });
     const now = () => this.#clock.now();
@@ -163,6 +135,23 @@ export class Broker implements QueueBackend {
       findArchived: (id) => this.#archiver.find(id),
       notLeader: () => this.#notLeader(),
     };
+    this.#leader = new LeaderLoop({
+      o,
+      clock: this.#clock,
+      log,
+      mailbox: this.#mailbox,
+      parked: this.#parked,
+      stateStore: this.#stateStore,
+      checkpointer: this.#checkpointer,
+      archiver: this.#archiver,
+      replies: this.#replies,
+      metrics: this.#metrics,
+      state: () => this.#state,
+      setState: (state) => this.#state = state,
+      watchers: this.#watchers,
+      stepDown: (leader, reason) => this.#becomeStandby(leader, reason),
+      notLeader: () => this.#notLeader(),
+    });
   }
 
   /**
@@ -171,29 +160,12 @@ export class Broker implements QueueBackend {
    * that stops it.
    */
   watch(listener: (events: JobEvent[]) => void): () => void {
-    this.#watchers.add(listener);
-    return () => this.#watchers.delete(listener);
-  }
-
-  #tellWatchers(
-    before: QueueState,
-    after: QueueState,
-    changes: ReadonlyMap<number, JobChange>,
-  ): void {
-    const events = jobEvents(before, after, changes);
-    if (events.length === 0) return;
-    for (const listener of this.#watchers) {
-      try {
-        listener(events);
-      } catch (error) {
-        this.#log({ event: "watcher-error", error: String(error) });
-      }
-    }
+    return this.#watchers.add(listener);
   }
 
   /** The head changed under us (a checkpoint's CAS failed): wake the loop, whose next write finds out. */
   #suspectDeposed(): void {
-    this.#checkHead = true;
+    this.#leader.checkHead();
     try {
       this.#mailbox.post(DEPOSED_PROBE);
     } catch {
@@ -239,7 +211,7 @@ export class Broker implements QueueBackend {
   leaderInfo(): LeaderInfo {
     const leading = this.#role === "leader" &&
       leadsNow({
-        lastLandedAt: this.#lastLandedAt,
+        lastLandedAt: this.#leader.lastLandedAt,
         now: this.#clock.now(),
         windowMs: Math.min(this.#o.takeoverTimeoutMs, 2 * this.#o.renewIntervalMs),
       });
@@ -348,7 +320,7 @@ export class Broker implements QueueBackend {
     const stop = this.#stopping.signal;
     while (!stop.aborted) {
       try {
-        if (this.#role === "leader") await this.#leaderStep(stop);
+        if (this.#role === "leader") await this.#leader.step(stop);
         else await this.#standbyStep(stop);
       } catch (error) {
         if (stop.aborted) break;
@@ -358,216 +330,14 @@ export class Broker implements QueueBackend {
     }
   }
 
-  async #leaderStep(stop: AbortSignal): Promise<void> {
-    await this.#waitForWork(stop);
-    if (stop.aborted && this.#mailbox.size === 0) return;
-    const wait = this.#lastLandedAt + this.#o.minCommitIntervalMs - this.#clock.now();
-    if (wait > 0) await sleep(this.#clock, wait, stop);
-    else await this.#linger(stop);
-    if (stop.aborted && this.#mailbox.size === 0) return;
-    const batch = this.#mailbox.drain().filter((pending) => {
-      if (pending === DEPOSED_PROBE) return false;
-      if (!pending.signal?.aborted) return true;
-      pending.reject(pending.signal.reason);
-      return false;
-    });
-    await this.#tick(batch);
-  }
-
-  /**
-   * Group commit: the demand is what the last commit carried plus what queued
-   * while it was written; when fewer than ¾ of that are queued, linger a
-   * little (at most `maxLingerMs`, at most half a write) for the rest (see
-   * `pacing.ts`). Also yields to the event loop now and then, so that timers
-   * run even when the store answers without ever waiting (MemoryStore).
-   */
-  async #linger(stop: AbortSignal): Promise<void> {
-    const target = Math.ceil(this.#demand * 0.75);
-    const ms = Math.min(this.#o.maxLingerMs, this.#lastWriteMs / 2);
-    if (this.#mailbox.size < target && ms >= 0.2) {
-      this.#ticksSinceYield = 0;
-      return await lingerFor({ mailbox: this.#mailbox, clock: this.#clock, target, ms, stop });
-    }
-    if (++this.#ticksSinceYield >= 16) {
-      this.#ticksSinceYield = 0;
-      await sleep(this.#clock, 0, stop);
-    }
-  }
-
-  /** Resolves when a request arrives or a timer (expiry check, due job, parked deadline, renewal) is due. */
-  async #waitForWork(stop: AbortSignal): Promise<void> {
-    if (this.#mailbox.size > 0) return;
-    const now = this.#clock.now();
-    let wakeAt = Math.min(this.#nextExpireAt, this.#lastWriteAttemptAt() + this.#o.renewIntervalMs);
-    if (this.#parked.size > 0) {
-      const due = nextDueAt(this.#state, now);
-      // A lease already past expiry waits for the next expiry check, not a busy loop.
-      if (due !== undefined && due > now) wakeAt = Math.min(wakeAt, due);
-      wakeAt = Math.min(wakeAt, this.#parked.nextDeadline());
-    }
-    if (this.#archiver.hasFinished(this.#state)) {
-      wakeAt = Math.min(wakeAt, now + this.#archiver.maxAgeMs);
-    }
-    const quietAt = this.#lastLandedAt + IDLE_CHECKPOINT_MS;
-    if (this.#checkpointer.wantsIdle) {
-      if (quietAt <= now) this.#checkpointer.idle(this.#state);
-      else wakeAt = Math.min(wakeAt, quietAt);
-    }
-    const scheduleAt = nextScheduleAt((key) => this.#state.extra[key]);
-    if (scheduleAt !== undefined) wakeAt = Math.min(wakeAt, scheduleAt);
-    await waitForMessageOr({ mailbox: this.#mailbox, clock: this.#clock, wakeAt, stop });
-  }
-
-  /**
-   * One tick: apply the batch (plus due housekeeping and parked claims) to
-   * the state, append one log record, settle the replies.
-   */
-  async #tick(batch: Pending[]): Promise<void> {
-    const now = this.#clock.now();
-    const expireDue = now >= this.#nextExpireAt;
-    if (expireDue) this.#nextExpireAt = now + this.#o.heartbeatCheckMs;
-    const { operations: housekeeping, archiveIds } = housekeeping_({
-      state: this.#state,
-      now,
-      expireDue,
-      archiver: this.#archiver,
-    });
-    this.#parked.expire(now);
-    const parked = this.#parked.takeAll();
-    const operations = [...housekeeping, ...batch.map((pending) => pending.operation)];
-    const renew = this.#checkHead || now - this.#lastWriteAttemptAt() >= this.#o.renewIntervalMs;
-    this.#checkHead = false;
-    let outcome: TickOutcome;
-    try {
-      outcome = await this.#commitBatch({
-        operations,
-        parked,
-        renew,
-        archiveIds,
-        requests: batch.length,
-      });
-    } catch (thrown) {
-      // A bug must not leave callers hanging: answer everyone with `internal`.
-      this.#log({ event: "tick-error", error: String(thrown) });
-      outcome = { error: tickError(thrown) };
-    }
-    // Claims parked earlier keep their places; new ones queue behind them (and hit the cap first).
-    settleParked(this.#replies, parked, outcome.parkedReplies, outcome.error);
-    settleBatch(this.#replies, batch, housekeeping.length, outcome.replies, outcome.error);
-  }
-
-  /** The time of the last write attempt, landed or failed (renewals wait for it, no busy loop). */
-  #lastWriteAttemptAt(): number {
-    return Math.max(this.#lastLandedAt, this.#lastFailedWriteAt);
-  }
-
-  /** Commits the batch, re-applying on the newer state after a conflict while still the leader. */
-  async #commitBatch(batch: {
-    operations: BrokerOperation[];
-    parked: Pending[];
-    renew: boolean;
-    archiveIds: string[];
-    requests: number;
-  }): Promise<TickOutcome> {
-    const started = this.#clock.now();
-    for (let attempt = 0;; attempt++) {
-      const outcome = await commitOnce(this.#stateStore, {
-        ...batch,
-        state: this.#state,
-        context: {
-          now: this.#clock.now(),
-          defaultLeaseMs: this.#o.heartbeatTimeoutMs,
-          newToken: this.#o.newToken,
-          random: this.#o.random,
-          ...(this.#o.limits === undefined
-            ? {}
-            : { limits: this.#o.limits, stateBytes: this.#checkpointer.stateBytes() }),
-        },
-      });
-      switch (outcome.kind) {
-        case "read-only":
-          this.#metrics.readOnlyBatches++;
-          this.#state = outcome.state;
-          return outcome;
-        case "landed": {
-          const ms = this.#clock.now() - started;
-          this.#landed(outcome.state, outcome.bytes, ms);
-          if (this.#unconfirmedArchives.length > 0) {
-            this.#archiver.add(this.#unconfirmedArchives);
-            this.#unconfirmedArchives = [];
-          }
-          this.#archiver.landed(outcome.record, outcome.before);
-          if (this.#watchers.size > 0) {
-            this.#tellWatchers(outcome.before, outcome.state, outcome.changes);
-          }
-          this.#checkpointer.noteCommit(outcome.bytes, outcome.state);
-          this.#metrics.committedRequests += batch.requests;
-          this.#demand = batch.requests + this.#mailbox.size;
-          const { epoch, seq } = outcome.record;
-          const { requests } = batch;
-          this.#log({
-            event: "commit",
-            epoch,
-            seq,
-            requests,
-            operations: outcome.applied,
-            bytes: outcome.bytes,
-            ms,
-          });
-          return outcome;
-        }
-        case "deposed":
-          this.#becomeStandby(
-            outcome.leader,
-            `epoch ${outcome.epoch} belongs to ${outcome.leader?.id}`,
-          );
-          return { error: this.#notLeader() };
-        case "error":
-          this.#lastFailedWriteAt = this.#clock.now();
-          this.#log({ event: "storage-error", error: String(outcome.error) });
-          return { error: outcome.error };
-        case "conflict":
-          this.#metrics.conflicts++;
-          this.#log({ event: "conflict", seq: this.#state.commit + 1 });
-          this.#state = outcome.state;
-          // Records read while catching up may be this broker's own late writes
-          // that landed in sequence numbers already collected (they do not
-          // count): archive what they ask for only once a record of ours lands
-          // on top of them (confirmed against the head after a gap).
-          this.#unconfirmedArchives.push(...outcome.archives);
-          if (attempt >= this.#o.maxConflictRetries) {
-            this.#lastFailedWriteAt = this.#clock.now();
-            return {
-              error: new UnavailableError(
-                `gave up after ${
-                  attempt + 1
-                } conflicting writes; is another process writing the log?`,
-              ),
-            };
-          }
-      }
-    }
-  }
-
-  #landed(state: QueueState, bytes: number, ms: number): void {
-    this.#state = state;
-    this.#lastLandedAt = this.#clock.now();
-    this.#lastWriteMs = ms;
-    this.#metrics.commits++;
-    this.#metrics.stateBytes = bytes;
-    this.#metrics.logBytes += bytes;
-  }
-
   // -------------------------------------------------------------------------
   // Leadership.
 
   #becomeLeader(loaded: LoadedState, how: string): void {
-    this.#unconfirmedArchives = [];
     this.#state = loaded.state;
     this.#role = "leader";
     this.#knownLeader = this.#identity;
-    this.#lastLandedAt = this.#clock.now();
-    this.#nextExpireAt = this.#clock.now();
+    this.#leader.reset();
     this.#checkpointer.reset(loaded);
     this.#archiver.reset(loaded.manifest?.archives ?? [], loaded.archives);
     this.#log({
@@ -580,7 +350,7 @@ export class Broker implements QueueBackend {
   }
 
   #becomeStandby(leader: BrokerIdentity | null, reason: string): void {
-    this.#unconfirmedArchives = [];
+    this.#leader.forget();
     const wasLeader = this.#role === "leader";
     this.#role = "standby";
     this.#knownLeader = leader;
@@ -633,19 +403,3 @@ export class Broker implements QueueBackend {
     );
   }
 }
-
-/** After this long without a commit, a leader checkpoints what the log holds (quiet time is cheap). */
-const IDLE_CHECKPOINT_MS = 300;
-
-interface TickOutcome {
-  replies?: OperationReply[];
-  parkedReplies?: Map<Pending, OperationReply>;
-  error?: OsqueueError;
-}
-
-/** Posted by the checkpointer when the head changed under the leader: wakes the loop, which finds out on its next write. */
-const DEPOSED_PROBE: Pending = {
-  operation: { op: "stats" },
-  resolve: () => {},
-  reject: () => {},
-};

@@ -201,3 +201,22 @@ export function positive(name: string, value: number | undefined): number | unde
   }
   return value;
 }
+
+/** Counters of a broker that has done nothing yet. */
+export function emptyMetrics(): BrokerMetrics {
+  return {
+    commits: 0,
+    committedRequests: 0,
+    readOnlyBatches: 0,
+    conflicts: 0,
+    ambiguousWrites: 0,
+    archiveWrites: 0,
+    stateBytes: 0,
+    logBytes: 0,
+    checkpoints: 0,
+    checkpointBytes: 0,
+    archiveBytes: 0,
+    gcDeleted: 0,
+    parkedClaims: 0,
+  };
+}
