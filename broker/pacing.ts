@@ -9,6 +9,12 @@ import type { Mailbox } from "../actors/mailbox.ts";
 import type { Clock } from "../clock.ts";
 import { sleep } from "./timing.ts";
 
+/**
+ * The reason the waits abort their own timers with: a shared value, since
+ * `abort()` without one builds a `DOMException` (and its stack) every tick.
+ */
+const DONE = Symbol("wait over");
+
 /** Resolves when a message arrives, at `wakeAt` (clock time), or when `stop` aborts. */
 export async function waitForMessageOr<M>(
   options: { mailbox: Mailbox<M>; clock: Clock; wakeAt: number; stop: AbortSignal },
@@ -17,7 +23,7 @@ export async function waitForMessageOr<M>(
   const now = clock.now();
   if (mailbox.size > 0 || wakeAt <= now) return;
   const timer = new AbortController();
-  const onStop = () => timer.abort();
+  const onStop = () => timer.abort(DONE);
   stop.addEventListener("abort", onStop, { once: true });
   try {
     await Promise.race([
@@ -25,7 +31,7 @@ export async function waitForMessageOr<M>(
       sleep(clock, wakeAt - now, timer.signal),
     ]);
   } finally {
-    timer.abort();
+    timer.abort(DONE);
     stop.removeEventListener("abort", onStop);
   }
 }
@@ -42,15 +48,15 @@ export async function lingerFor<M>(
   const { mailbox, clock, target, ms, stop } = options;
   const until = clock.now() + ms;
   const timer = new AbortController();
-  const onStop = () => timer.abort();
+  const onStop = () => timer.abort(DONE);
   stop.addEventListener("abort", onStop, { once: true });
-  const deadline = sleep(clock, ms, timer.signal).then(() => timer.abort());
+  const deadline = sleep(clock, ms, timer.signal).then(() => timer.abort(DONE));
   try {
     while (mailbox.size < target && clock.now() < until && !timer.signal.aborted) {
       await mailbox.posted(timer.signal).catch(() => {});
     }
   } finally {
-    timer.abort();
+    timer.abort(DONE);
     stop.removeEventListener("abort", onStop);
     await deadline;
   }

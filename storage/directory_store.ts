@@ -275,12 +275,13 @@ export class DirectoryStore implements ObjectStore {
    * `#create` without the thread pool's hops.
    */
   #createBlocking(key: string, path: string, body: Uint8Array): void {
-    this.#refuseSymlinksSync(path, key);
     const dir = dirname(path);
+    // Only the directories are checked: link(2) never follows a link at the object's name.
+    const existing = this.#refuseSymlinksSync(dir, key);
     // A random name only has to be unique; createNew refuses to clobber anything.
     const temp = join(dir, `${TEMP_PREFIX}${crypto.randomUUID()}`);
     try {
-      ensureDirectorySync(dir);
+      if (!existing?.isDirectory) ensureDirectorySync(dir);
       writeNewFileSync(temp, body, this.#spares.claimSync(temp));
     } catch (error) {
       throw fsError(error, `put ${key}`);
@@ -396,16 +397,16 @@ export class DirectoryStore implements ObjectStore {
     }
     return info;
   }
-  /** `#refuseSymlinks` with blocking calls. */
-  #refuseSymlinksSync(path: string, key: string): void {
+  /** `#refuseSymlinks` with blocking calls; the last name's info, or null when missing. */
+  #refuseSymlinksSync(path: string, key: string): Deno.FileInfo | null {
     let current = this.#root;
+    let info: Deno.FileInfo | null = null;
     for (const name of path.slice(this.#root.length + 1).split(sep)) {
       current = join(current, name);
-      let info: Deno.FileInfo;
       try {
         info = Deno.lstatSync(current);
       } catch (error) {
-        if (isMissing(error)) return;
+        if (isMissing(error)) return null;
         throw fsError(error, `check ${key}`);
       }
       if (info.isSymlink) {
@@ -414,6 +415,7 @@ export class DirectoryStore implements ObjectStore {
         );
       }
     }
+    return info;
   }
 
   /** Joins names under the root, checking that the result stays inside it. */

@@ -60,3 +60,22 @@ Deno.test("DirectoryStore does not follow symbolic links planted inside its root
     await Deno.remove(base, { recursive: true });
   }
 });
+
+Deno.test("DirectoryStore: a create into a directory swapped for a link is refused", async () => {
+  const base = await Deno.makeTempDir({ prefix: "osqueue-symlink-" });
+  try {
+    const root = join(base, "store");
+    const outside = join(base, "outside");
+    await Deno.mkdir(outside);
+    const store = new DirectoryStore({ root });
+    const create = { condition: { ifNoneMatch: "*" as const } };
+    await store.put("log/1", text("1"), create); // the blocking create path
+    const dir = (await Array.fromAsync(Deno.readDir(root))).find((e) => e.isDirectory)!;
+    await Deno.remove(join(root, dir.name), { recursive: true });
+    await Deno.symlink(outside, join(root, dir.name));
+    await assert.rejects(store.put("log/2", text("2"), create), InvalidError);
+    assert.deepEqual(await Array.fromAsync(Deno.readDir(outside)), [], "nothing written outside");
+  } finally {
+    await Deno.remove(base, { recursive: true });
+  }
+});
