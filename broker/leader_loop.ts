@@ -66,9 +66,8 @@ export class LeaderLoop {
   /** When the last record landed (clock time). */
   #lastLandedAt = 0;
   #lastFailedWriteAt = 0;
-  /** Requests the last commit carried plus those queued while it was written. */
-  #demand = 0;
-  #lastWriteMs = 0;
+  /** Requests the last commit answered (their callers may come back with more). */
+  #answered = 0;
   #ticksSinceYield = 0;
   /** Set when the head changed under the leader: the next tick writes, to find out. */
   #checkHead = false;
@@ -121,16 +120,22 @@ export class LeaderLoop {
   }
 
   /**
-   * Group commit: the demand is what the last commit carried plus what queued
-   * while it was written; when fewer than ¾ of that are queued, linger a
-   * little (at most `maxLingerMs`, at most half a write) for the rest (see
-   * `pacing.ts`). Also yields to the event loop now and then, so that timers
-   * run even when the store answers without ever waiting (MemoryStore).
+   * Group commit: the demand is what the last commit answered (in a closed
+   * loop those callers come back with their next requests a moment later)
+   * plus what is queued now (it arrived while the record was written; a
+   * blocking write leaves it unread until the loop turns, which the wait for
+   * work did). When fewer than ¾ of that are queued, linger (at most
+   * `maxLingerMs`) for the rest, so callers who took turns in two
+   * alternating groups share one write (see `pacing.ts`). Also yields to the
+   * event loop now and then, so that timers run even when the store answers
+   * without ever waiting (MemoryStore).
    */
   async #linger(stop: AbortSignal): Promise<void> {
-    const target = Math.ceil(this.#demand * 0.75);
-    const ms = Math.min(this.#c.o.maxLingerMs, this.#lastWriteMs / 2);
-    if (this.#c.mailbox.size < target && ms >= 0.2) {
+    const demand = this.#answered + this.#c.mailbox.size;
+    this.#answered = 0;
+    const target = Math.ceil(demand * 0.75);
+    const ms = this.#c.o.maxLingerMs;
+    if (demand >= MIN_LINGER_DEMAND && this.#c.mailbox.size < target && ms > 0) {
       this.#ticksSinceYield = 0;
       return await lingerFor({ mailbox: this.#c.mailbox, clock: this.#c.clock, target, ms, stop });
     }
@@ -240,7 +245,7 @@ export class LeaderLoop {
           return outcome;
         case "landed": {
           const ms = this.#c.clock.now() - started;
-          this.#landed(outcome.state, outcome.bytes, ms);
+          this.#landed(outcome.state, outcome.bytes);
           if (this.#unconfirmedArchives.length > 0) {
             this.#c.archiver.add(this.#unconfirmedArchives);
             this.#unconfirmedArchives = [];
@@ -251,7 +256,7 @@ export class LeaderLoop {
           }
           this.#c.checkpointer.noteCommit(outcome.bytes, outcome.state);
           this.#c.metrics.committedRequests += batch.requests;
-          this.#demand = batch.requests + this.#c.mailbox.size;
+          this.#answered = batch.requests;
           const { epoch, seq } = outcome.record;
           const { requests } = batch;
           this.#c.log({
@@ -298,15 +303,17 @@ export class LeaderLoop {
     }
   }
 
-  #landed(state: QueueState, bytes: number, ms: number): void {
+  #landed(state: QueueState, bytes: number): void {
     this.#c.setState(state);
     this.#lastLandedAt = this.#c.clock.now();
-    this.#lastWriteMs = ms;
     this.#c.metrics.commits++;
     this.#c.metrics.stateBytes = bytes;
     this.#c.metrics.logBytes += bytes;
   }
 }
+
+/** Below this many expected requests a tick never lingers: merging would save little. */
+const MIN_LINGER_DEMAND = 4;
 
 /** After this long without a commit, a leader checkpoints what the log holds (quiet time is cheap). */
 const IDLE_CHECKPOINT_MS = 300;

@@ -50,9 +50,10 @@ export interface BrokerOptions {
   /** Minimum time between two commits, to cap the write rate (default 0). */
   minCommitIntervalMs?: number;
   /**
-   * Group-commit linger: when fewer requests are queued than the last commit
-   * carried, wait up to this long (and at most half the last write's duration)
-   * for the rest to arrive before writing (default 2 ms; 0 turns it off).
+   * Group-commit linger: when fewer than ¾ of the expected requests are
+   * queued (those the last commit answered plus those queued now, at least
+   * 4), wait up to this long for the rest before writing (default 2 ms; 0
+   * turns it off).
    */
   maxLingerMs?: number;
   /** A standby takes over when the log has not grown for this long, by its own clock (default 15 s). */
