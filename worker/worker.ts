@@ -59,9 +59,9 @@ import {
   defaultTimers,
   type DeliveryHandler,
   type FailOptions,
-  type HeartbeatLoopOptions,
   type Timers,
-} from "./client.ts";
+} from "./client_options.ts";
+import type { HeartbeatLoopOptions } from "./heartbeat_loop.ts";
 import type { JobPayload, JobRegistry, JobSchemas, JobType } from "./registry.ts";
 
 /**
