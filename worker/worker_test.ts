@@ -6,7 +6,8 @@ import type { SubscribeParams } from "../protocol/wire.ts";
 import type { DeliveryHandler, FailOptions } from "./client_options.ts";
 import type { HeartbeatLoopOptions } from "./heartbeat_loop.ts";
 import { defineJobs } from "./registry.ts";
-import { createShutdownHandler, type JobContext, Worker, type WorkerClient } from "./worker.ts";
+import { createShutdownHandler } from "./shutdown_handler.ts";
+import { type JobContext, Worker, type WorkerClient } from "./worker.ts";
 import { waitUntil } from "./_test_server.ts";
 
 type Call =
