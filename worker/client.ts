@@ -27,6 +27,13 @@
  * on either the client moves on to the next URL, and does not follow hints
  * back to a broker that stopped answering until a connection succeeds.
  *
+ * **Where the parts live.** `connection.ts` (one socket: ids, replies,
+ * notifications) · `broker_urls.ts` (the URL list and the brokers that stopped
+ * answering) · `connection_manager.ts` (connect, hello, redirects, backoff,
+ * background reconnects) · `keepalive.ts` · `requests.ts` (deadlines, one
+ * redirect or move-on per request) · `deliveries.ts` (subscription, credits,
+ * watch) · `heartbeat_loop.ts` (the lease-keeping policy the `Worker` shares).
+ *
  * @example Push a job and read it back
  * ```ts ignore
  * import { connectClient } from "@osqueue/osqueue/worker";
