@@ -38,6 +38,20 @@ export type { HeartbeatLoopOptions } from "./heartbeat_loop.ts";
 export * from "./job_handle.ts";
 export * from "./registry.ts";
 export * from "./worker.ts";
+export type {
+  HandlersFor,
+  JobContext,
+  JobHandler,
+  LogLevel,
+  UntypedSchemas,
+  WorkerClient,
+  WorkerHooks,
+  WorkerLog,
+  WorkerOptions,
+  WorkerState,
+  WorkerStopOptions,
+} from "./worker_options.ts";
+export * from "./shutdown_handler.ts";
 export * from "../errors.ts";
 export type {
   BackoffPolicy,

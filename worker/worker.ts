@@ -51,7 +51,7 @@ import { Mailbox } from "../actors/mailbox.ts";
 import { InvalidError, type OsqueueError, ShuttingDownError, ValidationError } from "../errors.ts";
 import type { ClaimedJob, JsonValue } from "../protocol/operations.ts";
 import type { SubscribeParams } from "../protocol/wire.ts";
-import { defaultTimers, type FailOptions, type Timers } from "./client_options.ts";
+import type { FailOptions, Timers } from "./client_options.ts";
 import {
   createJobContext,
   type JobHeartbeatOptions,
@@ -60,35 +60,20 @@ import {
 } from "./job_context.ts";
 import type { JobRegistry, JobSchemas, JobType } from "./registry.ts";
 import { messageOf, Settler } from "./settler.ts";
-import type {
-  JobContext,
-  UntypedSchemas,
-  WorkerClient,
-  WorkerHooks,
-  WorkerLog,
-  WorkerOptions,
-  WorkerState,
-  WorkerStopOptions,
+import {
+  type AnyHandler,
+  resolveWorkerOptions,
+  type UntypedSchemas,
+  type WorkerClient,
+  type WorkerHooks,
+  type WorkerLog,
+  type WorkerOptions,
+  type WorkerState,
+  type WorkerStopOptions,
 } from "./worker_options.ts";
 
-export type {
-  HandlersFor,
-  JobContext,
-  JobHandler,
-  LogLevel,
-  UntypedSchemas,
-  WorkerClient,
-  WorkerHooks,
-  WorkerLog,
-  WorkerOptions,
-  WorkerState,
-  WorkerStopOptions,
-} from "./worker_options.ts";
-export {
-  createShutdownHandler,
-  type ShutdownHandlerOptions,
-  type Stoppable,
-} from "./shutdown_handler.ts";
+// Kept importable from here (older imports); `mod.ts` exports them from their own files.
+export type { JobContext, UntypedSchemas, WorkerClient, WorkerOptions } from "./worker_options.ts";
 
 type Outcome = { ok: true; value: JsonValue | void } | { ok: false; error: unknown };
 
@@ -105,14 +90,6 @@ interface ActiveJob {
   /** The lease was lost: drop the outcome. */
   lost: boolean;
 }
-
-type AnyHandler = (job: JobContext<unknown>) => Promise<JsonValue | void> | JsonValue | void;
-
-const defaultLog: WorkerLog = (level, message, data) => {
-  if (level === "warn" || level === "error") {
-    console.error(`[osqueue worker] ${level}: ${message}`, data ?? "");
-  }
-};
 
 /**
  * A job-running worker. See the module documentation for its guarantees.
@@ -141,38 +118,21 @@ export class Worker<S extends JobSchemas = UntypedSchemas> {
   #stopping?: Promise<void>;
   #drained?: () => void;
 
-  /** Builds a worker; nothing happens until {@linkcode Worker.start}. */
+  /** Builds a worker (`InvalidError` on bad options); nothing happens until {@linkcode Worker.start}. */
   constructor(options: WorkerOptions<S>) {
-    this.#client = options.client;
-    this.#workerId = options.workerId;
-    if (options.registry !== undefined) this.#registry = options.registry;
-    this.#handlers = new Map();
-    for (const [type, handler] of Object.entries(options.handlers)) {
-      if (typeof handler === "function") this.#handlers.set(type, handler as AnyHandler);
-    }
-    if (this.#handlers.size === 0) throw new InvalidError("a worker needs at least one handler");
-    const concurrency = options.concurrency ?? 1;
-    if (!Number.isInteger(concurrency) || concurrency < 1) {
-      throw new InvalidError(`concurrency must be a positive integer, got ${concurrency}`);
-    }
-    this.#concurrency = concurrency;
-    for (const name of ["leaseMs", "heartbeatIntervalMs"] as const) {
-      const value = options[name];
-      if (value !== undefined && !(Number.isInteger(value) && value > 0)) {
-        throw new InvalidError(`${name} must be a positive integer, got ${value}`);
-      }
-    }
-    this.#leaseMs = options.leaseMs;
-    this.#heartbeatIntervalMs = options.heartbeatIntervalMs ??
-      (options.leaseMs === undefined ? undefined : Math.max(1, Math.floor(options.leaseMs / 3)));
-    this.#shutdownTimeoutMs = options.shutdownTimeoutMs ?? 30_000;
-    this.#hooks = {};
-    if (options.onJobStart) this.#hooks.onJobStart = options.onJobStart;
-    if (options.onJobComplete) this.#hooks.onJobComplete = options.onJobComplete;
-    if (options.onJobFail) this.#hooks.onJobFail = options.onJobFail;
-    this.#log = options.log ?? defaultLog;
-    this.#timers = options.timers ?? defaultTimers;
-    this.#clock = options.clock ?? Date.now;
+    const resolved = resolveWorkerOptions(options);
+    this.#client = resolved.client;
+    this.#workerId = resolved.workerId;
+    if (resolved.registry !== undefined) this.#registry = resolved.registry;
+    this.#handlers = resolved.handlers;
+    this.#concurrency = resolved.concurrency;
+    this.#leaseMs = resolved.leaseMs;
+    this.#heartbeatIntervalMs = resolved.heartbeatIntervalMs;
+    this.#shutdownTimeoutMs = resolved.shutdownTimeoutMs;
+    this.#hooks = resolved.hooks;
+    this.#log = resolved.log;
+    this.#timers = resolved.timers;
+    this.#clock = resolved.clock;
     this.#settler = new Settler(this.#log);
   }
 

@@ -5,10 +5,16 @@
  *
  * @module
  */
+import { InvalidError } from "../errors.ts";
 import type { ClaimedJob, JsonValue } from "../protocol/operations.ts";
 import type { PayloadSchema } from "../protocol/payload_schema.ts";
 import type { SubscribeParams } from "../protocol/wire.ts";
-import type { DeliveryHandler, FailOptions, Timers } from "./client_options.ts";
+import {
+  defaultTimers,
+  type DeliveryHandler,
+  type FailOptions,
+  type Timers,
+} from "./client_options.ts";
 import type { HeartbeatLoopOptions } from "./heartbeat_loop.ts";
 import type { JobPayload, JobRegistry, JobSchemas, JobType } from "./registry.ts";
 
@@ -149,3 +155,85 @@ export interface WorkerStopOptions {
 
 /** Where a worker is in its life. */
 export type WorkerState = "idle" | "starting" | "running" | "stopping" | "stopped";
+
+/** A handler of any payload type, as the worker keeps it. */
+export type AnyHandler = (
+  job: JobContext<unknown>,
+) => Promise<JsonValue | void> | JsonValue | void;
+
+/** {@linkcode WorkerOptions} checked, with every default filled in. */
+export interface ResolvedWorkerOptions<S extends JobSchemas> {
+  /** The broker client. */
+  client: WorkerClient;
+  /** The lease holder's name. */
+  workerId: string;
+  /** Payload schemas, if any. */
+  registry?: JobRegistry<S>;
+  /** One handler per job type (at least one). */
+  handlers: Map<string, AnyHandler>;
+  /** Most handlers at once. */
+  concurrency: number;
+  /** Lease asked for, ms (the broker's when absent). */
+  leaseMs?: number;
+  /** Time between heartbeats, ms (by the granted lease when absent). */
+  heartbeatIntervalMs?: number;
+  /** Default deadline of `stop`, ms. */
+  shutdownTimeoutMs: number;
+  /** The lifecycle hooks given. */
+  hooks: WorkerHooks;
+  /** Log sink. */
+  log: WorkerLog;
+  /** Timer functions. */
+  timers: Timers;
+  /** Current time, epoch ms. */
+  clock: () => number;
+}
+
+/** The default worker log: warnings and errors to `console.error`. */
+export const defaultWorkerLog: WorkerLog = (level, message, data) => {
+  if (level === "warn" || level === "error") {
+    console.error(`[osqueue worker] ${level}: ${message}`, data ?? "");
+  }
+};
+
+/** Checks `options` (`InvalidError` on a bad one) and fills in the defaults. */
+export function resolveWorkerOptions<S extends JobSchemas>(
+  options: WorkerOptions<S>,
+): ResolvedWorkerOptions<S> {
+  const handlers = new Map<string, AnyHandler>();
+  for (const [type, handler] of Object.entries(options.handlers)) {
+    if (typeof handler === "function") handlers.set(type, handler as AnyHandler);
+  }
+  if (handlers.size === 0) throw new InvalidError("a worker needs at least one handler");
+  const concurrency = options.concurrency ?? 1;
+  if (!Number.isInteger(concurrency) || concurrency < 1) {
+    throw new InvalidError(`concurrency must be a positive integer, got ${concurrency}`);
+  }
+  for (const name of ["leaseMs", "heartbeatIntervalMs"] as const) {
+    const value = options[name];
+    if (value !== undefined && !(Number.isInteger(value) && value > 0)) {
+      throw new InvalidError(`${name} must be a positive integer, got ${value}`);
+    }
+  }
+  const hooks: WorkerHooks = {};
+  if (options.onJobStart) hooks.onJobStart = options.onJobStart;
+  if (options.onJobComplete) hooks.onJobComplete = options.onJobComplete;
+  if (options.onJobFail) hooks.onJobFail = options.onJobFail;
+  const resolved: ResolvedWorkerOptions<S> = {
+    client: options.client,
+    workerId: options.workerId,
+    handlers,
+    concurrency,
+    shutdownTimeoutMs: options.shutdownTimeoutMs ?? 30_000,
+    hooks,
+    log: options.log ?? defaultWorkerLog,
+    timers: options.timers ?? defaultTimers,
+    clock: options.clock ?? Date.now,
+  };
+  if (options.registry !== undefined) resolved.registry = options.registry;
+  if (options.leaseMs !== undefined) resolved.leaseMs = options.leaseMs;
+  const heartbeatIntervalMs = options.heartbeatIntervalMs ??
+    (options.leaseMs === undefined ? undefined : Math.max(1, Math.floor(options.leaseMs / 3)));
+  if (heartbeatIntervalMs !== undefined) resolved.heartbeatIntervalMs = heartbeatIntervalMs;
+  return resolved;
+}
