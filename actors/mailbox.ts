@@ -1,5 +1,18 @@
 /**
- * A bounded FIFO queue that one consumer drains in batches.
+ * A bounded FIFO queue that one consumer drains in batches: the one actor
+ * primitive of osqueue. The broker's loop and the `Worker`'s loop each drain
+ * a {@linkcode Mailbox}; each is then the single writer of its own state.
+ *
+ * Decision (issue 14): there is no published actor kit. An `Actor` class with
+ * `ask`/`tell` used to sit on top of this mailbox, but the broker could not use
+ * it (it needs replies deferred past the batch that received a request — a
+ * parked claim, a reply settled only once the commit lands — and wake-ups on
+ * timers, not only on messages), the worker used it only through `tell`, and
+ * `ask` had no production user. A mailbox plus a plain `while` loop in its
+ * owner says the same with less: each owner drains it, handles the batch, and
+ * decides itself what waking up and replying mean. So this module is
+ * internal (no `./actors` entry point); it stays a folder of its own because
+ * both the broker and the browser-safe worker import it.
  *
  * Pure web-standard code (no `Deno.*`, no `node:`): workers use it in browsers.
  *

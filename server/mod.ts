@@ -17,6 +17,7 @@
  * @module
  */
 export * from "./server.ts";
+export * from "./in_process_client.ts";
 export type { DispatcherClock } from "./dispatcher.ts";
 export { httpStatusForCode } from "./rest.ts";
 export * from "./metrics.ts";

@@ -7,7 +7,8 @@ import {
   TimeoutError,
 } from "../errors.ts";
 import type { ClaimedJob } from "../protocol/operations.ts";
-import { OsqueueClient, websocketUrl } from "./client.ts";
+import { OsqueueClient } from "./client.ts";
+import { websocketUrl } from "./connection.ts";
 import { startStubServer, type StubServer, waitUntil } from "./_test_server.ts";
 
 const fastReconnect = { minDelayMs: 1, maxDelayMs: 5, random: () => 0.5 };

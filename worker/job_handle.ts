@@ -11,7 +11,7 @@
  */
 import { JobFailedError, TimeoutError } from "../errors.ts";
 import type { JobView, JsonValue, OperationResults } from "../protocol/operations.ts";
-import type { Timers } from "./client.ts";
+import type { Timers } from "./client_options.ts";
 
 /** Options of {@linkcode JobHandle.result}. */
 export interface ResultOptions {

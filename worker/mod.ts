@@ -24,21 +24,34 @@
  *
  * @module
  */
-export {
-  type ClaimOptions,
-  type ClientOptions,
-  connectClient,
-  type DeliveryHandler,
-  type FailOptions,
-  type HeartbeatLoopOptions,
-  OsqueueClient,
-  type ReconnectOptions,
-  type Timers,
-  type WebSocketConstructor,
-} from "./client.ts";
+export { connectClient, OsqueueClient } from "./client.ts";
+export type {
+  ClaimOptions,
+  ClientOptions,
+  DeliveryHandler,
+  FailOptions,
+  ReconnectOptions,
+  Timers,
+  WebSocketConstructor,
+} from "./client_options.ts";
+export type { HeartbeatLoopOptions } from "./heartbeat_loop.ts";
 export * from "./job_handle.ts";
 export * from "./registry.ts";
 export * from "./worker.ts";
+export type {
+  HandlersFor,
+  JobContext,
+  JobHandler,
+  LogLevel,
+  UntypedSchemas,
+  WorkerClient,
+  WorkerHooks,
+  WorkerLog,
+  WorkerOptions,
+  WorkerState,
+  WorkerStopOptions,
+} from "./worker_options.ts";
+export * from "./shutdown_handler.ts";
 export * from "../errors.ts";
 export type {
   BackoffPolicy,

@@ -1,34 +1,106 @@
+/**
+ * The worker entry point must run unchanged in browsers and on Deno Deploy:
+ * every module reachable from `worker/mod.ts` — in `worker/` or not — uses no
+ * `Deno.*` and imports no `node:`. Checked on the real module graph
+ * (`deno info --json`), not on the text of `worker/*.ts`.
+ */
 import assert from "node:assert/strict";
+import {
+  checkPortability,
+  type ModuleGraph,
+  moduleGraph,
+  readLocalSource,
+  stripComments,
+} from "./_portability.ts";
 
-/** Blanks out block and line comments (JSDoc examples may show host wiring), keeping line numbers. */
-function stripComments(source: string): string {
-  return source
-    .replace(/\/\*[\s\S]*?\*\//g, (comment) => comment.replace(/[^\n]/g, " "))
-    .replace(/^\s*\/\/.*$/gm, "");
-}
+const ROOT = new URL("../", import.meta.url).href;
+const relative = (specifier: string) => specifier.replace(ROOT, "");
 
-// The worker side must run unchanged in browsers and on Deno Deploy: no
-// `Deno.*` and no `node:` imports outside tests and test helpers.
-Deno.test("worker sources use web-standard APIs only", async () => {
-  const dir = new URL(".", import.meta.url);
-  const offenders: string[] = [];
-  const checked: string[] = [];
-  for await (const entry of Deno.readDir(dir)) {
-    const name = entry.name;
-    if (!entry.isFile || !name.endsWith(".ts")) continue;
-    if (name.endsWith("_test.ts") || name.startsWith("_test_")) continue;
-    checked.push(name);
-    const code = stripComments(await Deno.readTextFile(new URL(name, dir)));
-    code.split("\n").forEach((line, i) => {
-      if (/\bDeno\s*\.|\bDeno\b\s*\[|["'`]node:/.test(line)) {
-        offenders.push(`${name}:${i + 1}: ${line.trim()}`);
-      }
-    });
+Deno.test("portability: every module reachable from worker/mod.ts uses web-standard APIs only", async () => {
+  const graph = await moduleGraph(new URL("./mod.ts", import.meta.url));
+  const report = checkPortability(graph, { readSource: readLocalSource, allowNpm: ["zod"] });
+  assert.deepEqual(report.offenders, []);
+  const local = report.local.map(relative);
+  // The whole graph was walked, the modules outside worker/ included.
+  for (
+    const path of [
+      "worker/mod.ts",
+      "worker/client.ts",
+      "worker/worker.ts",
+      "worker/registry.ts",
+      "worker/connection_manager.ts",
+      "actors/mailbox.ts",
+      "errors.ts",
+      "protocol/operations.ts",
+    ]
+  ) {
+    assert.ok(local.includes(path), `${path} was not checked`);
   }
-  for (const name of ["client.ts", "worker.ts", "registry.ts", "mod.ts"]) {
-    assert.ok(checked.includes(name), `${name} was not checked`);
+  // What it finds: zod, which protocol/operations.ts imports for its schemas
+  // (the browser bundle drops it; tests/package_graph_test.ts checks that).
+  assert.deepEqual(report.npm.map((p) => p.replace(/@[^@]*$/, "")), ["zod"]);
+});
+
+Deno.test("portability: the check walks imports out of worker/ and names the offender", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.mkdir(`${dir}/worker`);
+    await Deno.mkdir(`${dir}/shared`);
+    await Deno.writeTextFile(`${dir}/worker/mod.ts`, 'export * from "../shared/util.ts";\n');
+    await Deno.writeTextFile(`${dir}/shared/util.ts`, 'export * from "./env.ts";\n');
+    await Deno.writeTextFile(
+      `${dir}/shared/env.ts`,
+      '/** Deno.exit in a comment is fine. */\nexport const home = Deno.env.get("HOME");\n',
+    );
+    const graph = await moduleGraph(`${dir}/worker/mod.ts`);
+    const report = checkPortability(graph, { readSource: readLocalSource });
+    assert.equal(report.local.length, 3);
+    assert.equal(report.offenders.length, 1);
+    assert.match(report.offenders[0], /shared\/env\.ts:2: export const home = Deno\.env/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
-  assert.deepEqual(offenders, []);
+});
+
+Deno.test("portability: node: imports, Node built-ins, remote modules and other npm packages fail", () => {
+  const sources: Record<string, string> = {
+    "file:///w/mod.ts": 'import "../lib/a.ts";\nimport "npm:zod";\n',
+    "file:///lib/a.ts": 'import { readFile } from "node:fs/promises";\nconst k = Deno["env"];\n',
+    "file:///lib/b.ts": "export const ok = globalThis.fetch;\n",
+  };
+  const graph: ModuleGraph = {
+    modules: [
+      { specifier: "file:///w/mod.ts", kind: "esm" },
+      { specifier: "file:///lib/a.ts", kind: "esm" },
+      { specifier: "file:///lib/b.ts", kind: "esm" },
+      { specifier: "node:fs/promises", kind: "node" },
+      { specifier: "npm:/zod@4.1.0", kind: "npm" },
+      { specifier: "npm:/@aws-sdk/client-s3@3.700.0", kind: "npm" },
+      { specifier: "https://example.com/x.ts", kind: "esm" },
+    ],
+  };
+  const report = checkPortability(graph, {
+    readSource: (specifier) => sources[specifier],
+    allowNpm: ["zod"],
+  });
+  assert.deepEqual(report.npm, ["zod@4.1.0", "@aws-sdk/client-s3@3.700.0"]);
+  assert.deepEqual(report.offenders, [
+    'file:///lib/a.ts:1: import { readFile } from "node:fs/promises";',
+    'file:///lib/a.ts:2: const k = Deno["env"];',
+    "node:fs/promises: Node built-in",
+    "npm:/@aws-sdk/client-s3@3.700.0: npm package not allowed",
+    "https://example.com/x.ts: remote module",
+  ]);
+  // The same graph without the offenders passes.
+  const clean = checkPortability(
+    {
+      modules: graph.modules.filter((m) =>
+        ["file:///w/mod.ts", "file:///lib/b.ts", "npm:/zod@4.1.0"].includes(m.specifier)
+      ),
+    },
+    { readSource: (specifier) => sources[specifier], allowNpm: ["zod"] },
+  );
+  assert.deepEqual(clean.offenders, []);
 });
 
 Deno.test("the comment stripper keeps code that mentions Deno", () => {

@@ -3,7 +3,7 @@ import { z } from "zod";
 import { ValidationError } from "../errors.ts";
 import type { OperationResults, PushJob } from "../protocol/operations.ts";
 import { createProducer, defineJobs, type JobInput, type JobPayload } from "./registry.ts";
-import type { HandlersFor, JobContext } from "./worker.ts";
+import type { HandlersFor, JobContext } from "./worker_options.ts";
 
 /** Compile-time equality: `Assert<Equal<A, B>>` only type-checks when A and B are the same. */
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true

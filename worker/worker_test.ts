@@ -3,9 +3,11 @@ import { z } from "zod";
 import { LeaseLostError, OsqueueError, ShuttingDownError, ValidationError } from "../errors.ts";
 import type { ClaimedJob, JsonValue } from "../protocol/operations.ts";
 import type { SubscribeParams } from "../protocol/wire.ts";
-import type { DeliveryHandler, FailOptions, HeartbeatLoopOptions } from "./client.ts";
+import type { DeliveryHandler, FailOptions } from "./client_options.ts";
+import type { HeartbeatLoopOptions } from "./heartbeat_loop.ts";
 import { defineJobs } from "./registry.ts";
-import { createShutdownHandler, type JobContext, Worker, type WorkerClient } from "./worker.ts";
+import { createShutdownHandler } from "./shutdown_handler.ts";
+import { type JobContext, Worker, type WorkerClient } from "./worker.ts";
 import { waitUntil } from "./_test_server.ts";
 
 type Call =
