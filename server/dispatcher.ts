@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { type Clock, systemClock } from "../clock.ts";
 import { OsqueueError } from "../errors.ts";
 import type { QueueBackend } from "../protocol/backend.ts";
 import { type ClaimedJob, LIMITS } from "../protocol/operations.ts";
@@ -26,23 +27,6 @@ export const DEFAULT_MAX_PARKED_CLAIMS = 8;
 
 /** Most credits one connection may hold at once. */
 export const MAX_CREDITS = 10_000;
-
-/** The clock and timers a {@linkcode PushDispatcher} uses (tests may replace them). */
-export interface DispatcherClock {
-  /** Current time in ms (any monotonic origin). */
-  now(): number;
-  /** Runs `fn` after `ms` milliseconds; returns a handle for `clearTimeout`. */
-  setTimeout(fn: () => void, ms: number): unknown;
-  /** Cancels a timer from `setTimeout`. */
-  clearTimeout(handle: unknown): void;
-}
-
-/** The real clock: `performance.now()` and the global timers. */
-export const systemClock: DispatcherClock = {
-  now: () => performance.now(),
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (handle) => clearTimeout(handle as number),
-};
 
 /** Options of {@linkcode PushDispatcher}. */
 export interface PushDispatcherOptions {
@@ -81,8 +65,8 @@ export interface PushDispatcherOptions {
   maxRetryDelayMs?: number;
   /** Wait for an aborted claim to settle at most this long, ms (default {@linkcode DEFAULT_ABORT_GRACE_MS}). */
   abortGraceMs?: number;
-  /** Clock and timers (default {@linkcode systemClock}). */
-  clock?: DispatcherClock;
+  /** Clock and timers (default: the system clock). */
+  clock?: Clock;
 }
 
 interface ParkedClaim {
@@ -131,7 +115,7 @@ export class PushDispatcher {
   #maxParked: number;
   #minRetry: number;
   #maxRetry: number;
-  #clock: DispatcherClock;
+  #clock: Clock;
   #keepingUp: () => boolean;
   #congestionCheckMs: number;
   #congestionTimer?: unknown;

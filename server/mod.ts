@@ -17,7 +17,6 @@
  * @module
  */
 export * from "./server.ts";
-export type { DispatcherClock } from "./dispatcher.ts";
 export { httpStatusForCode } from "./rest.ts";
 export * from "./metrics.ts";
 export * from "./metrics_history.ts";

@@ -6,6 +6,7 @@
  * @module
  */
 import { z } from "zod";
+import { type Clock, systemClock } from "../clock.ts";
 import { errorToWire, OsqueueError, ShuttingDownError, type WireError } from "../errors.ts";
 import type { QueueBackend } from "../protocol/backend.ts";
 import { type ClaimedJob, type Operation, operationSchema } from "../protocol/operations.ts";
@@ -23,7 +24,7 @@ import {
   watchParamsSchema,
 } from "../protocol/wire_schemas.ts";
 import { type Authenticator, authorize, type Grant, OPEN_GRANT } from "./auth.ts";
-import { type DispatcherClock, PushDispatcher, releaseJobs, systemClock } from "./dispatcher.ts";
+import { PushDispatcher, releaseJobs } from "./dispatcher.ts";
 
 /** Default cap of requests in flight on one connection. */
 export const DEFAULT_MAX_PENDING_PER_CONNECTION = 1000;
@@ -98,7 +99,7 @@ export interface RpcSessionOptions {
   /** How long push-delivery claims park in the broker, ms. */
   claimWaitMs?: number;
   /** Clock and timers for push delivery and the auth timeout. */
-  clock?: DispatcherClock;
+  clock?: Clock;
   /** Log sink. */
   log?: (line: string) => void;
   /** A short name of the peer for logs. */
@@ -185,7 +186,7 @@ export class RpcSession {
   #maxAuthFailures: number;
   #authFailures = 0;
   #authTimer?: unknown;
-  #clock: DispatcherClock;
+  #clock: Clock;
   #log: (line: string) => void;
   #label: string;
   #pending = 0;

@@ -13,12 +13,12 @@
  *
  * @module
  */
+import { type Clock, systemClock } from "../clock.ts";
 import { OsqueueError } from "../errors.ts";
 import type { QueueBackend } from "../protocol/backend.ts";
 import { DEFAULT_MAX_FRAME_BYTES } from "../protocol/wire.ts";
 import { createAccessPolicy, isLoopbackAddress } from "./access.ts";
 import { type Authenticator, bearerToken, createAuthenticator, type TokenGrant } from "./auth.ts";
-import { type DispatcherClock, systemClock } from "./dispatcher.ts";
 import { createRestHandler, errorResponse } from "./rest.ts";
 import { createOperatorRoutes, type OperatorOptions } from "./operator.ts";
 import { RpcSession } from "./rpc_session.ts";
@@ -43,7 +43,7 @@ async function withDeadline(
   promise: Promise<unknown>,
   ms: number,
   what: string,
-  clock: DispatcherClock,
+  clock: Clock,
   log: (line: string) => void,
 ): Promise<boolean> {
   let timer: unknown;
@@ -122,7 +122,7 @@ export interface BrokerHandlerOptions {
    */
   drainTimeoutMs?: number;
   /** Clock and timers for push delivery, auth timeouts and the shutdown grace period (tests). */
-  clock?: DispatcherClock;
+  clock?: Clock;
   /** Log sink for connection events and unexpected errors (default: silent). */
   log?: (line: string) => void;
   /** Serve the dashboard (`/ui`), `/metrics` and `/v1/archive` for this broker (see `operator.ts`). */
