@@ -15,11 +15,7 @@
  */
 import { systemClock } from "../clock.ts";
 import { isLoopbackAddress } from "./access.ts";
-import {
-  type BrokerHandler,
-  type BrokerHandlerOptions,
-  createBrokerHandler,
-} from "./broker_handler.ts";
+import { type BrokerHandlerOptions, createBrokerHandler } from "./broker_handler.ts";
 import { CLOSE_GRACE_MS, withDeadline } from "./deadline.ts";
 
 export * from "./broker_handler.ts";
