@@ -27,7 +27,7 @@
  *
  * @module
  */
-import { OsqueueError, ValidationError } from "../errors.ts";
+import { InternalError, OsqueueError, ValidationError } from "../errors.ts";
 import { deleteJob, listPage, promoteJob, retryDead } from "./admin.ts";
 import type { ApplyContext, BatchUsage } from "./apply_context.ts";
 import type { BrokerOperation } from "./broker_operations.ts";
@@ -167,7 +167,7 @@ function asOsqueueError(error: unknown, operation: unknown): OsqueueError {
   if (error instanceof OsqueueError) return error;
   const op = isObject(operation) ? String(operation.op) : "operation";
   const message = error instanceof Error ? error.message : String(error);
-  return new OsqueueError("internal", `internal error applying ${op}: ${message}`, {
+  return new InternalError(`internal error applying ${op}: ${message}`, {
     cause: error,
   });
 }

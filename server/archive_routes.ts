@@ -6,7 +6,7 @@
  * @module
  */
 import { jobView } from "../core/admin.ts";
-import { OsqueueError } from "../errors.ts";
+import { JobNotFoundError, NotFoundError, OsqueueError, ValidationError } from "../errors.ts";
 import type { QueueBackend } from "../protocol/backend.ts";
 import type { Job, JobView } from "../protocol/operations.ts";
 import type { ArchiveSource } from "./operator_types.ts";
@@ -53,15 +53,14 @@ export async function requeueArchived(
 ): Promise<{ id: string; duplicate: boolean; from: string }> {
   const { backend, archive } = source;
   if (archive === undefined) {
-    throw new OsqueueError("not_found", "this broker has no archive reader");
+    throw new NotFoundError("this broker has no archive reader");
   }
   const found = await archive.find(id);
   if (found === undefined) {
-    throw new OsqueueError("job_not_found", `job ${JSON.stringify(id)} is not in the archive`);
+    throw new JobNotFoundError(`job ${JSON.stringify(id)} is not in the archive`);
   }
   if (found.state === "completed") {
-    throw new OsqueueError(
-      "validation",
+    throw new ValidationError(
       `job ${JSON.stringify(id)} completed; only dead or cancelled jobs are requeued`,
     );
   }
@@ -83,7 +82,7 @@ export async function requeueArchived(
 export async function listArchived(source: ArchiveRouteSource, url: URL): Promise<Response> {
   const { archive, now } = source;
   if (archive === undefined) {
-    throw new OsqueueError("not_found", "this broker has no archive reader");
+    throw new NotFoundError("this broker has no archive reader");
   }
   const params = url.searchParams;
   const text = (name: string) => {
@@ -94,12 +93,12 @@ export async function listArchived(source: ArchiveRouteSource, url: URL): Promis
     const value = text(name);
     if (value === undefined) return undefined;
     const n = Number(value);
-    if (!Number.isFinite(n)) throw new OsqueueError("validation", `${name} must be a number`);
+    if (!Number.isFinite(n)) throw new ValidationError(`${name} must be a number`);
     return n;
   };
   const state = text("state");
   if (state !== undefined && !["completed", "dead", "cancelled"].includes(state)) {
-    throw new OsqueueError("validation", "state must be completed, dead or cancelled");
+    throw new ValidationError("state must be completed, dead or cancelled");
   }
   const page = await archive.list({
     state: state as Job["state"] | undefined,

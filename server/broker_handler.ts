@@ -8,7 +8,7 @@
  * @module
  */
 import { type Clock, systemClock } from "../clock.ts";
-import { OsqueueError } from "../errors.ts";
+import { BadRequestError, MethodNotAllowedError, ShuttingDownError } from "../errors.ts";
 import type { QueueBackend } from "../protocol/backend.ts";
 import { DEFAULT_MAX_FRAME_BYTES } from "../protocol/wire.ts";
 import { createAccessPolicy } from "./access.ts";
@@ -174,7 +174,7 @@ export function createBrokerHandler(options: BrokerHandlerOptions): BrokerHandle
 
   async function fetch(request: Request): Promise<Response> {
     if (draining !== undefined) {
-      return errorResponse(new OsqueueError("shutting_down", "the server is shutting down"));
+      return errorResponse(new ShuttingDownError("the server is shutting down"));
     }
     try {
       access.check(request);
@@ -186,7 +186,7 @@ export function createBrokerHandler(options: BrokerHandlerOptions): BrokerHandle
     if (path === "/ws") {
       if (request.method !== "GET") {
         return errorResponse(
-          new OsqueueError("method_not_allowed", "method not allowed; use GET"),
+          new MethodNotAllowedError("method not allowed; use GET"),
           { allow: "GET" },
         );
       }
@@ -194,7 +194,7 @@ export function createBrokerHandler(options: BrokerHandlerOptions): BrokerHandle
         return upgrade(request);
       } catch (error) {
         log(`ws upgrade failed: ${error instanceof Error ? error.message : error}`);
-        return errorResponse(new OsqueueError("bad_request", "WebSocket upgrade failed"));
+        return errorResponse(new BadRequestError("WebSocket upgrade failed"));
       }
     }
     restInFlight++;

@@ -7,7 +7,7 @@
  * @module
  */
 import { type Clock, systemClock } from "../clock.ts";
-import { OsqueueError } from "../errors.ts";
+import { BadRequestError, DisconnectedError, OsqueueError, ValidationError } from "../errors.ts";
 import type { QueueBackend } from "../protocol/backend.ts";
 import { type ClaimedJob, LIMITS } from "../protocol/operations.ts";
 import type { SubscribeParams } from "../protocol/wire.ts";
@@ -189,7 +189,7 @@ export class PushDispatcher {
    * released. Call {@linkcode PushDispatcher.pump} afterwards to arm claims.
    */
   subscribe(params: SubscribeParams): void {
-    if (this.#closed) throw new OsqueueError("disconnected", "connection closed");
+    if (this.#closed) throw new DisconnectedError("connection closed");
     this.#reset();
     this.#subscription = params;
     this.#credits = params.credits;
@@ -198,10 +198,10 @@ export class PushDispatcher {
   /** Adds credits; throws `bad_request` when not subscribed, `validation` above {@linkcode MAX_CREDITS}. */
   credit(credits: number): void {
     if (this.#subscription === undefined) {
-      throw new OsqueueError("bad_request", "credit without an active subscription");
+      throw new BadRequestError("credit without an active subscription");
     }
     if (this.#credits + credits > MAX_CREDITS) {
-      throw new OsqueueError("validation", `credits would exceed ${MAX_CREDITS}`);
+      throw new ValidationError(`credits would exceed ${MAX_CREDITS}`);
     }
     this.#credits += credits;
   }

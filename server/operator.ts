@@ -19,7 +19,13 @@
  *
  * @module
  */
-import { ForbiddenError, OsqueueError } from "../errors.ts";
+import {
+  BadRequestError,
+  ForbiddenError,
+  MethodNotAllowedError,
+  NotFoundError,
+  UnauthorizedError,
+} from "../errors.ts";
 import type { QueueBackend } from "../protocol/backend.ts";
 import { type JobSummary, summarizeJobs } from "../core/admin.ts";
 import { type QueueState, queueStats } from "../core/state.ts";
@@ -177,7 +183,7 @@ export function createOperatorRoutes(
     try {
       return decodeURIComponent(text);
     } catch {
-      throw new OsqueueError("bad_request", "malformed job id");
+      throw new BadRequestError("malformed job id");
     }
   }
 
@@ -187,7 +193,7 @@ export function createOperatorRoutes(
     const token = bearerToken(request.headers);
     const grant = token === undefined ? undefined : authenticate(token);
     if (grant === undefined) {
-      throw new OsqueueError("unauthorized", "a valid Authorization: Bearer token is required");
+      throw new UnauthorizedError("a valid Authorization: Bearer token is required");
     }
     if (grant.role !== "admin") {
       throw new ForbiddenError(`a ${grant.role} token may not use the operator API`, {
@@ -210,7 +216,7 @@ export function createOperatorRoutes(
     if (requeueMatch !== null) {
       if (request.method !== "POST") {
         return errorResponse(
-          new OsqueueError("method_not_allowed", "method not allowed; use POST"),
+          new MethodNotAllowedError("method not allowed; use POST"),
           {
             allow: "POST",
           },
@@ -220,7 +226,7 @@ export function createOperatorRoutes(
       return jsonResponse(await requeueArchived(source, decodeId(requeueMatch[1])), 201);
     }
     if (request.method !== "GET" && request.method !== "HEAD") {
-      return errorResponse(new OsqueueError("method_not_allowed", "method not allowed; use GET"), {
+      return errorResponse(new MethodNotAllowedError("method not allowed; use GET"), {
         allow: "GET",
       });
     }
@@ -263,7 +269,7 @@ export function createOperatorRoutes(
     if (path === "/v1/archive") return await listArchived(source, url);
     const match = /^\/ui\/api\/jobs\/([^/]+)$/.exec(path);
     if (match !== null) return jsonResponse(await findJob(source, decodeId(match[1])));
-    throw new OsqueueError("not_found", `no route for ${path}`);
+    throw new NotFoundError(`no route for ${path}`);
   }
 
   sample();

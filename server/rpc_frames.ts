@@ -8,7 +8,7 @@
  */
 import type { z } from "zod";
 import type { RpcRequest } from "../protocol/wire.ts";
-import { OsqueueError } from "../errors.ts";
+import { BadRequestError, type OsqueueError, TooLargeError, ValidationError } from "../errors.ts";
 import { rpcRequestSchema } from "../protocol/wire_schemas.ts";
 
 /** The queue operations callable as methods, by their `op` name. */
@@ -44,7 +44,7 @@ export function formatIssues(error: z.ZodError): string {
 
 /** A `validation` error listing the zod issues of `error`. */
 export function validation(error: z.ZodError): OsqueueError {
-  return new OsqueueError("validation", formatIssues(error));
+  return new ValidationError(formatIssues(error));
 }
 
 /** Whether `value` is a non-null, non-array object. */
@@ -103,7 +103,7 @@ export function readFrame(data: unknown, maxFrameBytes: number): FrameRead {
     const size = frameBytes(data);
     const error = size > maxFrameBytes
       ? tooLarge(maxFrameBytes, size)
-      : new OsqueueError("bad_request", "binary frames are not supported");
+      : new BadRequestError("binary frames are not supported");
     return { ok: false, id: null, error };
   }
   if (exceedsBytes(data, maxFrameBytes)) {
@@ -116,23 +116,19 @@ export function readFrame(data: unknown, maxFrameBytes: number): FrameRead {
     return {
       ok: false,
       id: null,
-      error: new OsqueueError("bad_request", "frame is not valid JSON"),
+      error: new BadRequestError("frame is not valid JSON"),
     };
   }
   const envelope = rpcRequestSchema.safeParse(value);
   if (!envelope.success) {
-    const error = new OsqueueError(
-      "bad_request",
-      `bad request frame: ${formatIssues(envelope.error)}`,
-    );
+    const error = new BadRequestError(`bad request frame: ${formatIssues(envelope.error)}`);
     return { ok: false, id: salvageId(value), error };
   }
   return { ok: true, request: envelope.data };
 }
 
 function tooLarge(limit: number, size?: number): OsqueueError {
-  return new OsqueueError(
-    "too_large",
+  return new TooLargeError(
     `frame larger than ${limit} bytes`,
     size === undefined ? {} : { data: { bytes: size, limit } },
   );

@@ -7,7 +7,15 @@
  */
 import { z } from "zod";
 import { type Clock, systemClock } from "../clock.ts";
-import { OsqueueError, ShuttingDownError } from "../errors.ts";
+import {
+  InternalError,
+  MethodNotFoundError,
+  OsqueueError,
+  OverloadedError,
+  ShuttingDownError,
+  UnauthorizedError,
+  ValidationError,
+} from "../errors.ts";
 import type { QueueBackend } from "../protocol/backend.ts";
 import { type ClaimedJob, type Operation, operationSchema } from "../protocol/operations.ts";
 import { DEFAULT_MAX_FRAME_BYTES, type HelloResult } from "../protocol/wire.ts";
@@ -139,7 +147,7 @@ export class RpcSession {
       this.#log(`${this.#label}: frame handling failed: ${String(error)}`);
       this.#outbox.reply(
         null,
-        new OsqueueError("internal", `the broker could not handle this frame: ${String(error)}`),
+        new InternalError(`the broker could not handle this frame: ${String(error)}`),
       );
     }
   }
@@ -175,7 +183,7 @@ export class RpcSession {
     const control = method === "subscribe" || method === "credit" || method === "unsubscribe";
     const watching = method === "watch" || method === "unwatch";
     if (!control && !watching && !QUEUE_METHODS.has(method)) {
-      this.#outbox.reply(id, new OsqueueError("method_not_found", `unknown method: ${method}`));
+      this.#outbox.reply(id, new MethodNotFoundError(`unknown method: ${method}`));
       return;
     }
     try {
@@ -193,7 +201,7 @@ export class RpcSession {
       return;
     }
     if (params !== undefined && !isPlainObject(params)) {
-      this.#outbox.reply(id, new OsqueueError("validation", "params must be an object"));
+      this.#outbox.reply(id, new ValidationError("params must be an object"));
       return;
     }
     const parsed = operationSchema.safeParse({ ...params, op: method });
@@ -204,7 +212,7 @@ export class RpcSession {
     if (this.#pending >= this.#maxPending) {
       this.#outbox.reply(
         id,
-        new OsqueueError("overloaded", `more than ${this.#maxPending} requests in flight`),
+        new OverloadedError(`more than ${this.#maxPending} requests in flight`),
       );
       return;
     }
@@ -232,7 +240,7 @@ export class RpcSession {
     if (this.#backend.watch === undefined) {
       return void this.#outbox.reply(
         id,
-        new OsqueueError("method_not_found", "this broker cannot watch"),
+        new MethodNotFoundError("this broker cannot watch"),
       );
     }
     const ids = parsed.data.ids === undefined ? undefined : new Set(parsed.data.ids);
@@ -295,7 +303,7 @@ export class RpcSession {
   #reject(id: number | string): void {
     this.#outbox.reply(
       id,
-      new OsqueueError("unauthorized", "authenticate with hello {token} first"),
+      new UnauthorizedError("authenticate with hello {token} first"),
     );
     this.#authFailures++;
     if (this.#authFailures >= this.#maxAuthFailures) {

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { OsqueueError } from "../errors.ts";
+import { BadRequestError, UnauthorizedError } from "../errors.ts";
 import type { QueueBackend } from "../protocol/backend.ts";
 import { type Authenticator, bearerToken } from "./auth.ts";
 import { errorResponse } from "./rest.ts";
@@ -64,7 +64,7 @@ export function upgradeToRpc(request: Request, options: UpgradeOptions): Respons
   const { backend, authenticate, maxFrameBytes, log, connections } = options;
   if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
     return errorResponse(
-      new OsqueueError("bad_request", "expected a WebSocket upgrade on /ws"),
+      new BadRequestError("expected a WebSocket upgrade on /ws"),
     );
   }
   let grant;
@@ -73,7 +73,7 @@ export function upgradeToRpc(request: Request, options: UpgradeOptions): Respons
     if (token !== undefined) {
       grant = authenticate(token);
       if (grant === undefined) {
-        return errorResponse(new OsqueueError("unauthorized", "invalid bearer token"));
+        return errorResponse(new UnauthorizedError("invalid bearer token"));
       }
     }
   }
