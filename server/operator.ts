@@ -19,6 +19,7 @@
  *
  * @module
  */
+import { systemClock } from "../clock.ts";
 import {
   BadRequestError,
   ForbiddenError,
@@ -67,7 +68,8 @@ export function createOperatorRoutes(
   },
 ): OperatorRoutes {
   const { broker, collector, backend, authenticate, archive } = options;
-  const now = options.now ?? Date.now;
+  const clock = options.clock ?? systemClock;
+  const now = () => clock.now();
   const history = new MetricsHistory(options.historySize ?? 900);
   const streams = new Set<ReadableStreamDefaultController<Uint8Array>>();
   const encoder = new TextEncoder();
@@ -150,12 +152,17 @@ export function createOperatorRoutes(
     }
   }
 
-  const timer = setInterval(() => {
+  const sampleIntervalMs = options.sampleIntervalMs ?? 1000;
+  let timer: unknown;
+  // Re-armed first, so that a sample that throws does not stop the sampler.
+  const tick = () => {
+    timer = clock.setTimeout(tick, sampleIntervalMs);
     const latest = sample();
     if (streams.size === 0) return;
     const current = overview(false);
     for (const controller of streams) send(controller, "sample", { ...current, sample: latest });
-  }, options.sampleIntervalMs ?? 1000);
+  };
+  timer = clock.setTimeout(tick, sampleIntervalMs);
 
   function events(): Response {
     let self: ReadableStreamDefaultController<Uint8Array> | undefined;
@@ -285,7 +292,7 @@ export function createOperatorRoutes(
       }
     },
     close: () => {
-      clearInterval(timer);
+      clock.clearTimeout(timer);
       for (const controller of streams) {
         try {
           controller.close();

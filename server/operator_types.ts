@@ -5,6 +5,7 @@
  *
  * @module
  */
+import type { Clock } from "../clock.ts";
 import type { JobSummary } from "../core/admin.ts";
 import type { QueueState } from "../core/state.ts";
 import type { LeaderInfo } from "../protocol/backend.ts";
@@ -51,8 +52,8 @@ export interface OperatorOptions {
   sampleIntervalMs?: number;
   /** Samples kept (default 900). */
   historySize?: number;
-  /** The time (default `Date.now`). */
-  now?: () => number;
+  /** The time and the sampler's timer (default: the system clock). */
+  clock?: Clock;
 }
 
 /** A WebSocket connection as the dashboard shows it. */
