@@ -1,13 +1,15 @@
 /**
  * The zod schemas that validate operations entering from outside (the
  * WebSocket and REST edges, the broker's untrusted intake). JSON values are
- * checked without recursion (see `json_value.ts`).
+ * checked without recursion (see `json_value.ts`). {@linkcode parseOperation}
+ * parses once at the edge, with one format for the issues.
  *
  * Pure module: no `Deno.*`, no `node:` imports.
  *
  * @module
  */
 import { z } from "zod";
+import { ValidationError } from "../errors.ts";
 import type { BackoffPolicy, JsonValue, PushJob } from "./job.ts";
 import { copyJsonValue } from "./json_value.ts";
 import { LIMITS } from "./limits.ts";
@@ -136,3 +138,28 @@ export const operationSchema: z.ZodType<Operation> = z.discriminatedUnion("op", 
   z.object({ op: z.literal("unschedule"), name: z.string().min(1).max(LIMITS.maxIdLength) }),
   z.object({ op: z.literal("schedules") }),
 ]) as z.ZodType<Operation>;
+
+/**
+ * The issues of a failed parse on one line, `path: message; …`, each path
+ * without its first `skipPath` segments (for a value that was wrapped before
+ * parsing).
+ */
+export function formatIssues(error: z.ZodError, skipPath = 0): string {
+  return error.issues
+    .map((issue) => {
+      const path = issue.path.slice(skipPath);
+      return (path.length > 0 ? `${path.join(".")}: ` : "") + issue.message;
+    })
+    .join("; ");
+}
+
+/**
+ * Parses `value` once, at the edge, into a trusted {@linkcode Operation} (a
+ * fresh copy: payloads and results checked without recursion); throws a
+ * `ValidationError` listing the issues otherwise.
+ */
+export function parseOperation(value: unknown): Operation {
+  const parsed = operationSchema.safeParse(value);
+  if (!parsed.success) throw new ValidationError(formatIssues(parsed.error));
+  return parsed.data;
+}

@@ -43,9 +43,10 @@ import {
   ValidationError,
 } from "../errors.ts";
 import type { QueueBackend } from "../protocol/backend.ts";
-import { operationSchema } from "../protocol/operations.ts";
+import { formatIssues, operationSchema, parseOperation } from "../protocol/operation_schema.ts";
 import { DEFAULT_MAX_FRAME_BYTES } from "../protocol/wire.ts";
 import { type Authenticator, authorize, bearerToken, type Grant, OPEN_GRANT } from "./auth.ts";
+import { isPlainObject } from "./rpc_frames.ts";
 
 /** Options of {@linkcode createRestHandler}. */
 export interface RestHandlerOptions {
@@ -192,10 +193,6 @@ function decodeJobId(text: string): string {
   }
 }
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
 /** Builds the REST request handler (routes in the module doc). Never rejects. */
 export function createRestHandler(options: RestHandlerOptions): RequestHandler {
   const { backend, authenticate } = options;
@@ -207,32 +204,19 @@ export function createRestHandler(options: RestHandlerOptions): RequestHandler {
     const body = await readJsonBody(request, limit);
     const batch = isPlainObject(body) && "jobs" in body && !("type" in body);
     const parsed = operationSchema.safeParse({ op: "push", jobs: batch ? body.jobs : [body] });
-    if (!parsed.success) {
-      const message = parsed.error.issues
-        .map((i) => {
-          const path = batch ? i.path : i.path.slice(2);
-          return (path.length > 0 ? `${path.join(".")}: ` : "") + i.message;
-        })
-        .join("; ");
-      throw new ValidationError(message);
-    }
+    // A single job was wrapped as `jobs[0]`: its issues name its own fields.
+    if (!parsed.success) throw new ValidationError(formatIssues(parsed.error, batch ? 0 : 2));
     const op = parsed.data;
     if (op.op !== "push") throw new InternalError("unexpected operation");
-    const result = await backend.request(op);
+    // Parsed once, here at the edge: the broker trusts it (as on the WebSocket).
+    const result = await backend.request(op, { validated: true });
     return jsonResponse(batch ? { jobs: result.jobs } : result.jobs[0], 201);
   }
 
   /** Validates an operator operation built from a URL, checks the token's role, and sends it. */
   async function manage(raw: Record<string, unknown>, grant: Grant): Promise<unknown> {
     authorize(grant, String(raw.op), undefined);
-    const parsed = operationSchema.safeParse(raw);
-    if (!parsed.success) {
-      throw new ValidationError(
-        parsed.error.issues.map((i) => (i.path.length ? `${i.path.join(".")}: ` : "") + i.message)
-          .join("; "),
-      );
-    }
-    return await backend.request(parsed.data, { validated: true });
+    return await backend.request(parseOperation(raw), { validated: true });
   }
 
   async function route(request: Request, path: string): Promise<Response> {

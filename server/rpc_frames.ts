@@ -9,6 +9,7 @@
 import type { z } from "zod";
 import type { RpcRequest } from "../protocol/wire.ts";
 import { BadRequestError, type OsqueueError, TooLargeError, ValidationError } from "../errors.ts";
+import { formatIssues } from "../protocol/operation_schema.ts";
 import { rpcRequestSchema } from "../protocol/wire_schemas.ts";
 
 /** The queue operations callable as methods, by their `op` name. */
@@ -34,13 +35,6 @@ export const QUEUE_METHODS: ReadonlySet<string> = new Set([
   "unschedule",
   "schedules",
 ]);
-
-/** The zod issues of `error` on one line: `path: message; …`. */
-export function formatIssues(error: z.ZodError): string {
-  return error.issues
-    .map((issue) => (issue.path.length > 0 ? `${issue.path.join(".")}: ` : "") + issue.message)
-    .join("; ");
-}
 
 /** A `validation` error listing the zod issues of `error`. */
 export function validation(error: z.ZodError): OsqueueError {

@@ -17,7 +17,8 @@ import {
   ValidationError,
 } from "../errors.ts";
 import type { QueueBackend } from "../protocol/backend.ts";
-import { type ClaimedJob, type Operation, operationSchema } from "../protocol/operations.ts";
+import { parseOperation } from "../protocol/operation_schema.ts";
+import type { ClaimedJob, Operation } from "../protocol/operations.ts";
 import { DEFAULT_MAX_FRAME_BYTES, type HelloResult } from "../protocol/wire.ts";
 import {
   creditParamsSchema,
@@ -204,9 +205,11 @@ export class RpcSession {
       this.#outbox.reply(id, new ValidationError("params must be an object"));
       return;
     }
-    const parsed = operationSchema.safeParse({ ...params, op: method });
-    if (!parsed.success) {
-      this.#outbox.reply(id, validation(parsed.error));
+    let operation: Operation;
+    try {
+      operation = parseOperation({ ...params, op: method });
+    } catch (error) {
+      this.#outbox.reply(id, error);
       return;
     }
     if (this.#pending >= this.#maxPending) {
@@ -217,7 +220,7 @@ export class RpcSession {
       return;
     }
     this.#pending++;
-    this.#execute(id, parsed.data)
+    this.#execute(id, operation)
       .catch((error) => this.#log(`${this.#label}: request failed: ${String(error)}`))
       .finally(() => {
         this.#pending--;
