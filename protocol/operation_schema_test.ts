@@ -28,3 +28,18 @@ Deno.test("formatIssues: drops the first path segments of a wrapped value", () =
   assert.match(formatIssues(parsed.error), /^jobs\.0\.type: /);
   assert.match(formatIssues(parsed.error, 2), /^type: /);
 });
+
+Deno.test("the operation types load no zod: clients importing operations.ts stay dependency-free", async () => {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["info", "--json", new URL("./operations.ts", import.meta.url).pathname],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
+  const graph = JSON.parse(new TextDecoder().decode(output.stdout)) as {
+    modules: { specifier: string }[];
+  };
+  const files = graph.modules.map((module) => module.specifier);
+  assert.ok(files.some((file) => file.endsWith("/protocol/job.ts")), "the graph was read");
+  assert.deepEqual(files.filter((file) => !file.startsWith("file://")), []);
+});

@@ -2,7 +2,8 @@
  * The queue's operations and their replies: the one vocabulary shared by the
  * pure state model, the broker actor, the wire protocol and the clients.
  * Parameters are validated with zod wherever they enter from outside (the
- * schemas are in `operation_schema.ts`, the bounds in `limits.ts`); the job
+ * schemas are in `operation_schema.ts`, kept out of this module so that
+ * clients do not load zod; the bounds in `limits.ts`); the job
  * and stats types live in `job.ts` and `queue_stats.ts` and are re-exported
  * here.
  *
@@ -32,7 +33,6 @@ export type {
   TypeLimitStats,
 } from "./queue_stats.ts";
 export { LIMITS } from "./limits.ts";
-export { operationSchema } from "./operation_schema.ts";
 
 // ---------------------------------------------------------------------------
 // Operations. Each has an `op` tag; `OperationResult<O>` maps it to its reply.
