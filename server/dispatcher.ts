@@ -11,6 +11,7 @@ import { BadRequestError, DisconnectedError, OsqueueError, ValidationError } fro
 import type { QueueBackend } from "../protocol/backend.ts";
 import { type ClaimedJob, LIMITS } from "../protocol/operations.ts";
 import type { SubscribeParams } from "../protocol/wire.ts";
+import { releaseJobs } from "./release_jobs.ts";
 
 /** How long a parked push-delivery claim waits in the broker before it is re-armed, ms. */
 export const DEFAULT_CLAIM_WAIT_MS = 25_000;
@@ -76,28 +77,6 @@ interface ParkedClaim {
 }
 
 const FATAL_CODES = new Set(["not_leader", "shutting_down"]);
-
-/** Options of {@linkcode releaseJobs}. */
-export interface ReleaseJobsOptions {
-  /** The broker that leased the jobs. */
-  backend: QueueBackend;
-  /** The jobs to give back. */
-  jobs: readonly ClaimedJob[];
-  /** Log sink for release failures (the lease then simply runs out). */
-  log?: (line: string) => void;
-}
-
-/** Gives claimed jobs back to the queue (`release`), for jobs that arrive for a gone consumer. */
-export function releaseJobs(options: ReleaseJobsOptions): Promise<void> {
-  const { backend, jobs, log } = options;
-  return Promise.all(jobs.map(async (job) => {
-    try {
-      await backend.request({ op: "release", jobId: job.id, leaseToken: job.leaseToken });
-    } catch (error) {
-      log?.(`release ${job.id} failed: ${error instanceof Error ? error.message : error}`);
-    }
-  })).then(() => {});
-}
 
 /**
  * Credit-based push delivery for one connection.

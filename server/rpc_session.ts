@@ -27,7 +27,8 @@ import {
   watchParamsSchema,
 } from "../protocol/wire_schemas.ts";
 import { type Authenticator, authorize, type Grant, OPEN_GRANT } from "./auth.ts";
-import { PushDispatcher, releaseJobs } from "./dispatcher.ts";
+import { PushDispatcher } from "./dispatcher.ts";
+import { releaseJobs } from "./release_jobs.ts";
 import { closeReason, isPlainObject, QUEUE_METHODS, readFrame, validation } from "./rpc_frames.ts";
 import { RpcOutbox } from "./rpc_outbox.ts";
 import {
