@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { z } from "zod";
+import { z } from "zod";
 import type { RpcRequest } from "../protocol/wire.ts";
 import { BadRequestError, type OsqueueError, TooLargeError, ValidationError } from "../errors.ts";
 import { formatIssues } from "../protocol/operation_schema.ts";
@@ -36,9 +36,19 @@ export const QUEUE_METHODS: ReadonlySet<string> = new Set([
   "schedules",
 ]);
 
+/** The params of `unsubscribe`: none, or an empty object. */
+export const unsubscribeParamsSchema: z.ZodType<unknown> = z.union([z.object({}), z.undefined()]);
+
 /** A `validation` error listing the zod issues of `error`. */
 export function validation(error: z.ZodError): OsqueueError {
   return new ValidationError(formatIssues(error));
+}
+
+/** `params` checked with `schema`; a `ValidationError` listing the issues otherwise. */
+export function parseParams<T>(schema: z.ZodType<T>, params: unknown): T {
+  const parsed = schema.safeParse(params);
+  if (!parsed.success) throw validation(parsed.error);
+  return parsed.data;
 }
 
 /** Whether `value` is a non-null, non-array object. */

@@ -5,7 +5,6 @@
  *
  * @module
  */
-import { z } from "zod";
 import { type Clock, systemClock } from "../clock.ts";
 import {
   InternalError,
@@ -29,7 +28,15 @@ import {
 import { type Authenticator, authorize, type Grant, OPEN_GRANT } from "./auth.ts";
 import { PushDispatcher } from "./dispatcher.ts";
 import { releaseJobs } from "./release_jobs.ts";
-import { closeReason, isPlainObject, QUEUE_METHODS, readFrame, validation } from "./rpc_frames.ts";
+import {
+  closeReason,
+  isPlainObject,
+  parseParams,
+  QUEUE_METHODS,
+  readFrame,
+  unsubscribeParamsSchema,
+  validation,
+} from "./rpc_frames.ts";
 import { RpcOutbox } from "./rpc_outbox.ts";
 import {
   CLOSE_POLICY_VIOLATION,
@@ -41,10 +48,6 @@ import {
   DEFAULT_PAUSE_DELIVERY_BYTES,
   type RpcSessionOptions,
 } from "./rpc_session_options.ts";
-
-export * from "./rpc_session_options.ts";
-
-const unsubscribeParamsSchema = z.union([z.object({}), z.undefined()]);
 
 /**
  * The server side of one JSON-RPC connection. Feed it frames with
@@ -242,10 +245,7 @@ export class RpcSession {
     const parsed = watchParamsSchema.safeParse(params ?? {});
     if (!parsed.success) return void this.#outbox.reply(id, validation(parsed.error));
     if (this.#backend.watch === undefined) {
-      return void this.#outbox.reply(
-        id,
-        new MethodNotFoundError("this broker cannot watch"),
-      );
+      return void this.#outbox.reply(id, new MethodNotFoundError("this broker cannot watch"));
     }
     const ids = parsed.data.ids === undefined ? undefined : new Set(parsed.data.ids);
     const types = parsed.data.types === undefined ? undefined : new Set(parsed.data.types);
@@ -348,16 +348,11 @@ export class RpcSession {
   #control(id: number | string, method: "subscribe" | "credit" | "unsubscribe", params: unknown) {
     try {
       if (method === "subscribe") {
-        const parsed = subscribeParamsSchema.safeParse(params);
-        if (!parsed.success) throw validation(parsed.error);
-        this.#dispatcher.subscribe(parsed.data);
+        this.#dispatcher.subscribe(parseParams(subscribeParamsSchema, params));
       } else if (method === "credit") {
-        const parsed = creditParamsSchema.safeParse(params);
-        if (!parsed.success) throw validation(parsed.error);
-        this.#dispatcher.credit(parsed.data.credits);
+        this.#dispatcher.credit(parseParams(creditParamsSchema, params).credits);
       } else {
-        const parsed = unsubscribeParamsSchema.safeParse(params);
-        if (!parsed.success) throw validation(parsed.error);
+        parseParams(unsubscribeParamsSchema, params);
         this.#dispatcher.unsubscribe();
       }
     } catch (error) {
