@@ -32,6 +32,7 @@ export type ErrorCode =
   | "too_large"
   | "bad_request"
   | "method_not_found"
+  | "method_not_allowed"
   | "timeout"
   | "disconnected"
   | "internal";
@@ -230,8 +231,81 @@ export class JobFailedError extends OsqueueError {
   }
 }
 
+/** The request needs a valid token (a bearer header, or `hello {token}` on a WebSocket). */
+export class UnauthorizedError extends OsqueueError {
+  /** Builds an unauthorized error. */
+  constructor(message = "unauthorized", options?: OsqueueErrorOptions) {
+    super("unauthorized", message, options);
+    this.name = "UnauthorizedError";
+  }
+}
+
+/** A request body came with a content type the server does not take (it takes JSON). */
+export class UnsupportedMediaTypeError extends OsqueueError {
+  /** Builds an unsupported-media-type error. */
+  constructor(message = "unsupported media type", options?: OsqueueErrorOptions) {
+    super("unsupported_media_type", message, options);
+    this.name = "UnsupportedMediaTypeError";
+  }
+}
+
+/** A frame or request body is larger than the server accepts; `data` may hold `{bytes, limit}`. */
+export class TooLargeError extends OsqueueError {
+  /** Builds a too-large error. */
+  constructor(message = "too large", options?: OsqueueErrorOptions) {
+    super("too_large", message, options);
+    this.name = "TooLargeError";
+  }
+}
+
+/** A malformed request: not JSON, a bad frame envelope, a bad id, a binary frame. */
+export class BadRequestError extends OsqueueError {
+  /** Builds a bad-request error. */
+  constructor(message = "bad request", options?: OsqueueErrorOptions) {
+    super("bad_request", message, options);
+    this.name = "BadRequestError";
+  }
+}
+
+/** The RPC method does not exist (or this broker cannot serve it). */
+export class MethodNotFoundError extends OsqueueError {
+  /** Builds a method-not-found error. */
+  constructor(message = "method not found", options?: OsqueueErrorOptions) {
+    super("method_not_found", message, options);
+    this.name = "MethodNotFoundError";
+  }
+}
+
+/** The HTTP method is not allowed on this route (the reply's `allow` header lists those that are). */
+export class MethodNotAllowedError extends OsqueueError {
+  /** Builds a method-not-allowed error. */
+  constructor(message = "method not allowed", options?: OsqueueErrorOptions) {
+    super("method_not_allowed", message, options);
+    this.name = "MethodNotAllowedError";
+  }
+}
+
+/** The connection was lost (or closed) before the request was answered: it may or may not have run. */
+export class DisconnectedError extends OsqueueError {
+  /** Builds a disconnected error. */
+  constructor(message = "disconnected", options?: OsqueueErrorOptions) {
+    super("disconnected", message, options);
+    this.name = "DisconnectedError";
+  }
+}
+
+/** An unexpected failure inside osqueue (a bug, or a peer's internal error). */
+export class InternalError extends OsqueueError {
+  /** Builds an internal error. */
+  constructor(message = "internal error", options?: OsqueueErrorOptions) {
+    super("internal", message, options);
+    this.name = "InternalError";
+  }
+}
+
+/** Every {@linkcode ErrorCode}'s class, by code: each code crosses the wire as one class. */
 const CLASSES: Record<
-  string,
+  ErrorCode,
   new (message?: string, options?: OsqueueErrorOptions) => OsqueueError
 > = {
   conflict: ConflictError,
@@ -248,15 +322,27 @@ const CLASSES: Record<
   forbidden: ForbiddenError,
   timeout: TimeoutError,
   job_failed: JobFailedError,
+  unauthorized: UnauthorizedError,
+  unsupported_media_type: UnsupportedMediaTypeError,
+  too_large: TooLargeError,
+  bad_request: BadRequestError,
+  method_not_found: MethodNotFoundError,
+  method_not_allowed: MethodNotAllowedError,
+  disconnected: DisconnectedError,
+  internal: InternalError,
 };
+
+/** Whether `code` is one of the {@linkcode ErrorCode}s this version knows. */
+export function isErrorCode(code: string): code is ErrorCode {
+  return Object.hasOwn(CLASSES, code);
+}
 
 /** Rebuilds the typed error a peer sent (`{code, message, data?}`); unknown codes give a plain {@linkcode OsqueueError}. */
 export function errorFromWire(wire: WireError): OsqueueError {
-  const Class = CLASSES[wire.code];
   const options: OsqueueErrorOptions = wire.data === undefined ? {} : { data: wire.data };
-  return Class === undefined
-    ? new OsqueueError(wire.code, wire.message, options)
-    : new Class(wire.message, options);
+  return isErrorCode(wire.code)
+    ? new CLASSES[wire.code](wire.message, options)
+    : new OsqueueError(wire.code, wire.message, options);
 }
 
 /** Turns anything thrown into the wire form, hiding non-osqueue internals behind `internal`. */

@@ -8,7 +8,8 @@
  */
 import { OsqueueError, ValidationError } from "../errors.ts";
 import type { Mailbox } from "../actors/mailbox.ts";
-import { type Operation, operationSchema } from "../protocol/operations.ts";
+import { operationSchema } from "../protocol/operation_schema.ts";
+import type { Operation } from "../protocol/operations.ts";
 import type { RequestOptions } from "../protocol/backend.ts";
 import type { BrokerOperation } from "../core/apply.ts";
 import { nextScheduleAt } from "../core/schedules.ts";

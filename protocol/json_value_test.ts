@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { copyJsonValue, MAX_JSON_DEPTH } from "./json_value.ts";
-import { operationSchema } from "./operations.ts";
+import { operationSchema } from "./operation_schema.ts";
 
 function nested(depth: number, kind: "array" | "object"): unknown {
   let value: unknown = 1;

@@ -1,231 +1,38 @@
 /**
  * The queue's operations and their replies: the one vocabulary shared by the
  * pure state model, the broker actor, the wire protocol and the clients.
- * Parameters are validated with zod wherever they enter from outside.
+ * Parameters are validated with zod wherever they enter from outside (the
+ * schemas are in `operation_schema.ts`, kept out of this module so that
+ * clients do not load zod; the bounds in `limits.ts`); the job
+ * and stats types live in `job.ts` and `queue_stats.ts` and are re-exported
+ * here.
  *
  * Pure module: no `Deno.*`, no `node:` imports.
  *
  * @module
  */
-import { z } from "zod";
-import { copyJsonValue, MAX_JSON_DEPTH } from "./json_value.ts";
+import type { ClaimedJob, JobState, JobView, JsonValue, PushJob } from "./job.ts";
+import type { QueueStats, TypeLimit } from "./queue_stats.ts";
 
-/** Any JSON value (payloads and results). */
-export type JsonValue =
-  | null
-  | boolean
-  | number
-  | string
-  | JsonValue[]
-  | { [key: string]: JsonValue };
-
-/** How the delay before a retry grows. */
-export interface BackoffPolicy {
-  /** `exponential`: delay × 2^(attempt−1); `fixed`: the same delay each time. */
-  type: "exponential" | "fixed";
-  /** Base delay in milliseconds. */
-  delayMs: number;
-  /** Upper bound of the delay in milliseconds (default 1 hour). */
-  maxDelayMs?: number;
-  /** Fraction 0..1 of the delay that is randomised (default 0.2 for exponential, 0 for fixed). */
-  jitter?: number;
-}
-
-/** What a producer sends to enqueue one job. */
-export interface PushJob {
-  /** The job's type, e.g. `email:send`; workers claim by type. 1–128 characters. */
-  type: string;
-  /** Any JSON value. */
-  payload: JsonValue;
-  /** Higher runs first (default 0). */
-  priority?: number;
-  /** Run no earlier than this many milliseconds from now. */
-  delayMs?: number;
-  /** Run no earlier than this epoch-milliseconds time (wins over `delayMs`). */
-  runAt?: number;
-  /** Attempts before the job is dead-lettered (default 3). */
-  maxAttempts?: number;
-  /** Retry delay policy (default exponential from 1 s). */
-  backoff?: BackoffPolicy;
-  /** A second push with the same key returns the first job's id while that job is known. */
-  idempotencyKey?: string;
-  /**
-   * Parents: the job waits until every one of them completed (a parent that
-   * dies, is cancelled or deleted kills it). Each entry is a job id held in
-   * the state, or the index of an earlier job of the same push (a flow).
-   */
-  dependsOn?: (string | number)[];
-}
-
-/** The lifecycle states a job can be in. */
-export type JobState = "ready" | "delayed" | "active" | "completed" | "dead" | "cancelled";
-
-/** A job's lease while it is active. */
-export interface Lease {
-  /** Who holds the job. */
-  workerId: string;
-  /** Secret the holder must present to heartbeat, complete, fail or release. */
-  token: string;
-  /** Epoch ms when the lease runs out unless heartbeated. */
-  expiresAt: number;
-}
-
-/** The full record of a job as the state keeps it. */
-export interface Job {
-  /** Unique id, assigned by the broker. */
-  id: string;
-  /** The job's type. */
-  type: string;
-  /** The job's payload. */
-  payload: JsonValue;
-  /** Current lifecycle state. */
-  state: JobState;
-  /** Higher runs first. */
-  priority: number;
-  /** Epoch ms at which the job may run (for delayed jobs, and retries with backoff). */
-  runAt: number;
-  /** Attempts started so far (a claim starts one). */
-  attempts: number;
-  /** Attempts allowed before dead-lettering. */
-  maxAttempts: number;
-  /** Retry delay policy. */
-  backoff: BackoffPolicy;
-  /** The lease, while active. */
-  lease?: Lease;
-  /** Epoch ms when the job was pushed. */
-  createdAt: number;
-  /** Epoch ms of the last state change. */
-  updatedAt: number;
-  /** Idempotency key given at push, if any. */
-  idempotencyKey?: string;
-  /** The last failure's message, if any. */
-  lastError?: string;
-  /** The result given at completion, if any. */
-  result?: JsonValue;
-  /** Epoch ms when the job completed, died or was cancelled. */
-  finishedAt?: number;
-  /** The last progress its handler reported (any small JSON value, e.g. a percentage). */
-  progress?: JsonValue;
-  /** The parents the job waited for when pushed (it runs once all completed). */
-  dependsOn?: string[];
-  /** The jobs waiting for this one (pushed with it in their `dependsOn`). */
-  children?: string[];
-}
-
-/**
- * A job's record as `get` returns it: the lease, when there is one, shows who
- * holds the job and until when, but never its token (only the holder, who got
- * it from its claim, may present it).
- */
-export type JobView = Omit<Job, "lease"> & { lease?: Omit<Lease, "token"> };
-
-/** A job as handed to a worker by a claim. */
-export interface ClaimedJob {
-  /** The job's id. */
-  id: string;
-  /** The job's type. */
-  type: string;
-  /** The job's payload. */
-  payload: JsonValue;
-  /** Which attempt this is, starting at 1. */
-  attempt: number;
-  /** Attempts allowed. */
-  maxAttempts: number;
-  /** The job's priority. */
-  priority: number;
-  /** Epoch ms when the job was pushed. */
-  createdAt: number;
-  /** Token to present with heartbeat, complete, fail and release. */
-  leaseToken: string;
-  /** Epoch ms when the lease runs out unless heartbeated. */
-  leaseExpiresAt: number;
-}
-
-/** Counters since the queue was created. */
-export interface QueueTotals {
-  /** Jobs pushed (duplicates by idempotency key not counted). */
-  pushed: number;
-  /** Jobs completed. */
-  completed: number;
-  /** Failed attempts reported with `fail`. */
-  failed: number;
-  /** Failed attempts that were scheduled for a retry. */
-  retried: number;
-  /** Jobs dead-lettered (by `fail` or by an expired last attempt). */
-  dead: number;
-  /** Leases that ran out. */
-  expired: number;
-  /** Jobs cancelled. */
-  cancelled: number;
-}
-
-/**
- * Capacity limits a broker enforces on `push` (both optional; absent = no
- * limit). A push that would go past one is refused whole with `overloaded`.
- */
-export interface QueueLimits {
-  /** Most unfinished jobs (ready + delayed + active) the queue holds. */
-  maxPendingJobs?: number;
-  /**
-   * Most bytes the queue's state may hold: the size of the state as last
-   * written, plus the payloads (and results) added since, as JSON.
-   */
-  maxStateBytes?: number;
-}
-
-/** The limits in force and how close the queue is to them, as `stats` reports them. */
-export interface QueueLimitsStats extends QueueLimits {
-  /** Unfinished jobs now (ready + delayed + active). */
-  pendingJobs: number;
-  /** The state's size in bytes as the broker counts it for `maxStateBytes`, when known. */
-  stateBytes?: number;
-}
-
-/** Queue counters returned by `stats`. */
-export interface QueueStats {
-  /** Jobs ready to run now. */
-  ready: number;
-  /** Jobs waiting for their `runAt` (delays and retry backoff). */
-  delayed: number;
-  /** Jobs held by workers. */
-  active: number;
-  /** Finished jobs still in the state, waiting to be archived. */
-  finishedPending: number;
-  /** Totals since the queue was created. */
-  totals: QueueTotals;
-  /** Ready + delayed + active jobs by type. */
-  byType: Record<string, number>;
-  /** The leader's epoch. */
-  epoch: number;
-  /** The commit counter of the state. */
-  commit: number;
-  /** The capacity limits in force, when the broker has any (see {@linkcode QueueLimits}). */
-  limits?: QueueLimitsStats;
-  /** Types whose claims are paused (present when any type is paused or limited). */
-  paused?: string[];
-  /** Per-type rate and concurrency limits and their usage (present when any type is paused or limited). */
-  typeLimits?: Record<string, TypeLimitStats>;
-}
-
-/** A type's claim limits, enforced by the broker when jobs are claimed. */
-export interface TypeLimit {
-  /** At most this many jobs of the type started per window. */
-  maxPerWindow?: number;
-  /** The window of `maxPerWindow`, ms (default 1000); windows are aligned on the epoch. */
-  windowMs?: number;
-  /** At most this many jobs of the type active at once, across all workers. */
-  maxActive?: number;
-}
-
-/** A type's limits and their usage now, as `stats` reports them. */
-export interface TypeLimitStats extends TypeLimit {
-  /** Jobs of the type active now. */
-  active: number;
-  /** Jobs of the type started in the current window (with `maxPerWindow`). */
-  startedInWindow?: number;
-  /** When the current window ends, epoch ms (with `maxPerWindow`). */
-  windowEndsAt?: number;
-}
+export type {
+  BackoffPolicy,
+  ClaimedJob,
+  Job,
+  JobState,
+  JobView,
+  JsonValue,
+  Lease,
+  PushJob,
+} from "./job.ts";
+export type {
+  QueueLimits,
+  QueueLimitsStats,
+  QueueStats,
+  QueueTotals,
+  TypeLimit,
+  TypeLimitStats,
+} from "./queue_stats.ts";
+export { LIMITS } from "./limits.ts";
 
 // ---------------------------------------------------------------------------
 // Operations. Each has an `op` tag; `OperationResult<O>` maps it to its reply.
@@ -502,158 +309,3 @@ export interface OperationResults {
 
 /** The reply type of operation `O`. */
 export type OperationResult<O extends Operation> = OperationResults[O["op"]];
-
-// ---------------------------------------------------------------------------
-// Limits and schemas.
-
-/** Limits applied to operations that enter from outside. */
-export const LIMITS = {
-  /** Longest job type. */
-  maxTypeLength: 128,
-  /** Largest payload, as JSON bytes. */
-  maxPayloadBytes: 256 * 1024,
-  /** Largest progress value, as JSON bytes. */
-  maxProgressBytes: 1024,
-  /** Largest completion result, as JSON bytes. */
-  maxResultBytes: 16 * 1024,
-  /** Longest error message kept. */
-  maxErrorLength: 4096,
-  /** Most jobs in one push. */
-  maxPushBatch: 1000,
-  /** Most jobs in one claim. */
-  maxClaimBatch: 1000,
-  /** Longest lease. */
-  maxLeaseMs: 24 * 3600_000,
-  /** Longest long-poll wait. */
-  maxWaitMs: 120_000,
-  /** Longest id, worker id, token or idempotency key. */
-  maxIdLength: 256,
-  /** Deepest nesting of arrays and objects in a payload or result. */
-  maxJsonDepth: MAX_JSON_DEPTH,
-  /** Largest page of a `list`. */
-  maxListLimit: 1000,
-} as const;
-
-const id = z.string().min(1).max(LIMITS.maxIdLength);
-
-/**
- * A JSON value checked and copied without recursion (see `json_value.ts`): at
- * most {@linkcode MAX_JSON_DEPTH} deep and `maxBytes` long. A recursive schema
- * (`z.json()`) overflows the stack on a few KB of nested brackets.
- */
-function jsonSchema(what: string, maxBytes: number): z.ZodType<JsonValue> {
-  return z.unknown().transform((value, ctx) => {
-    const copied = copyJsonValue(value, { maxBytes });
-    if (copied.ok) return copied.value;
-    ctx.issues.push({ code: "custom", message: `${what} ${copied.problem}`, input: value });
-    return z.NEVER;
-  }) as unknown as z.ZodType<JsonValue>;
-}
-
-const backoffSchema: z.ZodType<BackoffPolicy> = z.object({
-  type: z.enum(["exponential", "fixed"]),
-  delayMs: z.number().int().min(0).max(LIMITS.maxLeaseMs),
-  maxDelayMs: z.number().int().min(0).max(30 * 24 * 3600_000).optional(),
-  jitter: z.number().min(0).max(1).optional(),
-});
-
-const pushJobSchema: z.ZodType<PushJob> = z.object({
-  type: z.string().min(1).max(LIMITS.maxTypeLength),
-  payload: jsonSchema("payload", LIMITS.maxPayloadBytes),
-  priority: z.number().int().min(-1_000_000).max(1_000_000).optional(),
-  delayMs: z.number().int().min(0).optional(),
-  runAt: z.number().int().min(0).optional(),
-  maxAttempts: z.number().int().min(1).max(1000).optional(),
-  backoff: backoffSchema.optional(),
-  idempotencyKey: id.optional(),
-  dependsOn: z.array(z.union([id, z.number().int().min(0).max(LIMITS.maxPushBatch)])).min(1)
-    .max(100).optional(),
-});
-
-const typeList = z.array(z.string().min(1).max(LIMITS.maxTypeLength)).min(1).max(100);
-
-/** Validates any {@linkcode Operation} (a discriminated union on `op`). */
-export const operationSchema: z.ZodType<Operation> = z.discriminatedUnion("op", [
-  z.object({
-    op: z.literal("push"),
-    jobs: z.array(pushJobSchema).min(1).max(LIMITS.maxPushBatch),
-  }),
-  z.object({
-    op: z.literal("claim"),
-    workerId: id,
-    types: z.array(z.string().min(1).max(LIMITS.maxTypeLength)).max(100).optional(),
-    max: z.number().int().min(1).max(LIMITS.maxClaimBatch).optional(),
-    leaseMs: z.number().int().min(1).max(LIMITS.maxLeaseMs).optional(),
-    waitMs: z.number().int().min(0).max(LIMITS.maxWaitMs).optional(),
-  }),
-  z.object({
-    op: z.literal("heartbeat"),
-    jobId: id,
-    leaseToken: id,
-    leaseMs: z.number().int().min(1).max(LIMITS.maxLeaseMs).optional(),
-  }),
-  z.object({
-    op: z.literal("complete"),
-    jobId: id,
-    leaseToken: id,
-    result: jsonSchema("result", LIMITS.maxResultBytes).optional(),
-  }),
-  z.object({
-    op: z.literal("fail"),
-    jobId: id,
-    leaseToken: id,
-    error: z.string().transform((s) => s.slice(0, LIMITS.maxErrorLength)),
-    retry: z.boolean().optional(),
-  }),
-  z.object({ op: z.literal("release"), jobId: id, leaseToken: id }),
-  z.object({
-    op: z.literal("progress"),
-    jobId: id,
-    leaseToken: id,
-    value: jsonSchema("progress", LIMITS.maxProgressBytes),
-  }),
-  z.object({ op: z.literal("cancel"), jobId: id }),
-  z.object({ op: z.literal("get"), jobId: id }),
-  z.object({ op: z.literal("stats") }),
-  z.object({
-    op: z.literal("list"),
-    state: z.enum(["ready", "delayed", "active", "completed", "dead", "cancelled"]),
-    type: z.string().min(1).max(LIMITS.maxTypeLength).optional(),
-    cursor: id.optional(),
-    limit: z.number().int().min(1).max(LIMITS.maxListLimit).optional(),
-  }),
-  z.object({
-    op: z.literal("retry"),
-    jobId: id.optional(),
-    type: z.string().min(1).max(LIMITS.maxTypeLength).optional(),
-  }).refine((o) => (o.jobId === undefined) !== (o.type === undefined), {
-    message: "retry: give exactly one of jobId and type",
-  }),
-  z.object({ op: z.literal("delete"), jobId: id, force: z.boolean().optional() }),
-  z.object({ op: z.literal("promote"), jobId: id }),
-  z.object({ op: z.literal("pause"), types: typeList }),
-  z.object({ op: z.literal("resume"), types: typeList }),
-  z.object({
-    op: z.literal("limit"),
-    type: z.string().min(1).max(LIMITS.maxTypeLength),
-    maxPerWindow: z.number().int().min(1).max(1_000_000_000).optional(),
-    windowMs: z.number().int().min(1).max(30 * 24 * 3600_000).optional(),
-    maxActive: z.number().int().min(1).max(1_000_000_000).optional(),
-  }).refine((o) => o.windowMs === undefined || o.maxPerWindow !== undefined, {
-    message: "limit: windowMs needs maxPerWindow",
-  }),
-  z.object({
-    op: z.literal("schedule"),
-    name: z.string().min(1).max(LIMITS.maxIdLength),
-    cron: z.string().min(1).max(256).optional(),
-    everyMs: z.number().int().min(1000).max(366 * 24 * 3600_000).optional(),
-    timezone: z.string().min(1).max(64).optional(),
-    job: pushJobSchema,
-    missed: z.enum(["skip", "runOnce", "catchUp"]).optional(),
-    maxCatchUp: z.number().int().min(1).max(10_000).optional(),
-  }).refine((o) => (o.cron === undefined) !== (o.everyMs === undefined), {
-    message: "schedule: give exactly one of cron and everyMs",
-  }),
-  z.object({ op: z.literal("unschedule"), name: z.string().min(1).max(LIMITS.maxIdLength) }),
-  z.object({ op: z.literal("schedules") }),
-]) as z.ZodType<Operation>;

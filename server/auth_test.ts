@@ -7,9 +7,8 @@ import {
   type Grant,
   parseTokensFile,
 } from "./auth.ts";
-import { closeReason } from "./rpc_session.ts";
 import { httpStatusForCode } from "./rest.ts";
-import { ForbiddenError, NotLeaderError, ShuttingDownError } from "../errors.ts";
+import { ForbiddenError } from "../errors.ts";
 
 Deno.test("createTokenChecker: accepts only the exact token, whatever the length", () => {
   const check = createTokenChecker("s3cret");
@@ -49,18 +48,6 @@ Deno.test("httpStatusForCode: maps codes to statuses", () => {
   for (const [code, status] of Object.entries(expected)) {
     assert.equal(httpStatusForCode(code), status, code);
   }
-});
-
-Deno.test("closeReason: carries the leader url when it fits", () => {
-  assert.equal(
-    closeReason(new NotLeaderError("x", { data: { leaderUrl: "http://a:1" } })),
-    "not_leader http://a:1",
-  );
-  assert.equal(
-    closeReason(new NotLeaderError("x", { data: { leaderUrl: "http://" + "a".repeat(200) } })),
-    "not_leader",
-  );
-  assert.equal(closeReason(new ShuttingDownError()), "shutting_down");
 });
 
 Deno.test("createAuthenticator: finds each token's grant, nothing for others", () => {

@@ -6,10 +6,12 @@
  *
  * @module
  */
-import { OsqueueError } from "../errors.ts";
+import { type Clock, systemClock } from "../clock.ts";
+import { BadRequestError, DisconnectedError, OsqueueError, ValidationError } from "../errors.ts";
 import type { QueueBackend } from "../protocol/backend.ts";
 import { type ClaimedJob, LIMITS } from "../protocol/operations.ts";
 import type { SubscribeParams } from "../protocol/wire.ts";
+import { releaseJobs } from "./release_jobs.ts";
 
 /** How long a parked push-delivery claim waits in the broker before it is re-armed, ms. */
 export const DEFAULT_CLAIM_WAIT_MS = 25_000;
@@ -26,23 +28,6 @@ export const DEFAULT_MAX_PARKED_CLAIMS = 8;
 
 /** Most credits one connection may hold at once. */
 export const MAX_CREDITS = 10_000;
-
-/** The clock and timers a {@linkcode PushDispatcher} uses (tests may replace them). */
-export interface DispatcherClock {
-  /** Current time in ms (any monotonic origin). */
-  now(): number;
-  /** Runs `fn` after `ms` milliseconds; returns a handle for `clearTimeout`. */
-  setTimeout(fn: () => void, ms: number): unknown;
-  /** Cancels a timer from `setTimeout`. */
-  clearTimeout(handle: unknown): void;
-}
-
-/** The real clock: `performance.now()` and the global timers. */
-export const systemClock: DispatcherClock = {
-  now: () => performance.now(),
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (handle) => clearTimeout(handle as number),
-};
 
 /** Options of {@linkcode PushDispatcher}. */
 export interface PushDispatcherOptions {
@@ -81,8 +66,8 @@ export interface PushDispatcherOptions {
   maxRetryDelayMs?: number;
   /** Wait for an aborted claim to settle at most this long, ms (default {@linkcode DEFAULT_ABORT_GRACE_MS}). */
   abortGraceMs?: number;
-  /** Clock and timers (default {@linkcode systemClock}). */
-  clock?: DispatcherClock;
+  /** Clock and timers (default: the system clock). */
+  clock?: Clock;
 }
 
 interface ParkedClaim {
@@ -92,28 +77,6 @@ interface ParkedClaim {
 }
 
 const FATAL_CODES = new Set(["not_leader", "shutting_down"]);
-
-/** Options of {@linkcode releaseJobs}. */
-export interface ReleaseJobsOptions {
-  /** The broker that leased the jobs. */
-  backend: QueueBackend;
-  /** The jobs to give back. */
-  jobs: readonly ClaimedJob[];
-  /** Log sink for release failures (the lease then simply runs out). */
-  log?: (line: string) => void;
-}
-
-/** Gives claimed jobs back to the queue (`release`), for jobs that arrive for a gone consumer. */
-export function releaseJobs(options: ReleaseJobsOptions): Promise<void> {
-  const { backend, jobs, log } = options;
-  return Promise.all(jobs.map(async (job) => {
-    try {
-      await backend.request({ op: "release", jobId: job.id, leaseToken: job.leaseToken });
-    } catch (error) {
-      log?.(`release ${job.id} failed: ${error instanceof Error ? error.message : error}`);
-    }
-  })).then(() => {});
-}
 
 /**
  * Credit-based push delivery for one connection.
@@ -131,7 +94,7 @@ export class PushDispatcher {
   #maxParked: number;
   #minRetry: number;
   #maxRetry: number;
-  #clock: DispatcherClock;
+  #clock: Clock;
   #keepingUp: () => boolean;
   #congestionCheckMs: number;
   #congestionTimer?: unknown;
@@ -205,7 +168,7 @@ export class PushDispatcher {
    * released. Call {@linkcode PushDispatcher.pump} afterwards to arm claims.
    */
   subscribe(params: SubscribeParams): void {
-    if (this.#closed) throw new OsqueueError("disconnected", "connection closed");
+    if (this.#closed) throw new DisconnectedError("connection closed");
     this.#reset();
     this.#subscription = params;
     this.#credits = params.credits;
@@ -214,10 +177,10 @@ export class PushDispatcher {
   /** Adds credits; throws `bad_request` when not subscribed, `validation` above {@linkcode MAX_CREDITS}. */
   credit(credits: number): void {
     if (this.#subscription === undefined) {
-      throw new OsqueueError("bad_request", "credit without an active subscription");
+      throw new BadRequestError("credit without an active subscription");
     }
     if (this.#credits + credits > MAX_CREDITS) {
-      throw new OsqueueError("validation", `credits would exceed ${MAX_CREDITS}`);
+      throw new ValidationError(`credits would exceed ${MAX_CREDITS}`);
     }
     this.#credits += credits;
   }

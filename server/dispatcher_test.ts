@@ -1,35 +1,9 @@
 import assert from "node:assert/strict";
 import { NotLeaderError, type OsqueueError, UnavailableError } from "../errors.ts";
 import type { ClaimedJob } from "../protocol/operations.ts";
-import { type DispatcherClock, MAX_CREDITS, PushDispatcher } from "./dispatcher.ts";
+import { MAX_CREDITS, PushDispatcher } from "./dispatcher.ts";
 import { FakeBackend, fakeJob } from "./_test_fake_backend.ts";
-
-/** A manual clock: timers fire only when the test advances time. */
-class ManualClock implements DispatcherClock {
-  time = 0;
-  timers = new Map<number, { at: number; fn: () => void }>();
-  #next = 1;
-  now(): number {
-    return this.time;
-  }
-  setTimeout(fn: () => void, ms: number): unknown {
-    const id = this.#next++;
-    this.timers.set(id, { at: this.time + ms, fn });
-    return id;
-  }
-  clearTimeout(handle: unknown): void {
-    this.timers.delete(handle as number);
-  }
-  advance(ms: number): void {
-    this.time += ms;
-    for (const [id, timer] of [...this.timers]) {
-      if (timer.at <= this.time) {
-        this.timers.delete(id);
-        timer.fn();
-      }
-    }
-  }
-}
+import { ManualClock } from "./_test_manual_clock.ts";
 
 function setup(options: { maxParkedClaims?: number; keepingUp?: () => boolean } = {}) {
   const backend = new FakeBackend();

@@ -18,7 +18,6 @@
  */
 export * from "./server.ts";
 export * from "./in_process_client.ts";
-export type { DispatcherClock } from "./dispatcher.ts";
 export { httpStatusForCode } from "./rest.ts";
 export * from "./metrics.ts";
 export * from "./metrics_history.ts";

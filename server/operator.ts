@@ -19,107 +19,45 @@
  *
  * @module
  */
-import { ForbiddenError, OsqueueError } from "../errors.ts";
-import type { LeaderInfo, QueueBackend } from "../protocol/backend.ts";
-import type { Job, JobView, QueueStats } from "../protocol/operations.ts";
-import { type JobSummary, jobView, summarizeJobs } from "../core/admin.ts";
+import { systemClock } from "../clock.ts";
+import {
+  BadRequestError,
+  ForbiddenError,
+  MethodNotAllowedError,
+  NotFoundError,
+  UnauthorizedError,
+} from "../errors.ts";
+import type { QueueBackend } from "../protocol/backend.ts";
+import { type JobSummary, summarizeJobs } from "../core/admin.ts";
 import { type QueueState, queueStats } from "../core/state.ts";
 import { type Authenticator, bearerToken } from "./auth.ts";
-import { type MetricsCollector, renderPrometheus } from "./metrics.ts";
+import {
+  type ArchiveRouteSource,
+  findJob,
+  listArchived,
+  requeueArchived,
+} from "./archive_routes.ts";
+import { renderPrometheus } from "./metrics.ts";
 import { MetricsHistory, type MetricsSample } from "./metrics_history.ts";
 import { errorResponse, jsonResponse } from "./rest.ts";
 import { APP_CSS } from "./ui/app_css.ts";
 import { APP_JS } from "./ui/app_js.ts";
 import { INDEX_HTML } from "./ui/index_html.ts";
+import type {
+  ConnectionInfo,
+  OperatorOptions,
+  OperatorRoutes,
+  Overview,
+} from "./operator_types.ts";
 
-/** What the operator routes read from the broker (a `Broker` fits). */
-export interface ObservedBroker {
-  /** The last committed (or read) state. */
-  readonly state: QueueState;
-  /** The broker's counters (`Broker.metrics`); every numeric field is exported. */
-  readonly metrics: object;
-  /** The broker's role, e.g. `leader` or `standby`. */
-  readonly role?: string;
-  /** Leadership as the broker sees it. */
-  leaderInfo(): LeaderInfo;
-}
-
-/** Reads archived jobs (an `ArchiveReader` fits). */
-export interface ArchiveSource {
-  /** One page of archived jobs, newest first. */
-  list(query: {
-    state?: Job["state"];
-    type?: string;
-    from?: number;
-    to?: number;
-    cursor?: string;
-    limit?: number;
-  }): Promise<{ jobs: Job[]; next?: string }>;
-  /** An archived job by id. */
-  find(id: string): Promise<Job | undefined>;
-}
-
-/** Options of the operator routes (the `operator` option of `createBrokerHandler`). */
-export interface OperatorOptions {
-  /** The broker to observe. */
-  broker: ObservedBroker;
-  /** Commit and store metrics (fed by the broker's `log` and an `InstrumentedStore`). */
-  collector: MetricsCollector;
-  /** Archived jobs, for lists of finished jobs and job lookups. */
-  archive?: ArchiveSource;
-  /** How often a history sample is taken and pushed to dashboards, ms (default 1000). */
-  sampleIntervalMs?: number;
-  /** Samples kept (default 900). */
-  historySize?: number;
-  /** The time (default `Date.now`). */
-  now?: () => number;
-}
-
-/** A WebSocket connection as the dashboard shows it. */
-export interface ConnectionInfo {
-  /** The server's label, e.g. `ws#3`. */
-  label: string;
-  /** The worker id of its push-delivery subscription, if any. */
-  workerId?: string;
-  /** The types it subscribed to (all when absent). */
-  types?: readonly string[];
-  /** Credits granted and not yet used. */
-  credits: number;
-  /** Claims waiting in the broker for it. */
-  outstandingClaims: number;
-  /** Requests in flight. */
-  pending: number;
-}
-
-/** The dashboard's overview. */
-export interface Overview {
-  /** Epoch ms. */
-  time: number;
-  /** Leadership and identity. */
-  broker: LeaderInfo & { role?: string; epoch: number; commit: number };
-  /** The queue's counters. */
-  stats: QueueStats;
-  /** Jobs by state and type. */
-  byStateAndType: JobSummary["byStateAndType"];
-  /** The broker's counters. */
-  counters: Record<string, number>;
-  /** Open connections, with running jobs of their worker. */
-  connections: (ConnectionInfo & { running: number })[];
-  /** Latency percentiles (ms, bucket upper bounds) of commits and store PUTs. */
-  latency: Record<"commit" | "put", { p50?: number; p95?: number; p99?: number; count: number }>;
-  /** History samples, oldest first (only in `/ui/api/overview` and the first event). */
-  history?: MetricsSample[];
-}
-
-/** The mounted routes. */
-export interface OperatorRoutes {
-  /** Whether `path` is one of these routes. */
-  matches(path: string): boolean;
-  /** Handles a request for a path that {@linkcode OperatorRoutes.matches}. */
-  handle(request: Request): Promise<Response>;
-  /** Stops the sampler and ends event streams. */
-  close(): void;
-}
+export type {
+  ArchiveSource,
+  ConnectionInfo,
+  ObservedBroker,
+  OperatorOptions,
+  OperatorRoutes,
+  Overview,
+} from "./operator_types.ts";
 
 /** Builds the operator routes; `connections` lists the server's WebSocket connections. */
 export function createOperatorRoutes(
@@ -130,7 +68,8 @@ export function createOperatorRoutes(
   },
 ): OperatorRoutes {
   const { broker, collector, backend, authenticate, archive } = options;
-  const now = options.now ?? Date.now;
+  const clock = options.clock ?? systemClock;
+  const now = () => clock.now();
   const history = new MetricsHistory(options.historySize ?? 900);
   const streams = new Set<ReadableStreamDefaultController<Uint8Array>>();
   const encoder = new TextEncoder();
@@ -213,12 +152,17 @@ export function createOperatorRoutes(
     }
   }
 
-  const timer = setInterval(() => {
+  const sampleIntervalMs = options.sampleIntervalMs ?? 1000;
+  let timer: unknown;
+  // Re-armed first, so that a sample that throws does not stop the sampler.
+  const tick = () => {
+    timer = clock.setTimeout(tick, sampleIntervalMs);
     const latest = sample();
     if (streams.size === 0) return;
     const current = overview(false);
     for (const controller of streams) send(controller, "sample", { ...current, sample: latest });
-  }, options.sampleIntervalMs ?? 1000);
+  };
+  timer = clock.setTimeout(tick, sampleIntervalMs);
 
   function events(): Response {
     let self: ReadableStreamDefaultController<Uint8Array> | undefined;
@@ -240,90 +184,13 @@ export function createOperatorRoutes(
     });
   }
 
-  async function job(id: string): Promise<{ job: JobView; archived: boolean }> {
-    try {
-      const { job, archived } = await backend.request({ op: "get", jobId: id });
-      return { job: jobView(job, now()), archived: archived === true };
-    } catch (error) {
-      if (!(error instanceof OsqueueError) || error.code !== "job_not_found" || !archive) {
-        throw error;
-      }
-      const found = await archive.find(id);
-      if (found === undefined) throw error;
-      return { job: jobView(found, now()), archived: true };
-    }
-  }
-
-  /**
-   * Pushes a copy of an archived dead or cancelled job (same type, payload,
-   * priority, attempts and backoff) as a new job. The idempotency key
-   * `requeue:<id>` keeps a double click from pushing it twice while the copy
-   * is in the queue.
-   */
-  async function requeue(id: string): Promise<{ id: string; duplicate: boolean; from: string }> {
-    if (archive === undefined) {
-      throw new OsqueueError("not_found", "this broker has no archive reader");
-    }
-    const found = await archive.find(id);
-    if (found === undefined) {
-      throw new OsqueueError("job_not_found", `job ${JSON.stringify(id)} is not in the archive`);
-    }
-    if (found.state === "completed") {
-      throw new OsqueueError(
-        "validation",
-        `job ${JSON.stringify(id)} completed; only dead or cancelled jobs are requeued`,
-      );
-    }
-    const { jobs } = await backend.request({
-      op: "push",
-      jobs: [{
-        type: found.type,
-        payload: found.payload,
-        priority: found.priority,
-        maxAttempts: found.maxAttempts,
-        backoff: found.backoff,
-        idempotencyKey: `requeue:${found.id}`,
-      }],
-    });
-    return { ...jobs[0], from: found.id };
-  }
-
-  async function archived(url: URL): Promise<Response> {
-    if (archive === undefined) {
-      throw new OsqueueError("not_found", "this broker has no archive reader");
-    }
-    const params = url.searchParams;
-    const text = (name: string) => {
-      const value = params.get(name);
-      return value === null || value === "" ? undefined : value;
-    };
-    const number = (name: string) => {
-      const value = text(name);
-      if (value === undefined) return undefined;
-      const n = Number(value);
-      if (!Number.isFinite(n)) throw new OsqueueError("validation", `${name} must be a number`);
-      return n;
-    };
-    const state = text("state");
-    if (state !== undefined && !["completed", "dead", "cancelled"].includes(state)) {
-      throw new OsqueueError("validation", "state must be completed, dead or cancelled");
-    }
-    const page = await archive.list({
-      state: state as Job["state"] | undefined,
-      type: text("type"),
-      from: number("from"),
-      to: number("to"),
-      cursor: text("cursor"),
-      limit: number("limit"),
-    });
-    return jsonResponse({ ...page, jobs: page.jobs.map((j) => jobView(j, now())) });
-  }
+  const source: ArchiveRouteSource = { backend, archive, now };
 
   function decodeId(text: string): string {
     try {
       return decodeURIComponent(text);
     } catch {
-      throw new OsqueueError("bad_request", "malformed job id");
+      throw new BadRequestError("malformed job id");
     }
   }
 
@@ -333,7 +200,7 @@ export function createOperatorRoutes(
     const token = bearerToken(request.headers);
     const grant = token === undefined ? undefined : authenticate(token);
     if (grant === undefined) {
-      throw new OsqueueError("unauthorized", "a valid Authorization: Bearer token is required");
+      throw new UnauthorizedError("a valid Authorization: Bearer token is required");
     }
     if (grant.role !== "admin") {
       throw new ForbiddenError(`a ${grant.role} token may not use the operator API`, {
@@ -356,17 +223,17 @@ export function createOperatorRoutes(
     if (requeueMatch !== null) {
       if (request.method !== "POST") {
         return errorResponse(
-          new OsqueueError("method_not_allowed", "method not allowed; use POST"),
+          new MethodNotAllowedError("method not allowed; use POST"),
           {
             allow: "POST",
           },
         );
       }
       authorized(request);
-      return jsonResponse(await requeue(decodeId(requeueMatch[1])), 201);
+      return jsonResponse(await requeueArchived(source, decodeId(requeueMatch[1])), 201);
     }
     if (request.method !== "GET" && request.method !== "HEAD") {
-      return errorResponse(new OsqueueError("method_not_allowed", "method not allowed; use GET"), {
+      return errorResponse(new MethodNotAllowedError("method not allowed; use GET"), {
         allow: "GET",
       });
     }
@@ -406,10 +273,10 @@ export function createOperatorRoutes(
     }
     if (path === "/ui/api/overview") return jsonResponse(overview(true));
     if (path === "/ui/api/events") return events();
-    if (path === "/v1/archive") return await archived(url);
+    if (path === "/v1/archive") return await listArchived(source, url);
     const match = /^\/ui\/api\/jobs\/([^/]+)$/.exec(path);
-    if (match !== null) return jsonResponse(await job(decodeId(match[1])));
-    throw new OsqueueError("not_found", `no route for ${path}`);
+    if (match !== null) return jsonResponse(await findJob(source, decodeId(match[1])));
+    throw new NotFoundError(`no route for ${path}`);
   }
 
   sample();
@@ -425,7 +292,7 @@ export function createOperatorRoutes(
       }
     },
     close: () => {
-      clearInterval(timer);
+      clock.clearTimeout(timer);
       for (const controller of streams) {
         try {
           controller.close();

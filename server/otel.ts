@@ -17,6 +17,7 @@
  *
  * @module
  */
+import { type Clock, systemClock } from "../clock.ts";
 import type { QueueBackend, RequestOptions } from "../protocol/backend.ts";
 import type { Operation, OperationResult } from "../protocol/operations.ts";
 
@@ -102,8 +103,8 @@ export interface OtelRecorderOptions {
   meter?: MeterLike;
   /** Jobs whose life is tracked at once; the oldest are forgotten past it (default 100 000). */
   maxTrackedJobs?: number;
-  /** The time, epoch ms (default `Date.now`). */
-  now?: () => number;
+  /** The time (default: the system clock). */
+  clock?: Pick<Clock, "now">;
 }
 
 interface TrackedJob {
@@ -133,7 +134,8 @@ export class OtelRecorder {
   /** A recorder writing to `options.tracer` and `options.meter`. */
   constructor(options: OtelRecorderOptions) {
     this.#tracer = options.tracer;
-    this.#now = options.now ?? Date.now;
+    const clock = options.clock ?? systemClock;
+    this.#now = () => clock.now();
     this.#maxJobs = options.maxTrackedJobs ?? 100_000;
     const meter = options.meter;
     this.#meter = meter;

@@ -64,7 +64,7 @@ Deno.test("OtelRecorder: request spans and one job-life span from push to comple
         record: (value, attributes) => recorded.push({ name, value, attributes }),
       }),
     },
-    now: () => now,
+    clock: { now: () => now },
   });
   const broker = new Broker({ store: new MemoryStore(), clock: { now: () => now } });
   await broker.start();

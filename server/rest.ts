@@ -28,11 +28,25 @@
  *
  * @module
  */
-import { errorToWire, OsqueueError } from "../errors.ts";
+import {
+  BadRequestError,
+  type ErrorCode,
+  errorToWire,
+  InternalError,
+  isErrorCode,
+  MethodNotAllowedError,
+  NotFoundError,
+  OsqueueError,
+  TooLargeError,
+  UnauthorizedError,
+  UnsupportedMediaTypeError,
+  ValidationError,
+} from "../errors.ts";
 import type { QueueBackend } from "../protocol/backend.ts";
-import { operationSchema } from "../protocol/operations.ts";
+import { formatIssues, operationSchema, parseOperation } from "../protocol/operation_schema.ts";
 import { DEFAULT_MAX_FRAME_BYTES } from "../protocol/wire.ts";
 import { type Authenticator, authorize, bearerToken, type Grant, OPEN_GRANT } from "./auth.ts";
+import { isPlainObject } from "./rpc_frames.ts";
 
 /** Options of {@linkcode createRestHandler}. */
 export interface RestHandlerOptions {
@@ -49,7 +63,8 @@ export interface RestHandlerOptions {
 /** A request handler (the shape `Deno.serve` takes). */
 export type RequestHandler = (request: Request) => Promise<Response>;
 
-const STATUS: Record<string, number> = {
+/** Every code's status (a new code must be given one here). */
+const STATUS: Record<ErrorCode, number> = {
   validation: 400,
   bad_request: 400,
   invalid: 400,
@@ -68,6 +83,10 @@ const STATUS: Record<string, number> = {
   shutting_down: 503,
   unavailable: 503,
   timeout: 504,
+  ambiguous: 500,
+  job_failed: 500,
+  disconnected: 500,
+  internal: 500,
 };
 
 /**
@@ -78,7 +97,7 @@ const STATUS: Record<string, number> = {
  * 504, anything else 500.
  */
 export function httpStatusForCode(code: string): number {
-  return STATUS[code] ?? 500;
+  return isErrorCode(code) ? STATUS[code] : 500;
 }
 
 const JSON_HEADERS = { "content-type": "application/json; charset=utf-8" };
@@ -111,17 +130,16 @@ export async function readJsonBody(request: Request, limit: number): Promise<unk
   const mediaType = type?.split(";")[0].trim().toLowerCase();
   if (mediaType !== "application/json") {
     await request.body?.cancel().catch(() => {});
-    throw new OsqueueError(
-      "unsupported_media_type",
+    throw new UnsupportedMediaTypeError(
       `the body must be JSON sent with Content-Type: application/json (got ${
         type === null ? "none" : JSON.stringify(type)
       })`,
     );
   }
-  const tooLarge = () => new OsqueueError("too_large", `body larger than ${limit} bytes`);
+  const tooLarge = () => new TooLargeError(`body larger than ${limit} bytes`);
   const declared = request.headers.get("content-length");
   if (declared !== null && Number(declared) > limit) throw tooLarge();
-  if (request.body === null) throw new OsqueueError("bad_request", "a JSON body is required");
+  if (request.body === null) throw new BadRequestError("a JSON body is required");
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;
@@ -144,13 +162,13 @@ export async function readJsonBody(request: Request, limit: number): Promise<unk
   try {
     return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
   } catch {
-    throw new OsqueueError("bad_request", "body is not valid JSON");
+    throw new BadRequestError("body is not valid JSON");
   }
 }
 
 function methodNotAllowed(allow: string): Response {
   return errorResponse(
-    new OsqueueError("method_not_allowed", `method not allowed; use ${allow}`),
+    new MethodNotAllowedError(`method not allowed; use ${allow}`),
     { allow },
   );
 }
@@ -171,12 +189,8 @@ function decodeJobId(text: string): string {
   try {
     return decodeURIComponent(text);
   } catch {
-    throw new OsqueueError("bad_request", "malformed job id");
+    throw new BadRequestError("malformed job id");
   }
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 /** Builds the REST request handler (routes in the module doc). Never rejects. */
@@ -190,33 +204,19 @@ export function createRestHandler(options: RestHandlerOptions): RequestHandler {
     const body = await readJsonBody(request, limit);
     const batch = isPlainObject(body) && "jobs" in body && !("type" in body);
     const parsed = operationSchema.safeParse({ op: "push", jobs: batch ? body.jobs : [body] });
-    if (!parsed.success) {
-      const message = parsed.error.issues
-        .map((i) => {
-          const path = batch ? i.path : i.path.slice(2);
-          return (path.length > 0 ? `${path.join(".")}: ` : "") + i.message;
-        })
-        .join("; ");
-      throw new OsqueueError("validation", message);
-    }
+    // A single job was wrapped as `jobs[0]`: its issues name its own fields.
+    if (!parsed.success) throw new ValidationError(formatIssues(parsed.error, batch ? 0 : 2));
     const op = parsed.data;
-    if (op.op !== "push") throw new OsqueueError("internal", "unexpected operation");
-    const result = await backend.request(op);
+    if (op.op !== "push") throw new InternalError("unexpected operation");
+    // Parsed once, here at the edge: the broker trusts it (as on the WebSocket).
+    const result = await backend.request(op, { validated: true });
     return jsonResponse(batch ? { jobs: result.jobs } : result.jobs[0], 201);
   }
 
   /** Validates an operator operation built from a URL, checks the token's role, and sends it. */
   async function manage(raw: Record<string, unknown>, grant: Grant): Promise<unknown> {
     authorize(grant, String(raw.op), undefined);
-    const parsed = operationSchema.safeParse(raw);
-    if (!parsed.success) {
-      throw new OsqueueError(
-        "validation",
-        parsed.error.issues.map((i) => (i.path.length ? `${i.path.join(".")}: ` : "") + i.message)
-          .join("; "),
-      );
-    }
-    return await backend.request(parsed.data, { validated: true });
+    return await backend.request(parseOperation(raw), { validated: true });
   }
 
   async function route(request: Request, path: string): Promise<Response> {
@@ -226,14 +226,14 @@ export function createRestHandler(options: RestHandlerOptions): RequestHandler {
       return jsonResponse({ ok: info.leader, ...info }, info.leader ? 200 : 503);
     }
     if (!path.startsWith("/v1/")) {
-      throw new OsqueueError("not_found", `no route for ${path}`);
+      throw new NotFoundError(`no route for ${path}`);
     }
     let grant: Grant | undefined = OPEN_GRANT;
     if (authenticate !== undefined) {
       const token = bearerToken(request.headers);
       grant = token === undefined ? undefined : authenticate(token);
       if (grant === undefined) {
-        throw new OsqueueError("unauthorized", "a valid Authorization: Bearer token is required");
+        throw new UnauthorizedError("a valid Authorization: Bearer token is required");
       }
     }
     if (path === "/v1/jobs") {
@@ -250,7 +250,7 @@ export function createRestHandler(options: RestHandlerOptions): RequestHandler {
     if (control !== null) {
       if (request.method !== "POST") return methodNotAllowed("POST");
       const body = await readJsonBody(request, limit);
-      if (!isPlainObject(body)) throw new OsqueueError("validation", "the body must be an object");
+      if (!isPlainObject(body)) throw new ValidationError("the body must be an object");
       return jsonResponse(await manage({ ...body, op: control[1] }, grant));
     }
     if (path === "/v1/schedules") {
@@ -265,7 +265,7 @@ export function createRestHandler(options: RestHandlerOptions): RequestHandler {
       }
       if (request.method !== "PUT") return methodNotAllowed("PUT, DELETE");
       const body = await readJsonBody(request, limit);
-      if (!isPlainObject(body)) throw new OsqueueError("validation", "the body must be an object");
+      if (!isPlainObject(body)) throw new ValidationError("the body must be an object");
       return jsonResponse(await manage({ ...body, op: "schedule", name }, grant));
     }
     const action = /^\/v1\/jobs\/([^/]+)\/(retry|promote|cancel|delete)$/.exec(path);
@@ -293,24 +293,24 @@ export function createRestHandler(options: RestHandlerOptions): RequestHandler {
       try {
         jobId = decodeURIComponent(match[1]);
       } catch {
-        throw new OsqueueError("bad_request", "malformed job id");
+        throw new BadRequestError("malformed job id");
       }
       if (request.method === "GET") {
         const op = operationSchema.safeParse({ op: "get", jobId });
-        if (!op.success) throw new OsqueueError("validation", "invalid job id");
+        if (!op.success) throw new ValidationError("invalid job id");
         authorize(grant, "get", undefined);
         const { job } = await backend.request({ op: "get", jobId });
         return jsonResponse(job);
       }
       if (request.method === "DELETE") {
         const op = operationSchema.safeParse({ op: "cancel", jobId });
-        if (!op.success) throw new OsqueueError("validation", "invalid job id");
+        if (!op.success) throw new ValidationError("invalid job id");
         authorize(grant, "cancel", undefined);
         return jsonResponse(await backend.request({ op: "cancel", jobId }));
       }
       return methodNotAllowed("GET, DELETE");
     }
-    throw new OsqueueError("not_found", `no route for ${path}`);
+    throw new NotFoundError(`no route for ${path}`);
   }
 
   return async (request: Request): Promise<Response> => {

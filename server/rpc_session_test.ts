@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { FakeBackend } from "./_test_fake_backend.ts";
-import { CLOSE_TRY_AGAIN_LATER, RpcSession } from "./rpc_session.ts";
+import { RpcSession } from "./rpc_session.ts";
+import { CLOSE_TRY_AGAIN_LATER } from "./rpc_session_options.ts";
 
 Deno.test("RpcSession: a peer that does not read is closed (1013) instead of being sent more", async () => {
   const backend = new FakeBackend();

@@ -4,37 +4,11 @@
  */
 import assert from "node:assert/strict";
 import type { ClaimedJob } from "../protocol/operations.ts";
-import { type DispatcherClock, PushDispatcher } from "./dispatcher.ts";
+import { PushDispatcher } from "./dispatcher.ts";
 import { deferred, FakeBackend } from "./_test_fake_backend.ts";
+import { ManualClock } from "./_test_manual_clock.ts";
 import { TestClient } from "./_test_ws_client.ts";
 import { serveBroker } from "./server.ts";
-
-/** A manual clock: timers fire only when the test advances time. */
-class ManualClock implements DispatcherClock {
-  time = 0;
-  timers = new Map<number, { at: number; fn: () => void }>();
-  #next = 1;
-  now(): number {
-    return this.time;
-  }
-  setTimeout(fn: () => void, ms: number): unknown {
-    const id = this.#next++;
-    this.timers.set(id, { at: this.time + ms, fn });
-    return id;
-  }
-  clearTimeout(handle: unknown): void {
-    this.timers.delete(handle as number);
-  }
-  advance(ms: number): void {
-    this.time += ms;
-    for (const [id, timer] of [...this.timers]) {
-      if (timer.at <= this.time) {
-        this.timers.delete(id);
-        timer.fn();
-      }
-    }
-  }
-}
 
 /** Resolves with "settled" or "pending" after letting pending callbacks run. */
 async function state(promise: Promise<unknown>): Promise<"settled" | "pending"> {
