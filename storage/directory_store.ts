@@ -278,12 +278,14 @@ export class DirectoryStore implements ObjectStore {
     const dir = dirname(path);
     // Only the directories are checked: link(2) never follows a link at the object's name.
     const existing = this.#refuseSymlinksSync(dir, key);
+    const spare = existing?.isDirectory ? this.#spares.take(dir) : undefined;
     // A random name only has to be unique; createNew refuses to clobber anything.
-    const temp = join(dir, `${TEMP_PREFIX}${crypto.randomUUID()}`);
+    const temp = spare?.path ?? join(dir, `${TEMP_PREFIX}${crypto.randomUUID()}`);
     try {
       if (!existing?.isDirectory) ensureDirectorySync(dir);
-      writeNewFileSync(temp, body, this.#spares.claimSync(temp));
+      writeNewFileSync(temp, body, spare !== undefined);
     } catch (error) {
+      if (spare !== undefined) this.#spares.done(spare);
       throw fsError(error, `put ${key}`);
     }
     try {
@@ -303,10 +305,23 @@ export class DirectoryStore implements ObjectStore {
         });
       }
     } finally {
-      try {
-        Deno.removeSync(temp);
-      } catch { /* a temp file left behind is never listed */ }
+      if (spare !== undefined) {
+        this.#spares.done(spare);
+      } else {
+        try {
+          Deno.removeSync(temp);
+        } catch { /* a temp file left behind is never listed */ }
+      }
     }
+  }
+
+  /**
+   * Waits for the background work of `spareFiles` and releases its lock.
+   * Only needed by callers that must leave nothing running (tests); the
+   * store keeps working for writes without spares.
+   */
+  async close(): Promise<void> {
+    await this.#spares.close();
   }
 
   /** Deletes an object; a missing key is not an error. */
@@ -317,7 +332,7 @@ export class DirectoryStore implements ObjectStore {
     await this.#exclusive(async () => {
       // A small file becomes a spare for a later write (see spare_files.ts).
       const spare = info?.isFile && info.size <= RECYCLE_MAX_BYTES && this.#spares.hasRoom
-        ? this.#spares.newName()
+        ? this.#spares.recycledName(dirname(path))
         : undefined;
       try {
         if (spare === undefined) await Deno.remove(path);
@@ -326,7 +341,7 @@ export class DirectoryStore implements ObjectStore {
         if (isMissing(error)) return;
         throw fsError(error, `delete ${key}`);
       }
-      if (spare !== undefined) this.#spares.add(spare);
+      if (spare !== undefined) this.#spares.recycled(spare);
       try {
         await syncDirectory(dirname(path));
       } catch (error) {
@@ -427,13 +442,13 @@ export class DirectoryStore implements ObjectStore {
     return path;
   }
 
-  /** Creates the root once (and fsyncs its parent), and adopts spares left there. */
+  /** Creates the root once (and fsyncs its parent), and sets up the spares. */
   #ensureRoot(): Promise<void> {
     this.#ready ??= (async () => {
       await ensureDirectory(this.#root);
-      await this.#spares.adopt();
+      // Spares only save time: a failure to set them up leaves creates as they were.
+      await this.#spares.start(this.#root).catch(() => {});
       this.#rootReady = true;
-      this.#spares.topUp();
     })().catch((error) => {
       this.#ready = undefined;
       throw fsError(error, `create ${this.#root}`);
@@ -453,7 +468,7 @@ export class DirectoryStore implements ObjectStore {
     // A random name only has to be unique; createNew refuses to clobber anything.
     const temp = join(dir, `${TEMP_PREFIX}${crypto.randomUUID()}`);
     try {
-      await writeNewFile(temp, body, await this.#spares.claim(temp));
+      await writeNewFile(temp, body);
     } catch (error) {
       throw fsError(error, `put ${key}`);
     }

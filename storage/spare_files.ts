@@ -1,160 +1,191 @@
 /**
- * Recycled files for {@linkcode DirectoryStore}: a deleted small object's
- * file is renamed to a spare name instead of unlinked, and a later write
- * reuses it instead of allocating a new inode, as PostgreSQL recycles WAL
- * segments. On ext4 without a journal, allocating an inode skips every inode
- * freed in the last seconds, so a log that creates and deletes hundreds of
- * small files a second spends about 1 ms of kernel time per create; recycling
- * takes that to nothing. The pool can also be filled ahead with empty files
- * created in the background (`prefill`), so that a commit never waits for
- * an inode when deletes have not yet refilled it.
+ * Ready-made files for {@linkcode DirectoryStore}'s creates, so that a commit
+ * does not allocate an inode. On ext4 without a journal, allocating an inode
+ * skips every inode freed in the last seconds, and a log that creates and
+ * deletes hundreds of small files a second pays up to a millisecond of
+ * kernel time per create, holding the directory's lock meanwhile. Two
+ * sources, both owned by this store instance only (no other process ever
+ * sees their names, so nobody else writes them):
  *
- * Safety: a spare is reused only after {@linkcode RECYCLE_AFTER_MS}, and the
- * store's reads check that the file they read is still the key's file (see
- * `readStable`), so a reader that opened an object just before it was
- * deleted gets its old bytes or "missing", never another object's bytes.
- * Spares are claimed with `rename(2)`, which only one process can win, so
- * processes sharing a store (or adopting a crashed process's spares) never
- * write the same spare.
+ * - **Recycled:** a deleted small object's file is renamed, within its own
+ *   directory, to a spare name instead of unlinked (as PostgreSQL recycles
+ *   WAL segments), and reused for a create in that directory after
+ *   {@linkcode RECYCLE_AFTER_MS}. The store's reads check that the file they
+ *   read is still the key's file (`readStable`), so a reader that opened an
+ *   object just before it was deleted gets its old bytes or "missing".
+ * - **Fresh:** empty files created in the background in this instance's own
+ *   directory `.~spare-<id>/` (`prefill`). A create links one to its key and
+ *   unlinks the spare name later, off the commit path. The instance holds a
+ *   lock on its directory; a later instance removes directories whose lock
+ *   is free (their owner is gone).
  *
  * @module
  */
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { type Clock, systemClock } from "../clock.ts";
-import { isMissing } from "./directory_files.ts";
 
-/** The prefix of a spare's name in the store's root (never listed: it starts with `.~`). */
+/** The prefix of spare names and of the fresh spares' directory (never listed: it starts with `.~`). */
 export const SPARE_PREFIX = ".~spare-";
 /** A deleted file is reused no sooner than this, ms. */
 export const RECYCLE_AFTER_MS = 1_000;
 /** Files larger than this are unlinked, not kept as spares, bytes. */
 export const RECYCLE_MAX_BYTES = 64 * 1024;
-/** The most spares kept; a delete beyond this unlinks. */
+/** The most spares kept (recycled and fresh together); a delete beyond this unlinks. */
 export const MAX_SPARES = 1_024;
 
-interface Spare {
+/** A spare handed out for one create. */
+export interface Spare {
+  /** Its path: write it (truncating), link it to the key, then call {@linkcode SpareFiles.done}. */
   path: string;
-  freedAt: number;
+  /** Fresh spares live in another directory: their name is unlinked in the background. */
+  fresh: boolean;
 }
 
 /** Options of {@linkcode SpareFiles}. */
 export interface SpareFilesOptions {
-  /** The store's root, where spares live. */
+  /** The store's root. */
   root: string;
   /** Time for the quarantine (default the system clock). */
   clock?: Pick<Clock, "now">;
-  /**
-   * Empty files to keep ready, created in the background whenever fewer
-   * than half are left (default 0: only deleted files are reused).
-   */
+  /** Fresh files to keep ready (default 0: only deleted files are reused). */
   prefill?: number;
 }
 
-/** A FIFO pool of recycled files in a store's root. */
-export class SpareFiles {
-  #root: string;
-  #clock: Pick<Clock, "now">;
-  #spares: Spare[] = [];
-  #head = 0;
-  #fresh: string[] = [];
-  #prefill: number;
-  #filling = false;
+interface Recycled {
+  path: string;
+  freedAt: number;
+}
 
-  /** A pool for the store at `options.root`. */
+/** The spares of one store instance. */
+export class SpareFiles {
+  readonly #clock: Pick<Clock, "now">;
+  readonly #prefill: number;
+  readonly #dir: string;
+  readonly #recycled = new Map<string, Recycled[]>();
+  #recycledCount = 0;
+  #fresh: string[] = [];
+  #filling: Promise<void> | undefined;
+  #lock: Deno.FsFile | undefined;
+  #unlinks: string[] = [];
+  #unlinking: Promise<void> | undefined;
+
+  /** Spares for the store at `options.root`; nothing touches the disk before {@linkcode SpareFiles.start}. */
   constructor(options: SpareFilesOptions) {
-    this.#root = options.root;
     this.#clock = options.clock ?? systemClock;
     this.#prefill = Math.min(options.prefill ?? 0, MAX_SPARES);
+    this.#dir = join(options.root, `${SPARE_PREFIX}${crypto.randomUUID()}`);
   }
 
-  /** Spares held (ready or still waiting). */
+  /** Spares held (recycled, waiting or ready, and fresh). */
   get size(): number {
-    return this.#spares.length - this.#head + this.#fresh.length;
+    return this.#recycledCount + this.#fresh.length;
   }
 
-  /** Whether the pool takes another file. */
+  /** Whether the pool takes another recycled file. */
   get hasRoom(): boolean {
     return this.size < MAX_SPARES;
   }
 
-  /** A fresh spare name to rename a deleted file to; pass it to {@linkcode SpareFiles.add} once renamed. */
-  newName(): string {
-    return join(this.#root, `${SPARE_PREFIX}${crypto.randomUUID()}`);
+  /** Once the root exists: removes dead instances' spare directories, starts the prefill. */
+  async start(root: string): Promise<void> {
+    if (this.#prefill === 0) return;
+    await Deno.mkdir(this.#dir);
+    this.#lock = await Deno.open(join(this.#dir, ".lock"), { write: true, createNew: true });
+    await this.#lock.lock(true); // held until the process ends: the directory is in use
+    for await (const entry of Deno.readDir(root)) {
+      const path = join(root, entry.name);
+      if (entry.isDirectory && entry.name.startsWith(SPARE_PREFIX) && path !== this.#dir) {
+        await removeIfAbandoned(path);
+      }
+    }
+    this.topUp();
   }
 
-  /** Records a file renamed to `path` (freed now, or adopted from an earlier process). */
-  add(path: string): void {
-    this.#spares.push({ path, freedAt: this.#clock.now() });
+  /** A spare name in `dir` to rename a deleted file to; pass the path to {@linkcode SpareFiles.recycled} once renamed. */
+  recycledName(dir: string): string {
+    return join(dir, `${SPARE_PREFIX}${crypto.randomUUID()}`);
+  }
+
+  /** Records a file renamed to `path` (freed now). */
+  recycled(path: string): void {
+    const dir = dirname(path);
+    let queue = this.#recycled.get(dir);
+    if (queue === undefined) this.#recycled.set(dir, queue = []);
+    queue.push({ path, freedAt: this.#clock.now() });
+    this.#recycledCount++;
+  }
+
+  /** A spare for a create in `dir`: the oldest recycled one there past its quarantine, else a fresh one. */
+  take(dir: string): Spare | undefined {
+    const queue = this.#recycled.get(dir);
+    const oldest = queue?.[0];
+    if (oldest !== undefined && this.#clock.now() - oldest.freedAt >= RECYCLE_AFTER_MS) {
+      queue!.shift();
+      this.#recycledCount--;
+      return { path: oldest.path, fresh: false };
+    }
+    const path = this.#fresh.pop();
+    this.topUp();
+    return path === undefined ? undefined : { path, fresh: true };
+  }
+
+  /** After a create linked `spare` to its key (or failed): drops the spare's own name. */
+  done(spare: Spare): void {
+    if (!spare.fresh) {
+      try {
+        Deno.removeSync(spare.path); // same directory as the key: quick
+      } catch { /* a spare name left behind is never listed */ }
+      return;
+    }
+    this.#unlinks.push(spare.path);
+    this.#unlinking ??= (async () => {
+      for (let path = this.#unlinks.pop(); path !== undefined; path = this.#unlinks.pop()) {
+        await Deno.remove(path).catch(() => {});
+      }
+    })().finally(() => this.#unlinking = undefined);
   }
 
   /**
-   * Claims the oldest spare past its quarantine by renaming it to `temp`;
-   * false when none is ready (or every ready one was taken by another process).
-   */
-  claimSync(temp: string): boolean {
-    this.topUp();
-    for (let spare = this.#ready(); spare !== undefined; spare = this.#ready()) {
-      try {
-        Deno.renameSync(spare, temp);
-        return true;
-      } catch (error) {
-        if (!isMissing(error)) throw error;
-      }
-    }
-    return false;
-  }
-
-  /** {@linkcode SpareFiles.claimSync} with async calls. */
-  async claim(temp: string): Promise<boolean> {
-    this.topUp();
-    for (let spare = this.#ready(); spare !== undefined; spare = this.#ready()) {
-      try {
-        await Deno.rename(spare, temp);
-        return true;
-      } catch (error) {
-        if (!isMissing(error)) throw error;
-      }
-    }
-    return false;
-  }
-
-  /** Adopts spares left in the root by earlier processes (they start their quarantine now). */
-  async adopt(): Promise<void> {
-    for await (const entry of Deno.readDir(this.#root)) {
-      if (entry.isFile && entry.name.startsWith(SPARE_PREFIX) && this.hasRoom) {
-        this.add(join(this.#root, entry.name));
-      }
-    }
-  }
-
-  /**
-   * Starts creating empty spares in the background when fewer than half of
-   * `prefill` are left; at most one fill runs at a time, and a failed create
-   * ends it quietly (writes then allocate their own files).
+   * Starts creating fresh spares in the background when fewer than half of
+   * `prefill` are left; one fill at a time, and a failed create ends it
+   * quietly (creates then allocate their own files).
    */
   topUp(): void {
-    if (this.#filling || this.#fresh.length * 2 >= this.#prefill) return;
-    this.#filling = true;
-    (async () => {
-      while (this.#fresh.length < this.#prefill && this.hasRoom) {
-        const path = this.newName();
+    if (this.#lock === undefined || this.#filling || this.#fresh.length * 2 >= this.#prefill) {
+      return;
+    }
+    this.#filling = (async () => {
+      while (this.#lock !== undefined && this.#fresh.length < this.#prefill && this.hasRoom) {
+        const path = join(this.#dir, crypto.randomUUID());
         (await Deno.open(path, { write: true, createNew: true })).close();
         this.#fresh.push(path);
       }
-    })().catch(() => {}).finally(() => this.#filling = false);
+    })().catch(() => {}).finally(() => this.#filling = undefined);
   }
 
-  /** The path of the oldest deleted file past its quarantine, else of a fresh one. */
-  #ready(): string | undefined {
-    const spare = this.#spares[this.#head];
-    if (spare === undefined || this.#clock.now() - spare.freedAt < RECYCLE_AFTER_MS) {
-      return this.#fresh.pop();
-    }
-    this.#head++;
-    if (this.#head > 64 && this.#head * 2 > this.#spares.length) {
-      this.#spares = this.#spares.slice(this.#head);
-      this.#head = 0;
-    }
-    return spare.path;
+  /** Waits for the background work, then releases the directory's lock (its files stay for a later instance to remove). */
+  async close(): Promise<void> {
+    const lock = this.#lock;
+    this.#lock = undefined;
+    await this.#filling;
+    this.#fresh = []; // their directory may be removed by a later instance once unlocked
+    await this.#unlinking;
+    lock?.close();
+  }
+}
+
+/** Removes another instance's spare directory when its lock is free (that instance is gone). */
+async function removeIfAbandoned(dir: string): Promise<void> {
+  let lock: Deno.FsFile;
+  try {
+    lock = await Deno.open(join(dir, ".lock"), { write: true });
+  } catch {
+    return; // no lock file (yet): leave it
+  }
+  try {
+    if (!await lock.tryLock(true)) return; // its owner is alive
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  } finally {
+    lock.close();
   }
 }
