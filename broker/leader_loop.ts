@@ -122,17 +122,27 @@ export class LeaderLoop {
   /**
    * Group commit: the demand is what the last commit answered (in a closed
    * loop those callers come back with their next requests a moment later)
-   * plus what is queued now (it arrived while the record was written; a
-   * blocking write leaves it unread until the loop turns, which the wait for
-   * work did). When fewer than ¾ of that are queued, linger (at most
+   * plus what is queued once the loop has read what the sockets hold (it
+   * arrived while the record was written; a blocking write leaves it unread
+   * until the loop turns). When fewer than ¾ of that are queued, linger (at most
    * `maxLingerMs`) for the rest, so callers who took turns in two
    * alternating groups share one write (see `pacing.ts`). Also yields to the
    * event loop now and then, so that timers run even when the store answers
    * without ever waiting (MemoryStore).
    */
   async #linger(stop: AbortSignal): Promise<void> {
-    const demand = this.#answered + this.#c.mailbox.size;
+    const answered = this.#answered;
     this.#answered = 0;
+    if (answered > 0) {
+      // Requests that came in during the write may still sit in the sockets
+      // (a blocking write stops the loop): turn the loop while they come.
+      for (let turn = 0; turn < MAX_INGEST_TURNS && !stop.aborted; turn++) {
+        const before = this.#c.mailbox.size;
+        await sleep(this.#c.clock, 0, stop);
+        if (this.#c.mailbox.size === before) break;
+      }
+    }
+    const demand = answered + this.#c.mailbox.size;
     const target = Math.ceil(demand * 0.75);
     const ms = this.#c.o.maxLingerMs;
     if (demand >= MIN_LINGER_DEMAND && this.#c.mailbox.size < target && ms > 0) {
@@ -311,6 +321,9 @@ export class LeaderLoop {
     this.#c.metrics.logBytes += bytes;
   }
 }
+
+/** At most this many event-loop turns to read requests left in the sockets by a write. */
+const MAX_INGEST_TURNS = 16;
 
 /** Below this many expected requests a tick never lingers: merging would save little. */
 const MIN_LINGER_DEMAND = 4;
