@@ -36,9 +36,9 @@ Deno.test("portability: every module reachable from worker/mod.ts uses web-stand
   ) {
     assert.ok(local.includes(path), `${path} was not checked`);
   }
-  // What it finds: zod, which protocol/operations.ts imports for its schemas
-  // (the browser bundle drops it; tests/package_graph_test.ts checks that).
-  assert.deepEqual(report.npm.map((p) => p.replace(/@[^@]*$/, "")), ["zod"]);
+  // No npm package at all: the zod schemas live in protocol/operation_schema.ts,
+  // which only the broker and the server import.
+  assert.deepEqual(report.npm, []);
 });
 
 Deno.test("portability: the check walks imports out of worker/ and names the offender", async () => {
