@@ -17,7 +17,7 @@
  *
  * @module
  */
-import { dirname, join, resolve, sep } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import type { Clock } from "../clock.ts";
 import { AmbiguousWriteError, ConflictError, InvalidError, UnavailableError } from "../errors.ts";
 import {
@@ -25,18 +25,17 @@ import {
   checkAborted,
   currentEtag,
   ensureDirectory,
-  ensureDirectorySync,
   etagOf,
   fsError,
   isMissing,
   message,
   readStable,
   syncDirectory,
-  syncDirectorySync,
   writeNewFile,
-  writeNewFileSync,
 } from "./directory_files.ts";
 import { directoryNames, objectNames, walk } from "./directory_names.ts";
+import { createSmallSync, linkNew, TEMP_PREFIX } from "./directory_create.ts";
+import { refuseSymlinks, resolveUnder } from "./directory_paths.ts";
 import { RECYCLE_MAX_BYTES, SpareFiles } from "./spare_files.ts";
 import { validateKey, validateListWindow, validatePrefix } from "./keys.ts";
 import { compareKeys } from "./memory_store.ts";
@@ -80,7 +79,6 @@ export const DEFAULT_LOCK_TIMEOUT_MS = 5_000;
 export const DEFAULT_BLOCKING_WRITE_MAX_BYTES = 64 * 1024;
 
 const LOCK_NAME = ".~lock";
-const TEMP_PREFIX = ".~tmp-";
 
 /**
  * An {@linkcode ObjectStore} on a local directory.
@@ -174,7 +172,7 @@ export class DirectoryStore implements ObjectStore {
     validateKey(key);
     options.signal?.throwIfAborted();
     const path = this.#objectPath(key);
-    await this.#refuseSymlinks(path, key);
+    await refuseSymlinks(this.#root, path, key);
     let body: Uint8Array | null;
     try {
       body = await readStable(path);
@@ -195,14 +193,14 @@ export class DirectoryStore implements ObjectStore {
     const path = this.#objectPath(key);
     const create = condition !== undefined && !("ifMatch" in condition);
     if (create && body.length <= this.#blockingWriteMaxBytes && this.#rootReady) {
-      this.#createBlocking(key, path, body);
+      createSmallSync({ root: this.#root, key, path, body, spares: this.#spares });
       return etagOf(body);
     }
-    await this.#refuseSymlinks(path, key);
+    await refuseSymlinks(this.#root, path, key);
     const etag = etagOf(body);
     const temp = await this.#writeTemp(path, body, key);
     if (create) {
-      await this.#create(key, path, temp, signal);
+      await linkNew({ key, path, temp, signal });
       return etag;
     }
     let renamed = false;
@@ -241,81 +239,6 @@ export class DirectoryStore implements ObjectStore {
   }
 
   /**
-   * Create-if-absent without the store lock: `link(2)` of the synced temp
-   * file to the object's name fails atomically when the name exists, across
-   * processes. The log's commits take this path, so they never wait behind
-   * garbage collection's deletes or another writer's lock.
-   */
-  async #create(key: string, path: string, temp: string, signal?: AbortSignal): Promise<void> {
-    try {
-      checkAborted(signal, key);
-      try {
-        await Deno.link(temp, path);
-      } catch (error) {
-        if (error instanceof Deno.errors.AlreadyExists) {
-          throw new ConflictError(`${key} already exists`);
-        }
-        throw fsError(error, `put ${key}`);
-      }
-      try {
-        await syncDirectory(dirname(path));
-      } catch (error) {
-        throw new AmbiguousWriteError(`put ${key}: written but not synced: ${message(error)}`, {
-          cause: error,
-        });
-      }
-    } finally {
-      await Deno.remove(temp).catch(() => {});
-    }
-  }
-
-  /**
-   * {@linkcode DirectoryStore.put}'s create-if-absent with blocking calls, for
-   * small bodies once the root exists: the same steps as `#writeTemp` and
-   * `#create` without the thread pool's hops.
-   */
-  #createBlocking(key: string, path: string, body: Uint8Array): void {
-    const dir = dirname(path);
-    // Only the directories are checked: link(2) never follows a link at the object's name.
-    const existing = this.#refuseSymlinksSync(dir, key);
-    const spare = existing?.isDirectory ? this.#spares.take(dir) : undefined;
-    // A random name only has to be unique; createNew refuses to clobber anything.
-    const temp = spare?.path ?? join(dir, `${TEMP_PREFIX}${crypto.randomUUID()}`);
-    try {
-      if (!existing?.isDirectory) ensureDirectorySync(dir);
-      writeNewFileSync(temp, body, spare !== undefined);
-    } catch (error) {
-      if (spare !== undefined) this.#spares.done(spare);
-      throw fsError(error, `put ${key}`);
-    }
-    try {
-      try {
-        Deno.linkSync(temp, path);
-      } catch (error) {
-        if (error instanceof Deno.errors.AlreadyExists) {
-          throw new ConflictError(`${key} already exists`);
-        }
-        throw fsError(error, `put ${key}`);
-      }
-      try {
-        syncDirectorySync(dir);
-      } catch (error) {
-        throw new AmbiguousWriteError(`put ${key}: written but not synced: ${message(error)}`, {
-          cause: error,
-        });
-      }
-    } finally {
-      if (spare !== undefined) {
-        this.#spares.done(spare);
-      } else {
-        try {
-          Deno.removeSync(temp);
-        } catch { /* a temp file left behind is never listed */ }
-      }
-    }
-  }
-
-  /**
    * Waits for the background work of `spareFiles` and releases its lock.
    * Only needed by callers that must leave nothing running (tests); the
    * store keeps working for writes without spares.
@@ -328,7 +251,7 @@ export class DirectoryStore implements ObjectStore {
   async delete(key: string): Promise<void> {
     validateKey(key);
     const path = this.#objectPath(key);
-    const info = await this.#refuseSymlinks(path, key);
+    const info = await refuseSymlinks(this.#root, path, key);
     await this.#exclusive(async () => {
       // A small file becomes a spare for a later write (see spare_files.ts).
       const spare = info?.isFile && info.size <= RECYCLE_MAX_BYTES && this.#spares.hasRoom
@@ -365,7 +288,7 @@ export class DirectoryStore implements ObjectStore {
     // Walk from the directory of the complete segments; filter by the partial one.
     const cut = prefix.lastIndexOf("/");
     const complete = cut < 0 ? [] : prefix.slice(0, cut).split("/");
-    const start = this.#resolve(complete.flatMap((segment) => directoryNames(segment)));
+    const start = resolveUnder(this.#root, complete.flatMap((segment) => directoryNames(segment)));
     const keys: string[] = [];
     try {
       await walk(start, complete, [], keys, options.signal);
@@ -383,63 +306,7 @@ export class DirectoryStore implements ObjectStore {
 
   /** The file of `key` (already validated). */
   #objectPath(key: string): string {
-    return this.#resolve(objectNames(key));
-  }
-
-  /**
-   * Refuses (`invalid`) a path under the root that goes through a symbolic
-   * link: a link planted inside the store must not lead reads or writes
-   * outside it. Checked with `lstat` before each operation (Deno has no
-   * `O_NOFOLLOW`), so a link swapped in between is not caught; whoever can
-   * write into the root can also corrupt the queue directly.
-   */
-  async #refuseSymlinks(path: string, key: string): Promise<Deno.FileInfo | null> {
-    let current = this.#root;
-    let info: Deno.FileInfo | null = null;
-    for (const name of path.slice(this.#root.length + 1).split(sep)) {
-      current = join(current, name);
-      try {
-        info = await Deno.lstat(current);
-      } catch (error) {
-        if (isMissing(error)) return null;
-        throw fsError(error, `check ${key}`);
-      }
-      if (info.isSymlink) {
-        throw new InvalidError(
-          `${key}: refusing to follow the symbolic link ${current} inside the store root`,
-        );
-      }
-    }
-    return info;
-  }
-  /** `#refuseSymlinks` with blocking calls; the last name's info, or null when missing. */
-  #refuseSymlinksSync(path: string, key: string): Deno.FileInfo | null {
-    let current = this.#root;
-    let info: Deno.FileInfo | null = null;
-    for (const name of path.slice(this.#root.length + 1).split(sep)) {
-      current = join(current, name);
-      try {
-        info = Deno.lstatSync(current);
-      } catch (error) {
-        if (isMissing(error)) return null;
-        throw fsError(error, `check ${key}`);
-      }
-      if (info.isSymlink) {
-        throw new InvalidError(
-          `${key}: refusing to follow the symbolic link ${current} inside the store root`,
-        );
-      }
-    }
-    return info;
-  }
-
-  /** Joins names under the root, checking that the result stays inside it. */
-  #resolve(names: string[]): string {
-    const path = resolve(this.#root, ...names);
-    if (path !== this.#root && !path.startsWith(this.#root + sep)) {
-      throw new InvalidError(`key escapes the store root: ${path}`);
-    }
-    return path;
+    return resolveUnder(this.#root, objectNames(key));
   }
 
   /** Creates the root once (and fsyncs its parent), and sets up the spares. */

@@ -1,0 +1,70 @@
+/**
+ * Paths of a {@linkcode DirectoryStore}'s objects under its root: joined
+ * without escaping the root, and checked for symbolic links planted inside
+ * it.
+ *
+ * @module
+ */
+import { join, resolve, sep } from "node:path";
+import { InvalidError } from "../errors.ts";
+import { fsError, isMissing } from "./directory_files.ts";
+
+/** Joins `names` under `root`, checking that the result stays inside it. */
+export function resolveUnder(root: string, names: string[]): string {
+  const path = resolve(root, ...names);
+  if (path !== root && !path.startsWith(root + sep)) {
+    throw new InvalidError(`key escapes the store root: ${path}`);
+  }
+  return path;
+}
+
+/**
+ * Refuses (`invalid`) a path under `root` that goes through a symbolic link:
+ * a link planted inside the store must not lead reads or writes outside it.
+ * Checked with `lstat` before each operation (Deno has no `O_NOFOLLOW`), so a
+ * link swapped in between is not caught; whoever can write into the root can
+ * also corrupt the queue directly. Returns the last name's info, or `null`
+ * when a name along the path is missing.
+ */
+export async function refuseSymlinks(
+  root: string,
+  path: string,
+  key: string,
+): Promise<Deno.FileInfo | null> {
+  let current = root;
+  let info: Deno.FileInfo | null = null;
+  for (const name of path.slice(root.length + 1).split(sep)) {
+    current = join(current, name);
+    try {
+      info = await Deno.lstat(current);
+    } catch (error) {
+      if (isMissing(error)) return null;
+      throw fsError(error, `check ${key}`);
+    }
+    if (info.isSymlink) throw symlinkRefused(key, current);
+  }
+  return info;
+}
+
+/** {@linkcode refuseSymlinks} with blocking calls. */
+export function refuseSymlinksSync(root: string, path: string, key: string): Deno.FileInfo | null {
+  let current = root;
+  let info: Deno.FileInfo | null = null;
+  for (const name of path.slice(root.length + 1).split(sep)) {
+    current = join(current, name);
+    try {
+      info = Deno.lstatSync(current);
+    } catch (error) {
+      if (isMissing(error)) return null;
+      throw fsError(error, `check ${key}`);
+    }
+    if (info.isSymlink) throw symlinkRefused(key, current);
+  }
+  return info;
+}
+
+function symlinkRefused(key: string, path: string): InvalidError {
+  return new InvalidError(
+    `${key}: refusing to follow the symbolic link ${path} inside the store root`,
+  );
+}
