@@ -19,7 +19,7 @@
  */
 import { dirname, join, resolve } from "node:path";
 import type { Clock } from "../clock.ts";
-import { AmbiguousWriteError, ConflictError, InvalidError, UnavailableError } from "../errors.ts";
+import { AmbiguousWriteError, ConflictError, InvalidError } from "../errors.ts";
 import {
   acquireLock,
   checkAborted,
@@ -27,7 +27,6 @@ import {
   ensureDirectory,
   etagOf,
   fsError,
-  isMissing,
   message,
   readStable,
   syncDirectory,
@@ -36,7 +35,8 @@ import {
 import { directoryNames, objectNames, walk } from "./directory_names.ts";
 import { createSmallSync, linkNew, TEMP_PREFIX } from "./directory_create.ts";
 import { refuseSymlinks, resolveUnder } from "./directory_paths.ts";
-import { RECYCLE_MAX_BYTES, SpareFiles } from "./spare_files.ts";
+import { DeleteBatches, keepsAsSpare } from "./directory_deletes.ts";
+import { SpareFiles } from "./spare_files.ts";
 import { validateKey, validateListWindow, validatePrefix } from "./keys.ts";
 import { compareKeys } from "./memory_store.ts";
 import type { ListOptions, ObjectStore, PutOptions, ReadOptions, StoredObject } from "./types.ts";
@@ -130,6 +130,7 @@ export class DirectoryStore implements ObjectStore {
   #lockTimeoutMs: number;
   #blockingWriteMaxBytes: number;
   #spares: SpareFiles;
+  #deletes: DeleteBatches;
 
   /** `dir:<absolute root>`. */
   readonly description: string;
@@ -159,6 +160,10 @@ export class DirectoryStore implements ObjectStore {
       root: this.#root,
       prefill: spareFiles,
       ...(options.clock === undefined ? {} : { clock: options.clock }),
+    });
+    this.#deletes = new DeleteBatches({
+      exclusive: (fn) => this.#exclusive(fn),
+      spares: this.#spares,
     });
   }
 
@@ -252,27 +257,7 @@ export class DirectoryStore implements ObjectStore {
     validateKey(key);
     const path = this.#objectPath(key);
     const info = await refuseSymlinks(this.#root, path, key);
-    await this.#exclusive(async () => {
-      // A small file becomes a spare for a later write (see spare_files.ts).
-      const spare = info?.isFile && info.size <= RECYCLE_MAX_BYTES && this.#spares.hasRoom
-        ? this.#spares.recycledName(dirname(path))
-        : undefined;
-      try {
-        if (spare === undefined) await Deno.remove(path);
-        else await Deno.rename(path, spare);
-      } catch (error) {
-        if (isMissing(error)) return;
-        throw fsError(error, `delete ${key}`);
-      }
-      if (spare !== undefined) this.#spares.recycled(spare);
-      try {
-        await syncDirectory(dirname(path));
-      } catch (error) {
-        throw new UnavailableError(`delete ${key}: removed but not synced: ${message(error)}`, {
-          cause: error,
-        });
-      }
-    });
+    await this.#deletes.delete({ key, path, small: keepsAsSpare(info) });
   }
 
   /**

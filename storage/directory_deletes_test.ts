@@ -1,0 +1,93 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { UnavailableError } from "../errors.ts";
+import { DeleteBatches } from "./directory_deletes.ts";
+import { SpareFiles } from "./spare_files.ts";
+
+async function withFiles(
+  names: string[],
+  fn: (dir: string, paths: string[]) => Promise<void>,
+): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "osqueue-deletes-test-" });
+  try {
+    const paths = names.map((name) => join(dir, name));
+    for (const path of paths) {
+      await Deno.mkdir(join(path, ".."), { recursive: true });
+      await Deno.writeTextFile(path, path);
+    }
+    await fn(dir, paths);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+function counted(options: { failSync?: string } = {}) {
+  const counts = { locks: 0, syncs: [] as string[] };
+  return {
+    counts,
+    options: {
+      exclusive: async <T>(fn: () => Promise<T>): Promise<T> => {
+        counts.locks++;
+        return await fn();
+      },
+      syncDirectory: (dir: string) => {
+        counts.syncs.push(dir);
+        return dir === options.failSync ? Promise.reject(new Error("EIO")) : Promise.resolve();
+      },
+    },
+  };
+}
+
+const exists = (path: string) => Deno.lstat(path).then(() => true, () => false);
+
+Deno.test("DeleteBatches: deletes that arrive during a batch share one lock and one fsync per directory", async () => {
+  await withFiles(["a/1", "a/2", "a/3", "b/1", "b/2"], async (root, paths) => {
+    const { counts, options } = counted();
+    const deletes = new DeleteBatches({ ...options, spares: new SpareFiles({ root }) });
+    await Promise.all(paths.map((path) => deletes.delete({ key: path, path, small: false })));
+    for (const path of paths) assert.equal(await exists(path), false);
+    assert.equal(counts.locks, 2, "the first alone, the other four together");
+    assert.deepEqual(counts.syncs.sort(), [join(root, "a"), join(root, "a"), join(root, "b")]);
+  });
+});
+
+Deno.test("DeleteBatches: a missing file is no error; a small file becomes a spare", async () => {
+  await withFiles(["a/1"], async (root, [path]) => {
+    const { options } = counted();
+    const spares = new SpareFiles({ root });
+    const deletes = new DeleteBatches({ ...options, spares });
+    await deletes.delete({ key: "gone", path: join(root, "a", "missing"), small: true });
+    await deletes.delete({ key: "a/1", path, small: true });
+    assert.equal(await exists(path), false);
+    assert.equal(spares.size, 1, "kept for reuse");
+  });
+});
+
+Deno.test("DeleteBatches: a failed fsync fails that directory's deletes as unavailable, not the others", async () => {
+  await withFiles(["a/1", "b/1"], async (root, [inA, inB]) => {
+    const { options } = counted({ failSync: join(root, "a") });
+    const deletes = new DeleteBatches({ ...options, spares: new SpareFiles({ root }) });
+    const [a, b] = await Promise.allSettled([
+      deletes.delete({ key: "a/1", path: inA, small: false }),
+      deletes.delete({ key: "b/1", path: inB, small: false }),
+    ]);
+    assert.equal(a.status, "rejected");
+    assert.ok((a as PromiseRejectedResult).reason instanceof UnavailableError);
+    assert.match((a as PromiseRejectedResult).reason.message, /a\/1: removed but not synced: EIO/);
+    assert.equal(b.status, "fulfilled");
+  });
+});
+
+Deno.test("DeleteBatches: when the lock cannot be taken the batch fails and nothing is deleted", async () => {
+  await withFiles(["a/1", "a/2"], async (root, paths) => {
+    const deletes = new DeleteBatches({
+      exclusive: () => Promise.reject(new UnavailableError("lock timeout")),
+      spares: new SpareFiles({ root }),
+    });
+    const results = await Promise.allSettled(
+      paths.map((path) => deletes.delete({ key: path, path, small: false })),
+    );
+    assert.deepEqual(results.map((r) => r.status), ["rejected", "rejected"]);
+    for (const path of paths) assert.equal(await exists(path), true);
+  });
+});
