@@ -8,17 +8,11 @@
  *
  * @module
  */
-import { NotLeaderError, OsqueueError, UnavailableError } from "../errors.ts";
+import { NotLeaderError, OsqueueError, toOsqueueError, UnavailableError } from "../errors.ts";
 import { type HelloParams, type HelloResult, PROTOCOL_VERSION } from "../protocol/wire.ts";
 import type { BrokerUrls } from "./broker_urls.ts";
 import type { Timers, WebSocketConstructor } from "./client_options.ts";
-import {
-  closedError,
-  type Connection,
-  openConnection,
-  toOsqueueError,
-  websocketUrl,
-} from "./connection.ts";
+import { closedError, type Connection, openConnection, websocketUrl } from "./connection.ts";
 import { startKeepalive } from "./keepalive.ts";
 import type { RequestRoute, Requests } from "./requests.ts";
 
