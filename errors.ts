@@ -39,7 +39,10 @@ export type ErrorCode =
 
 /** The JSON form of an error on the wire: `{code, message, data?}`. */
 export interface WireError {
-  /** One of {@linkcode ErrorCode}; unknown codes from newer peers are kept as is. */
+  /**
+   * One of {@linkcode ErrorCode}. A peer may send a code this version does not
+   * know: {@linkcode errorFromWire} turns it into an `internal` error.
+   */
   code: string;
   /** Human-readable explanation. */
   message: string;
@@ -57,13 +60,13 @@ export interface OsqueueErrorOptions {
 
 /** Base class of every error osqueue raises on purpose. */
 export class OsqueueError extends Error {
-  /** Stable, machine-readable code. */
-  readonly code: ErrorCode | string;
+  /** Stable, machine-readable code (a closed set: {@linkcode ErrorCode}). */
+  readonly code: ErrorCode;
   /** Structured detail that travels with the error. */
   readonly data?: Record<string, unknown>;
 
   /** Builds an error with a code, a message and optional detail. */
-  constructor(code: ErrorCode | string, message: string, options: OsqueueErrorOptions = {}) {
+  constructor(code: ErrorCode, message: string, options: OsqueueErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = "OsqueueError";
     this.code = code;
@@ -83,7 +86,7 @@ export class OsqueueError extends Error {
   }
 }
 
-const RETRYABLE = new Set<string>([
+const RETRYABLE = new Set<ErrorCode>([
   "unavailable",
   "ambiguous",
   "overloaded",
@@ -337,12 +340,27 @@ export function isErrorCode(code: string): code is ErrorCode {
   return Object.hasOwn(CLASSES, code);
 }
 
-/** Rebuilds the typed error a peer sent (`{code, message, data?}`); unknown codes give a plain {@linkcode OsqueueError}. */
+/**
+ * Rebuilds the typed error a peer sent (`{code, message, data?}`). A code this
+ * version does not know (from a newer peer, or a broken one) becomes an
+ * {@linkcode InternalError} that names the code in its message and keeps it as
+ * `data.wireCode`, so `code` is always an {@linkcode ErrorCode}.
+ */
 export function errorFromWire(wire: WireError): OsqueueError {
-  const options: OsqueueErrorOptions = wire.data === undefined ? {} : { data: wire.data };
-  return isErrorCode(wire.code)
-    ? new CLASSES[wire.code](wire.message, options)
-    : new OsqueueError(wire.code, wire.message, options);
+  if (isErrorCode(wire.code)) {
+    const options: OsqueueErrorOptions = wire.data === undefined ? {} : { data: wire.data };
+    return new CLASSES[wire.code](wire.message, options);
+  }
+  return new InternalError(`peer error "${wire.code}": ${wire.message}`, {
+    data: { ...wire.data, wireCode: wire.code },
+  });
+}
+
+/** Any thrown value as an {@linkcode OsqueueError}: itself if it is one, else an {@linkcode InternalError}. */
+export function toOsqueueError(error: unknown): OsqueueError {
+  if (error instanceof OsqueueError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return new InternalError(message, { cause: error });
 }
 
 /** Turns anything thrown into the wire form, hiding non-osqueue internals behind `internal`. */

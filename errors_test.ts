@@ -3,10 +3,12 @@ import {
   type ErrorCode,
   errorFromWire,
   errorToWire,
+  InternalError,
   isErrorCode,
   NotLeaderError,
   OsqueueError,
   TooLargeError,
+  toOsqueueError,
   ValidationError,
 } from "./errors.ts";
 
@@ -68,11 +70,33 @@ Deno.test("errors: typed classes keep their behaviour (instanceof, retryable, de
   assert.equal(notLeader.leaderUrl, "http://a:1");
 });
 
-Deno.test("errors: a code this version does not know is kept as is on a plain OsqueueError", () => {
+Deno.test("errors: a code this version does not know becomes internal, naming the peer's code", () => {
   assert.equal(isErrorCode("some_future_code"), false);
   assert.equal(isErrorCode("toString"), false);
-  const error = errorFromWire({ code: "some_future_code", message: "new" });
-  assert.equal(error.constructor, OsqueueError);
-  assert.equal(error.code, "some_future_code");
+  const error = errorFromWire({ code: "some_future_code", message: "new", data: { n: 1 } });
+  assert.ok(error instanceof InternalError);
+  assert.equal(error.code, "internal");
+  assert.equal(error.retryable, false);
+  assert.match(error.message, /"some_future_code"/);
+  assert.match(error.message, /new$/);
+  assert.deepEqual(error.data, { n: 1, wireCode: "some_future_code" });
+  // Its wire form carries a known code, so it crosses the next hop unchanged.
+  const again = errorFromWire(errorToWire(error));
+  assert.ok(again instanceof InternalError);
+  assert.equal(again.message, error.message);
+  assert.deepEqual(again.data, error.data);
   assert.deepEqual(errorToWire(new Error("boom")), { code: "internal", message: "boom" });
+});
+
+Deno.test("errors: toOsqueueError keeps typed errors and wraps anything else as InternalError", () => {
+  const typed = new ValidationError("bad");
+  assert.equal(toOsqueueError(typed), typed);
+  const cause = new TypeError("oops");
+  const wrapped = toOsqueueError(cause);
+  assert.ok(wrapped instanceof InternalError);
+  assert.equal(wrapped.message, "oops");
+  assert.equal(wrapped.cause, cause);
+  const fromString = toOsqueueError("plain");
+  assert.ok(fromString instanceof InternalError);
+  assert.equal(fromString.message, "plain");
 });

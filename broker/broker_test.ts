@@ -10,6 +10,7 @@ import {
 } from "../errors.ts";
 import { MemoryStore } from "../storage/memory_store.ts";
 import { FaultyStore } from "../storage/faulty_store.ts";
+import { ManualClock } from "../testing/manual_clock.ts";
 import type { ObjectStore } from "../storage/types.ts";
 import type { Operation, PushOperation } from "../protocol/operations.ts";
 import { Broker, type BrokerOptions } from "./broker.ts";
@@ -61,26 +62,27 @@ Deno.test("broker: concurrent pushes are group-committed with one write in fligh
 
 Deno.test("broker: nothing is acknowledged before its write has landed", async () => {
   const store = new FaultyStore(new MemoryStore());
-  const broker = await startBroker(store);
+  const clock = new ManualClock(1_000_000);
+  const broker = await clock.settle(startBroker(store, { clock }));
   store.pause("put");
   let acknowledged = false;
   const reply = broker.request({ op: "push", jobs: [{ type: "t", payload: 1 }] }).then((r) => {
     acknowledged = true;
     return r;
   });
-  await eventually(() => store.stats.putsInFlight === 1);
-  await new Promise((resolve) => setTimeout(resolve, 20));
+  await clock.runUntil(() => store.stats.putsInFlight === 1);
+  await clock.run(20);
   assert.equal(acknowledged, false);
   store.resume("put");
-  const { jobs } = await reply;
+  const { jobs } = await clock.settle(reply);
   assert.notEqual(
     await store.inner.get(logKey("", broker.state.commit)),
     null,
     "its record landed",
   );
-  const got = await broker.request({ op: "get", jobId: jobs[0].id });
+  const got = await clock.settle(broker.request({ op: "get", jobId: jobs[0].id }));
   assert.equal(got.job.payload, 1);
-  await broker.stop();
+  await clock.settle(broker.stop());
 });
 
 Deno.test("broker: reads and empty claims are answered without a write", async () => {
@@ -167,7 +169,7 @@ Deno.test("broker: a long-poll claim is filled by the push's own commit", async 
   const store = new FaultyStore(new MemoryStore());
   const broker = await startBroker(store, { renewIntervalMs: 60_000 });
   const claim = broker.request({ op: "claim", workerId: "w", waitMs: 5000 });
-  await new Promise((resolve) => setTimeout(resolve, 20));
+  await eventually(() => broker.metrics.parkedClaims === 1);
   store.resetStats();
   const pushed = await broker.request(push("t", "hello"));
   const claimed = await claim;
@@ -178,10 +180,19 @@ Deno.test("broker: a long-poll claim is filled by the push's own commit", async 
 });
 
 Deno.test("broker: a long-poll claim with nothing to do answers empty after its wait", async () => {
-  const broker = await startBroker(new MemoryStore());
-  const claimed = await broker.request({ op: "claim", workerId: "w", waitMs: 30 });
+  const clock = new ManualClock(1_000_000);
+  const broker = await clock.settle(startBroker(new MemoryStore(), { clock }));
+  const sent = clock.now();
+  let answered = false;
+  const claim = broker.request({ op: "claim", workerId: "w", waitMs: 30 }).finally(() => {
+    answered = true;
+  });
+  await clock.run(29);
+  assert.equal(answered, false, "still parked before its wait ran out");
+  const claimed = await clock.settle(claim);
   assert.deepEqual(claimed.jobs, []);
-  await broker.stop();
+  assert.ok(clock.now() - sent >= 30);
+  await clock.settle(broker.stop());
 });
 
 Deno.test("broker: an aborted long-poll claim is dropped and claims nothing", async () => {
@@ -190,7 +201,7 @@ Deno.test("broker: an aborted long-poll claim is dropped and claims nothing", as
   const claim = broker.request({ op: "claim", workerId: "w", waitMs: 5000 }, {
     signal: controller.signal,
   });
-  await new Promise((resolve) => setTimeout(resolve, 20));
+  await eventually(() => broker.metrics.parkedClaims === 1);
   controller.abort(new Error("gave up"));
   await assert.rejects(claim, /gave up/);
   await broker.request(push());
@@ -199,45 +210,59 @@ Deno.test("broker: an aborted long-poll claim is dropped and claims nothing", as
 });
 
 Deno.test("broker: a delayed job wakes a parked claim when it falls due", async () => {
-  const broker = await startBroker(new MemoryStore());
-  await broker.request({ op: "push", jobs: [{ type: "t", payload: 1, delayMs: 50 }] });
-  const claimed = await broker.request({ op: "claim", workerId: "w", waitMs: 5000 });
+  const clock = new ManualClock(1_000_000);
+  const broker = await clock.settle(startBroker(new MemoryStore(), { clock }));
+  const pushedAt = clock.now();
+  await clock.settle(
+    broker.request({ op: "push", jobs: [{ type: "t", payload: 1, delayMs: 50 }] }),
+  );
+  const claimed = await clock.settle(
+    broker.request({ op: "claim", workerId: "w", waitMs: 5000 }),
+  );
   assert.equal(claimed.jobs.length, 1);
-  await broker.stop();
+  const waited = clock.now() - pushedAt;
+  assert.ok(waited >= 50 && waited < 5000, `answered when due, after ${waited} ms`);
+  await clock.settle(broker.stop());
 });
 
 Deno.test("broker: an expired lease is handed out again, counting the attempt", async () => {
-  const broker = await startBroker(new MemoryStore(), {
+  const clock = new ManualClock(1_000_000);
+  const broker = await clock.settle(startBroker(new MemoryStore(), {
+    clock,
     heartbeatTimeoutMs: 40,
     heartbeatCheckMs: 10,
-  });
-  await broker.request(push("t", "work"));
-  const first = await broker.request({ op: "claim", workerId: "dies" });
+  }));
+  await clock.settle(broker.request(push("t", "work")));
+  const first = await clock.settle(broker.request({ op: "claim", workerId: "dies" }));
   assert.equal(first.jobs[0].attempt, 1);
-  const again = await broker.request({ op: "claim", workerId: "lives", waitMs: 3000 });
+  const claimedAt = clock.now();
+  const again = await clock.settle(
+    broker.request({ op: "claim", workerId: "lives", waitMs: 3000 }),
+  );
+  assert.ok(clock.now() - claimedAt >= 40, "not before the lease ran out");
   assert.equal(again.jobs[0].id, first.jobs[0].id);
   assert.equal(again.jobs[0].attempt, 2);
   await assert.rejects(
-    broker.request({
+    clock.settle(broker.request({
       op: "complete",
       jobId: first.jobs[0].id,
       leaseToken: first.jobs[0].leaseToken,
-    }),
+    })),
     (error: Error & { code?: string }) => error.code === "lease_lost",
   );
-  await broker.request({
+  await clock.settle(broker.request({
     op: "complete",
     jobId: again.jobs[0].id,
     leaseToken: again.jobs[0].leaseToken,
-  });
-  await broker.stop();
+  }));
+  await clock.settle(broker.stop());
 });
 
 Deno.test("broker: stop answers the commit in flight and rejects queued and parked requests", async () => {
   const store = new FaultyStore(new MemoryStore());
   const broker = await startBroker(store);
   const parked = broker.request({ op: "claim", workerId: "w", types: ["x"], waitMs: 10_000 });
-  await new Promise((resolve) => setTimeout(resolve, 10));
+  await eventually(() => broker.metrics.parkedClaims === 1);
   store.pause("put");
   const inFlight = broker.request(push());
   await eventually(() => store.stats.putsInFlight === 1);
@@ -270,57 +295,70 @@ Deno.test("broker: a restart on the same store recovers every acknowledged job",
 
 Deno.test("broker: two brokers on one store — one leads, the deposed one steps down", async () => {
   const store = new MemoryStore();
-  const a = await startBroker(store, { renewIntervalMs: 60_000 });
+  const clock = new ManualClock(1_000_000);
+  const a = await clock.settle(startBroker(store, { clock, renewIntervalMs: 60_000 }));
   const b = new Broker({
     store,
+    clock,
     identity: { id: "b", url: "http://b" },
     takeoverTimeoutMs: 100,
     standbyPollMs: 10,
   });
-  await b.start();
+  await clock.settle(b.start());
   assert.equal(b.role, "standby");
-  const refused = await b.request(push()).catch((error) => error);
+  const refused = await clock.settle(b.request(push())).catch((error) => error);
   assert.ok(refused instanceof NotLeaderError);
   assert.equal(refused.leaderUrl, "http://a");
 
   // `a` stays silent longer than b's takeover timeout: b takes over.
-  await eventually(() => b.role === "leader");
+  const silentSince = clock.now();
+  await clock.runUntil(() => b.role === "leader");
+  assert.ok(clock.now() - silentSince >= 100, "not before the takeover timeout");
   assert.equal(b.state.epoch, a.state.epoch + 1);
 
   // a's next write conflicts, it re-reads, sees b, steps down and points at b.
-  const deposed = await a.request(push()).catch((error) => error);
+  const deposed = await clock.settle(a.request(push())).catch((error) => error);
   assert.ok(deposed instanceof NotLeaderError, String(deposed));
   assert.equal(deposed.leaderUrl, "http://b");
   assert.equal(a.role, "standby");
   assert.equal(a.leaderInfo().leaderUrl, "http://b");
 
-  const { jobs } = await b.request(push("t", "after"));
-  assert.equal((await b.request({ op: "get", jobId: jobs[0].id })).job.payload, "after");
+  const { jobs } = await clock.settle(b.request(push("t", "after")));
   assert.equal(
-    (await b.request({ op: "stats" })).totals.pushed,
+    (await clock.settle(b.request({ op: "get", jobId: jobs[0].id }))).job.payload,
+    "after",
+  );
+  assert.equal(
+    (await clock.settle(b.request({ op: "stats" }))).totals.pushed,
     1,
     "a's refused push never landed",
   );
-  await a.stop();
-  await b.stop();
+  await clock.settle(a.stop());
+  await clock.settle(b.stop());
 });
 
 Deno.test("broker: a leader that keeps committing is never taken over", async () => {
   const store = new MemoryStore();
-  const a = await startBroker(store, { renewIntervalMs: 20, takeoverTimeoutMs: 60 });
+  const clock = new ManualClock(1_000_000);
+  const a = await clock.settle(
+    startBroker(store, { clock, renewIntervalMs: 20, takeoverTimeoutMs: 60 }),
+  );
   const b = new Broker({
     store,
+    clock,
     identity: { id: "b" },
     takeoverTimeoutMs: 150,
     standbyPollMs: 10,
   });
-  await b.start();
-  await new Promise((resolve) => setTimeout(resolve, 400));
+  await clock.settle(b.start());
+  const logged = a.metrics.commits;
+  await clock.run(400); // clock time: more than twice b's takeover timeout
+  assert.ok(a.metrics.commits >= logged + 10, `a renewed (${a.metrics.commits - logged} commits)`);
   assert.equal(a.role, "leader");
   assert.equal(b.role, "standby");
-  await a.stop();
-  await eventually(() => b.role === "leader");
-  await b.stop();
+  await clock.settle(a.stop());
+  await clock.runUntil(() => b.role === "leader");
+  await clock.settle(b.stop());
 });
 
 /** A store that records the order of writes. */
@@ -424,38 +462,44 @@ Deno.test("broker: a graceful stop resigns, so a standby takes over without wait
 
 Deno.test("broker: minCommitIntervalMs spaces state writes at least that far apart", async () => {
   const writes: number[] = [];
+  const clock = new ManualClock(1_000_000);
   class TimedStore extends MemoryStore {
     override put(
       key: string,
       body: Uint8Array,
       options?: Parameters<MemoryStore["put"]>[2],
     ): Promise<string> {
-      if (key.startsWith("log/")) writes.push(performance.now());
+      if (key.startsWith("log/")) writes.push(clock.now());
       return super.put(key, body, options);
     }
   }
-  const broker = await startBroker(new TimedStore(), { minCommitIntervalMs: 40 });
+  const broker = await clock.settle(
+    startBroker(new TimedStore(), { clock, minCommitIntervalMs: 40 }),
+  );
   writes.length = 0;
-  for (let i = 0; i < 4; i++) await broker.request(push("t", i));
+  for (let i = 0; i < 4; i++) await clock.settle(broker.request(push("t", i)));
   assert.equal(writes.length, 4);
   for (let i = 1; i < writes.length; i++) {
-    assert.ok(writes[i] - writes[i - 1] >= 39, `writes ${i - 1} and ${i} too close`);
+    assert.ok(writes[i] - writes[i - 1] >= 40, `writes ${i - 1} and ${i} too close`);
   }
-  await broker.stop();
+  await clock.settle(broker.stop());
 });
 
 Deno.test("broker: while storage is down, renewals back off instead of hammering it", async () => {
   const store = new FaultyStore(new MemoryStore());
-  const broker = await startBroker(store, { renewIntervalMs: 40, heartbeatCheckMs: 40 });
+  const clock = new ManualClock(1_000_000);
+  const broker = await clock.settle(
+    startBroker(store, { clock, renewIntervalMs: 40, heartbeatCheckMs: 40 }),
+  );
   store.resetStats();
   // Every put fails from now on.
   for (let i = 0; i < 1000; i++) store.failNext("put", new UnavailableError("down"));
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  await clock.run(300);
   const attempts = store.stats.puts;
   assert.ok(attempts >= 2, `renewals were attempted (${attempts})`);
   assert.ok(attempts <= 12, `${attempts} write attempts in 300 ms with a 40 ms renew interval`);
-  await assert.rejects(broker.request(push()), UnavailableError);
-  await broker.stop();
+  await assert.rejects(clock.settle(broker.request(push())), UnavailableError);
+  await clock.settle(broker.stop());
 });
 
 Deno.test("broker: a parked claim aborted while its batch is being written is settled, and stop does not hang", async () => {

@@ -15,7 +15,7 @@
  */
 import { InvalidError } from "../errors.ts";
 import { isCount, isObject } from "../core/job_codec.ts";
-import type { BrokerIdentity } from "../core/state.ts";
+import type { BrokerIdentity, QueueState } from "../core/state.ts";
 import type { JsonValue, QueueTotals } from "../protocol/operations.ts";
 
 /** The `format` field of the head. */
@@ -34,6 +34,12 @@ export interface Head {
   /** The latest checkpoint (none yet: the log starts at 1 on an empty queue). */
   checkpoint: { seq: number; key: string } | null;
 }
+
+/** What the head key held when a broker read it: nothing, a version-1 state to migrate, or a head. */
+export type Opened =
+  | { kind: "absent" }
+  | { kind: "v1"; state: QueueState; etag: string }
+  | { kind: "head"; head: Head; etag: string };
 
 /** An archive object the state still remembers, for `get` of archived jobs. */
 export interface ArchiveRef {

@@ -6,9 +6,9 @@
  *
  * @module
  */
-import { OsqueueError, ValidationError } from "../errors.ts";
+import { InternalError, OsqueueError } from "../errors.ts";
 import type { Mailbox } from "../actors/mailbox.ts";
-import { operationSchema } from "../protocol/operation_schema.ts";
+import { parseOperation } from "../protocol/operation_schema.ts";
 import type { Operation } from "../protocol/operations.ts";
 import type { RequestOptions } from "../protocol/backend.ts";
 import type { BrokerOperation } from "../core/apply.ts";
@@ -18,18 +18,13 @@ import type { Archiver } from "./archiver.ts";
 import type { ParkedClaims, Pending } from "./parked_claims.ts";
 
 /**
- * `operation` checked with the schema (a fresh copy), or as it is when the
- * edge says it already was (`options.validated`); a `ValidationError` otherwise.
+ * `operation` as it is when the edge says it already parsed it
+ * (`options.validated`), else parsed here by the edge's own
+ * {@linkcode parseOperation} (a fresh copy, or a `ValidationError` in the one
+ * issue format).
  */
 export function trustedOperation(operation: Operation, options: RequestOptions): Operation {
-  if (options.validated === true) return operation;
-  const parsed = operationSchema.safeParse(operation);
-  if (!parsed.success) {
-    const op = (operation as { op?: unknown } | null)?.op;
-    const what = typeof op === "string" ? `${op} operation` : "operation";
-    throw new ValidationError(`invalid ${what}: ${parsed.error.message}`);
-  }
-  return parsed.data;
+  return options.validated === true ? operation : parseOperation(operation);
 }
 
 /**
@@ -81,5 +76,5 @@ export function housekeeping(
 export function tickError(thrown: unknown): OsqueueError {
   return thrown instanceof OsqueueError
     ? thrown
-    : new OsqueueError("internal", `broker tick failed: ${String(thrown)}`, { cause: thrown });
+    : new InternalError(`broker tick failed: ${String(thrown)}`, { cause: thrown });
 }

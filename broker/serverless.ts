@@ -38,6 +38,7 @@ import { type BrokerIdentity, createState, nextDueAt, type QueueState } from "..
 import { enqueue, housekeeping as housekeeping_, tickError, trustedOperation } from "./intake.ts";
 import { commitOnce } from "./commit_batch.ts";
 import type { LoadedState, StateStore } from "./state_store.ts";
+import { openSharedQueue } from "./startup.ts";
 import type { Archiver } from "./archiver.ts";
 import { replayLog } from "./log_replay.ts";
 import { ParkedClaims, type Pending } from "./parked_claims.ts";
@@ -146,18 +147,7 @@ export class ServerlessBroker implements QueueBackend {
   }
 
   async #start(): Promise<void> {
-    for (let attempt = 0;; attempt++) {
-      const opened = await this.#stateStore.open();
-      let loaded: LoadedState | null;
-      if (opened.kind === "absent") loaded = await this.#stateStore.create();
-      else if (opened.kind === "v1") loaded = await this.#stateStore.migrate(opened);
-      else loaded = await this.#stateStore.load(opened);
-      if (loaded !== null) {
-        this.#adopt(loaded);
-        break;
-      }
-      if (attempt >= 8) throw new UnavailableError("could not open the queue: it kept changing");
-    }
+    this.#adopt(await openSharedQueue(this.#stateStore));
     this.#serving = true;
     this.#nextExpireAt = this.#clock.now();
     this.#log({ event: "serverless-start", commit: this.#state.commit, epoch: this.#state.epoch });

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { InvalidError, UnavailableError } from "../errors.ts";
 import { MemoryStore } from "../storage/memory_store.ts";
+import { ManualClock } from "../testing/manual_clock.ts";
 import type { ObjectStore } from "../storage/types.ts";
 import type { PushOperation } from "../protocol/operations.ts";
 import { ServerlessBroker, type ServerlessBrokerOptions } from "./serverless.ts";
@@ -85,43 +86,50 @@ Deno.test("serverless: too many conflicts in a row fail the batch with unavailab
 
 Deno.test("serverless: a claim parked on one instance gets a job pushed through another (poll)", async () => {
   const store = new MemoryStore();
-  const a = await instance(store, "a", { pollIntervalMs: 50 });
-  const b = await instance(store, "b", { pollIntervalMs: 50 });
+  const clock = new ManualClock(1_000_000);
+  const a = await clock.settle(instance(store, "a", { clock, pollIntervalMs: 50 }));
+  const b = await clock.settle(instance(store, "b", { clock, pollIntervalMs: 50 }));
   try {
     const parked = b.request({ op: "claim", workerId: "w", waitMs: 10_000 });
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    const { jobs } = await a.request(push(7));
-    const claimed = await parked;
+    await clock.run(20);
+    const polls = b.metrics.polls;
+    const { jobs } = await clock.settle(a.request(push(7)));
+    const pushedAt = clock.now();
+    const claimed = await clock.settle(parked);
     assert.equal(claimed.jobs.length, 1);
     assert.equal(claimed.jobs[0].id, jobs[0].id);
-    assert.ok(b.metrics.polls >= 1);
+    assert.ok(b.metrics.polls > polls, "b read a's record by polling");
+    assert.ok(clock.now() - pushedAt <= 50, "within one poll interval");
   } finally {
-    await a.stop();
-    await b.stop();
+    await clock.settle(a.stop());
+    await clock.settle(b.stop());
   }
 });
 
 Deno.test("serverless: an expired lease is handed out again by whichever instance runs", async () => {
   const store = new MemoryStore();
-  const options = { pollIntervalMs: 50, heartbeatTimeoutMs: 100, heartbeatCheckMs: 20 };
-  const a = await instance(store, "a", options);
-  const b = await instance(store, "b", options);
+  const clock = new ManualClock(1_000_000);
+  const options = { clock, pollIntervalMs: 50, heartbeatTimeoutMs: 100, heartbeatCheckMs: 20 };
+  const a = await clock.settle(instance(store, "a", options));
+  const b = await clock.settle(instance(store, "b", options));
   try {
-    const { jobs } = await a.request(push(1));
-    const first = await a.request({ op: "claim", workerId: "w1" });
+    const { jobs } = await clock.settle(a.request(push(1)));
+    const first = await clock.settle(a.request({ op: "claim", workerId: "w1" }));
     assert.equal(first.jobs[0].id, jobs[0].id);
-    await a.stop(); // the instance that handed out the lease is gone
-    const again = await b.request({ op: "claim", workerId: "w2", waitMs: 5000 });
+    const leasedAt = clock.now();
+    await clock.settle(a.stop()); // the instance that handed out the lease is gone
+    const again = await clock.settle(b.request({ op: "claim", workerId: "w2", waitMs: 5000 }));
     assert.equal(again.jobs[0]?.id, jobs[0].id, "B expired the lease and handed the job out");
-    await b.request({
+    assert.ok(clock.now() - leasedAt >= 100, "not before the lease ran out");
+    await clock.settle(b.request({
       op: "complete",
       jobId: jobs[0].id,
       leaseToken: again.jobs[0].leaseToken,
       result: 1,
-    });
+    }));
   } finally {
-    await a.stop();
-    await b.stop();
+    await clock.settle(a.stop());
+    await clock.settle(b.stop());
   }
 });
 

@@ -1,10 +1,13 @@
 /**
  * How a broker joins its queue, from what the head key holds: create the
  * queue when absent, convert a version-1 state, take over when the head names
- * no leader (or this broker), or stand by behind another leader.
+ * no leader (or this broker), or stand by behind another leader
+ * ({@linkcode joinQueue}); a serverless instance, which never leads, only
+ * opens it ({@linkcode openSharedQueue}).
  *
  * @module
  */
+import { UnavailableError } from "../errors.ts";
 import type { BrokerIdentity, QueueState } from "../core/state.ts";
 import type { LoadedState, Opened, StateStore } from "./state_store.ts";
 
@@ -42,5 +45,23 @@ export async function joinQueue(
       if (loaded !== null) return { kind: "leader", loaded, how: "takeover" };
     }
     opened = await stateStore.open(); // lost a race: look again
+  }
+}
+
+/**
+ * Opens the queue for a serverless instance: creates it when absent, converts
+ * a version-1 state, else loads the head's state as it is (in its epoch: no
+ * takeover). Re-reads the head after a lost race, and gives up with
+ * `unavailable` when it kept changing.
+ */
+export async function openSharedQueue(stateStore: StateStore): Promise<LoadedState> {
+  for (let attempt = 0;; attempt++) {
+    const opened = await stateStore.open();
+    let loaded: LoadedState | null;
+    if (opened.kind === "absent") loaded = await stateStore.create();
+    else if (opened.kind === "v1") loaded = await stateStore.migrate(opened);
+    else loaded = await stateStore.load(opened);
+    if (loaded !== null) return loaded;
+    if (attempt >= 8) throw new UnavailableError("could not open the queue: it kept changing");
   }
 }

@@ -9,7 +9,8 @@
  *   append a record of the new epoch, which fences out the previous leader;
  * - `append()` creates the next log record with `If-None-Match: *` and
  *   classifies the outcome (landed, conflict with a newer state, deposed, or
- *   a storage error), resolving ambiguous writes by reading the record back;
+ *   a storage error), resolving ambiguous writes by reading the record back
+ *   (`log_appender.ts`);
  * - `follow()` lets a standby tail the log;
  * - `resign()` writes `leader: null`.
  *
@@ -18,21 +19,13 @@
  *
  * @module
  */
-import {
-  AmbiguousWriteError,
-  ConflictError,
-  InvalidError,
-  OsqueueError,
-  UnavailableError,
-} from "../errors.ts";
+import { AmbiguousWriteError, ConflictError, InvalidError, UnavailableError } from "../errors.ts";
 import type { ObjectStore } from "../storage/types.ts";
-import type { BatchEffects } from "../core/effects.ts";
-import { archiveKey } from "../core/archive.ts";
 import { type BrokerIdentity, createState, decodeState, type QueueState } from "../core/state.ts";
-import { decodeHead, encodeHead, type Head, type Manifest } from "./head.ts";
-import { decodeLogRecord, encodeLogRecord, logKey, type LogRecord } from "./log_record.ts";
-import { EMPTY_EFFECTS, type ReplayedTail, replayLog, withRecordMeta } from "./log_replay.ts";
+import { decodeHead, encodeHead, type Head, type Manifest, type Opened } from "./head.ts";
+import { EMPTY_EFFECTS, type ReplayedTail, replayLog } from "./log_replay.ts";
 import { loadCheckpoint, MissingObjectError, writeCheckpoint } from "./checkpoint.ts";
+import { type AppendBatch, type AppendOutcome, LogAppender } from "./log_appender.ts";
 
 /** Options of {@linkcode StateStore}. */
 export interface StateStoreOptions {
@@ -82,21 +75,9 @@ export interface LoadedState {
   tailBytes: number;
 }
 
-/** What the head key held when a broker started. */
-export type Opened =
-  | { kind: "absent" }
-  | { kind: "v1"; state: QueueState; etag: string }
-  | { kind: "head"; head: Head; etag: string };
+export type { Opened } from "./head.ts";
 
-/** The outcome of {@linkcode StateStore.append}. */
-export type AppendOutcome =
-  | { kind: "landed"; state: QueueState; record: LogRecord; bytes: number }
-  | { kind: "conflict"; state: QueueState; archives: ArchiveWrite[] }
-  | { kind: "deposed"; leader: BrokerIdentity | null; epoch: number }
-  | { kind: "error"; error: OsqueueError };
-
-/** How often an ambiguous write is read back and retried before giving up. */
-const AMBIGUITY_ROUNDS = 5;
+export type { AppendBatch, AppendOutcome } from "./log_appender.ts";
 
 /** Reads and writes the queue's state in the log-structured layout. */
 export class StateStore {
@@ -104,15 +85,9 @@ export class StateStore {
   readonly #prefix: string;
   readonly #headKey: string;
   readonly #identity: BrokerIdentity;
-  readonly #now: () => number;
-  readonly #newNonce: () => string;
   readonly #log: (event: { event: string; [field: string]: unknown }) => void;
+  readonly #appender: LogAppender;
   #headEtag = "";
-  readonly #confirmAfterMs: number;
-  /** When the write of the last landed (and confirmed) record started. */
-  #lastLandedStart = -Infinity;
-  /** Set when a confirmation found another broker's head: this epoch is over. */
-  #fenced: { leader: BrokerIdentity | null; epoch: number } | undefined;
   #head: Head = { epoch: 0, leader: null, checkpoint: null };
 
   /** Builds a store view; nothing is read until called. */
@@ -121,10 +96,17 @@ export class StateStore {
     this.#prefix = options.prefix;
     this.#headKey = options.prefix + (options.headKey ?? "queue.json");
     this.#identity = options.identity;
-    this.#now = options.now;
-    this.#newNonce = options.newNonce ?? (() => crypto.randomUUID());
-    this.#confirmAfterMs = options.confirmAfterMs ?? Infinity;
     this.#log = options.log ?? (() => {});
+    this.#appender = new LogAppender({
+      store: options.store,
+      prefix: options.prefix,
+      identity: options.identity,
+      now: options.now,
+      newNonce: options.newNonce ?? (() => crypto.randomUUID()),
+      confirmAfterMs: options.confirmAfterMs ?? Infinity,
+      readHead: () => this.#read(),
+      log: this.#log,
+    });
   }
 
   /** The object store. */
@@ -213,8 +195,7 @@ export class StateStore {
    * then the first log record. Returns null when another broker created it first.
    */
   async create(): Promise<LoadedState | null> {
-    this.#fenced = undefined;
-    this.#lastLandedStart = -Infinity;
+    this.#appender.reset();
     const head: Head = { epoch: 1, leader: this.#identity, checkpoint: null };
     try {
       this.#headEtag = await this.#store.put(this.#headKey, encodeHead(head), {
@@ -230,8 +211,7 @@ export class StateStore {
       throw error;
     }
     this.#head = head;
-    this.#fenced = undefined;
-    this.#lastLandedStart = -Infinity;
+    this.#appender.reset();
     return await this.#fence({
       state: createState(),
       head,
@@ -272,8 +252,7 @@ export class StateStore {
       throw error;
     }
     this.#head = head;
-    this.#fenced = undefined;
-    this.#lastLandedStart = -Infinity;
+    this.#appender.reset();
     this.#log({ event: "migrated", from: 1, jobs: written.manifest.segments.length, epoch });
     return await this.#fence({
       state: opened.state,
@@ -312,8 +291,7 @@ export class StateStore {
       ) return null;
     }
     this.#head = head;
-    this.#fenced = undefined;
-    this.#lastLandedStart = -Infinity;
+    this.#appender.reset();
     return await this.#fence(await this.load({ kind: "head", head, etag: this.#headEtag }));
   }
 
@@ -345,162 +323,11 @@ export class StateStore {
 
   /**
    * Creates the next log record holding `effects` (the batch that turned
-   * `before` into `after`), written by this broker in the head's epoch.
-   *
-   * - `landed`: `state` is `after`, committed at the record's sequence number;
-   * - `conflict`: another record took the sequence number first; `state` is
-   *   `before` with every newer record applied: re-apply the batch on it;
-   * - `deposed`: a newer epoch wrote the log: step down;
-   * - `error`: nothing (known to be) written; the batch fails.
+   * `before` into `after`), written by this broker in the head's epoch; see
+   * {@linkcode LogAppender.append} for the outcomes.
    */
-  async append(batch: {
-    before: QueueState;
-    after: QueueState;
-    effects: BatchEffects;
-    archiveIds?: readonly string[];
-  }): Promise<AppendOutcome> {
-    const seq = batch.before.commit + 1;
-    const epoch = this.#head.epoch;
-    if (this.#fenced !== undefined) return { kind: "deposed", ...this.#fenced };
-    if (batch.before.epoch > epoch) {
-      // The log already holds a newer epoch's records (e.g. read while taking
-      // over slowly): a record of this epoch would be void, never commit it.
-      return { kind: "deposed", leader: batch.before.leader, epoch: batch.before.epoch };
-    }
-    const at = this.#now();
-    const record: LogRecord = {
-      seq,
-      epoch,
-      writer: this.#identity,
-      nonce: this.#newNonce(),
-      at,
-      effects: batch.effects,
-    };
-    if (batch.archiveIds !== undefined && batch.archiveIds.length > 0) {
-      record.archive = {
-        key: archiveKey({ prefix: `${this.#prefix}archive/`, time: at, epoch, commit: seq }),
-        ids: [...batch.archiveIds],
-      };
-    }
-    const body = encodeLogRecord(record);
-    const key = logKey(this.#prefix, seq);
-    const landed = (): Promise<AppendOutcome> =>
-      this.#confirmed(at, {
-        kind: "landed",
-        state: withRecordMeta(batch.after, record),
-        record,
-        bytes: body.length,
-      });
-    for (let round = 0;; round++) {
-      try {
-        await this.#store.put(key, body, { condition: { ifNoneMatch: "*" } });
-        return await landed();
-      } catch (error) {
-        if (error instanceof ConflictError) {
-          return await this.#afterConflict(batch.before, record, landed);
-        }
-        if (!(error instanceof AmbiguousWriteError)) {
-          return { kind: "error", error: asStorageError(error, "log write failed") };
-        }
-        this.#log({ event: "ambiguous-write", seq, error: error.message });
-        if (round >= AMBIGUITY_ROUNDS) {
-          return {
-            kind: "error",
-            error: new UnavailableError(
-              `the outcome of log record ${seq} stayed unknown after ${round + 1} tries; ` +
-                "the batch may or may not have been committed",
-              { cause: error },
-            ),
-          };
-        }
-        // Read it back: ours (landed), another's (conflict) or absent (write it again).
-        let found;
-        try {
-          found = await this.#store.get(key);
-        } catch {
-          continue;
-        }
-        if (found !== null) {
-          return await this.#afterConflict(batch.before, record, landed, found.body);
-        }
-      }
-    }
-  }
-
-  /**
-   * A record that landed long after this broker's previous landed write
-   * started (a freeze, a slow write, the first write of a leadership) may
-   * have landed in a sequence number that a newer leader already used and
-   * garbage-collected: `If-None-Match` cannot tell. It counts only if
-   * the head, read now, is still this broker's in this epoch. Otherwise its
-   * effect is unknown (an error), and this broker writes nothing more in
-   * this epoch.
-   */
-  async #confirmed(
-    started: number,
-    outcome: Extract<AppendOutcome, { kind: "landed" }>,
-  ): Promise<AppendOutcome> {
-    if (this.#now() - this.#lastLandedStart > this.#confirmAfterMs) {
-      let opened: Opened;
-      try {
-        opened = await this.#read();
-      } catch (error) {
-        return { kind: "error", error: asStorageError(error, "head re-read failed") };
-      }
-      const { seq, epoch } = outcome.record;
-      if (
-        opened.kind !== "head" || opened.head.epoch !== epoch ||
-        opened.head.leader?.id !== this.#identity.id
-      ) {
-        this.#log({ event: "late-record", seq, epoch });
-        // Another broker is taking over: write nothing more in this epoch.
-        this.#fenced = opened.kind === "head"
-          ? { leader: opened.head.leader, epoch: opened.head.epoch }
-          : { leader: null, epoch };
-        // Whether it counts depends on whether it landed before the new
-        // leader read the log (then it does) or after that number had been
-        // collected (then it does not): the batch's outcome is unknown.
-        return {
-          kind: "error",
-          error: new UnavailableError(
-            `log record ${seq} landed after the head changed; it may or may not count`,
-          ),
-        };
-      }
-    }
-    this.#lastLandedStart = Math.max(this.#lastLandedStart, started);
-    return outcome;
-  }
-
-  /** Sequence `record.seq` is taken: ours after all, a newer epoch, or records to catch up on. */
-  async #afterConflict(
-    before: QueueState,
-    record: LogRecord,
-    landed: () => Promise<AppendOutcome>,
-    body?: Uint8Array,
-  ): Promise<AppendOutcome> {
-    try {
-      const key = logKey(this.#prefix, record.seq);
-      const bytes = body ?? (await this.#store.get(key))?.body;
-      if (bytes === undefined) {
-        // The store said "exists" but nothing is there (a store glitch, or a
-        // record collected already): re-read from here and try again.
-        const { state, archives } = await this.#replayFrom(before);
-        return { kind: "conflict", state, archives };
-      }
-      const found = decodeLogRecord(bytes, key);
-      if (found.nonce === record.nonce) return await landed();
-      if (found.epoch > record.epoch) {
-        return { kind: "deposed", leader: found.writer, epoch: found.epoch };
-      }
-      const { state, archives } = await this.#replayFrom(before);
-      if (state.epoch > record.epoch) {
-        return { kind: "deposed", leader: state.leader, epoch: state.epoch };
-      }
-      return { kind: "conflict", state, archives };
-    } catch (error) {
-      return { kind: "error", error: asStorageError(error, "log re-read failed") };
-    }
+  append(batch: AppendBatch): Promise<AppendOutcome> {
+    return this.#appender.append(batch, this.#head.epoch);
   }
 
   /**
@@ -573,10 +400,4 @@ export class StateStore {
       return false;
     }
   }
-}
-
-function asStorageError(error: unknown, what: string): OsqueueError {
-  return error instanceof OsqueueError
-    ? error
-    : new UnavailableError(`${what}: ${String(error)}`, { cause: error });
 }

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { InvalidError, NotLeaderError } from "../errors.ts";
 import { MemoryStore } from "../storage/memory_store.ts";
+import { ManualClock } from "../testing/manual_clock.ts";
 import type { ObjectStore, PutOptions } from "../storage/types.ts";
 import { applyBatch } from "../core/apply.ts";
 import { decodeArchive } from "../core/archive.ts";
@@ -91,16 +92,20 @@ Deno.test("state store: recovery replays a long log tail exactly", async () => {
 
 Deno.test("state store: checkpoints are installed in the background and old objects collected", async () => {
   const store = new MemoryStore();
-  const broker = await startBroker(store, {
+  const clock = new ManualClock(1_000_000);
+  const broker = await clock.settle(startBroker(store, {
+    clock,
     checkpointMinRecords: 10,
     checkpointMaxRecords: 20,
     checkpointMinIntervalMs: 1,
-  });
+  }));
   for (let round = 0; round < 8; round++) {
     for (let i = 0; i < 25; i++) {
-      await broker.request({ op: "push", jobs: [{ type: "t", payload: { round, i } }] });
+      await clock.settle(
+        broker.request({ op: "push", jobs: [{ type: "t", payload: { round, i } }] }),
+      );
     }
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    await clock.run(10);
   }
   assert.ok(broker.metrics.checkpoints >= 4, `${broker.metrics.checkpoints} checkpoints`);
   assert.ok(broker.metrics.gcDeleted > 0, "garbage was collected");
@@ -112,7 +117,7 @@ Deno.test("state store: checkpoints are installed in the background and old obje
   assert.ok(manifests.length <= 3, `${manifests.length} manifests kept`);
   const snapshot = await readQueueState({ store });
   assert.deepEqual(listJobs(snapshot!.state), listJobs(broker.state));
-  await broker.stop();
+  await clock.settle(broker.stop());
   const again = await startBroker(store);
   assert.equal((await again.request({ op: "stats" })).ready, 200);
   await again.stop();
@@ -345,19 +350,20 @@ Deno.test("state store: garbage collection never deletes an object a recent head
 
 Deno.test("state store: a quiet leader checkpoints what the log holds, so a restart reads little", async () => {
   const store = new MemoryStore();
-  const broker = await startBroker(store, { checkpointMinIntervalMs: 1 });
-  await broker.request({
+  const clock = new ManualClock(1_000_000);
+  const broker = await clock.settle(startBroker(store, { clock, checkpointMinIntervalMs: 1 }));
+  await clock.settle(broker.request({
     op: "push",
     jobs: Array.from({ length: 500 }, (_, i) => ({ type: "t", payload: i })),
-  });
+  }));
   assert.equal(headOf((await store.get("queue.json"))!.body).checkpoint, null);
-  const until = Date.now() + 5_000;
-  while (headOf((await store.get("queue.json"))!.body).checkpoint === null) {
-    assert.ok(Date.now() < until, "no checkpoint after 5 s of quiet");
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  // No more requests: only the broker's own timers can lead to a checkpoint.
+  await clock.runUntil(
+    async () => headOf((await store.get("queue.json"))!.body).checkpoint !== null,
+    { maxMs: 5_000, stepMs: 10 },
+  );
   const snapshot = await readQueueState({ store });
   assert.equal(snapshot!.tail, 0, "nothing left to replay");
   assert.equal(snapshot!.state.totals.pushed, 500);
-  await broker.stop();
+  await clock.settle(broker.stop());
 });

@@ -5,7 +5,12 @@
  *
  * @module
  */
-import { InvalidError, OsqueueError } from "@osqueue/osqueue/worker";
+import {
+  errorFromWire,
+  InvalidError,
+  type OsqueueError,
+  UnavailableError,
+} from "@osqueue/osqueue/worker";
 import { ARGV_TOKEN_WARNING, readTokenFile } from "./secrets.ts";
 
 /** `--token` on the command line is warned about once per process. */
@@ -100,8 +105,7 @@ export async function restCall(
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch (error) {
-    throw new OsqueueError(
-      "unavailable",
+    throw new UnavailableError(
       `cannot reach the broker at ${url.origin} (${method} ${url.pathname}): ${
         describeCause(error)
       }`,
@@ -110,15 +114,31 @@ export async function restCall(
   }
   const json = await response.json().catch(() => ({}));
   if (!response.ok) {
-    const error = (json as { error?: { code?: string; message?: string } }).error;
-    throw new OsqueueError(
-      error?.code ?? "internal",
-      `${method} ${url.pathname}: HTTP ${response.status}: ${
-        error?.message ?? response.statusText
-      }`,
-    );
+    throw restError(json, response, `${method} ${url.pathname}`);
   }
   return json;
+}
+
+/**
+ * The typed error of a failed REST reply: the broker's `{error: {code,
+ * message, data?}}` rebuilt by `errorFromWire` (an unknown code becomes
+ * `internal`, naming it), its message prefixed with the request and status; a
+ * body without an error object gives `internal` with the status text.
+ */
+export function restError(body: unknown, response: Response, request: string): OsqueueError {
+  const error = isObject(body) && isObject(body.error) ? body.error : {};
+  const code = typeof error.code === "string" ? error.code : "internal";
+  const message = typeof error.message === "string" ? error.message : response.statusText;
+  const data = isObject(error.data) ? error.data : undefined;
+  return errorFromWire({
+    code,
+    message: `${request}: HTTP ${response.status}: ${message}`,
+    ...(data === undefined ? {} : { data }),
+  });
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 /** The innermost useful message of a fetch failure, e.g. `Connection refused (os error 111)`. */

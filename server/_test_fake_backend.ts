@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { OsqueueError } from "../errors.ts";
+import { DisconnectedError, InternalError } from "../errors.ts";
 import type { LeaderInfo, QueueBackend, RequestOptions } from "../protocol/backend.ts";
 import type {
   ClaimedJob,
@@ -82,7 +82,7 @@ export class FakeBackend implements QueueBackend {
     } else if (op.op === "release") {
       promise = Promise.resolve({ ok: true });
     } else {
-      promise = Promise.reject(new OsqueueError("internal", `no handler for ${op.op}`));
+      promise = Promise.reject(new InternalError(`no handler for ${op.op}`));
     }
     queueMicrotask(() => this.#notify());
     return promise as Promise<OperationResult<O>>;
@@ -141,7 +141,7 @@ export class FakeBackend implements QueueBackend {
       const onAbort = () => {
         const mode = this.onAbort;
         if (mode === "reject") {
-          settle(() => reject(new OsqueueError("disconnected", "claim aborted")));
+          settle(() => reject(new DisconnectedError("claim aborted")));
         } else settle(() => resolve({ jobs: mode.fill }));
       };
       const claim: ParkedClaim = {

@@ -34,7 +34,12 @@
  * @module
  */
 import type { Clock } from "../clock.ts";
-import { OsqueueError, ValidationError } from "../errors.ts";
+import {
+  DisconnectedError,
+  type OsqueueError,
+  toOsqueueError,
+  ValidationError,
+} from "../errors.ts";
 import type { QueueBackend } from "../protocol/backend.ts";
 import type {
   ClaimedJob,
@@ -72,12 +77,6 @@ export interface InProcessFailOptions {
 
 /** Receives jobs pushed to the subscription. */
 export type InProcessDeliveryHandler = (jobs: ClaimedJob[]) => void;
-
-function toOsqueueError(error: unknown): OsqueueError {
-  if (error instanceof OsqueueError) return error;
-  const message = error instanceof Error ? error.message : String(error);
-  return new OsqueueError("internal", message, { cause: error });
-}
 
 function parseOrThrow<T>(schema: PayloadSchema<unknown, T>, value: unknown, what: string): T {
   const parsed = parsePayload(schema, value);
@@ -255,6 +254,6 @@ export class InProcessClient {
   }
 
   #closedError(): OsqueueError {
-    return new OsqueueError("disconnected", "in-process client closed");
+    return new DisconnectedError("in-process client closed");
   }
 }

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { Broker } from "../broker/broker.ts";
-import { LeaseLostError, ValidationError } from "../errors.ts";
+import { DisconnectedError, LeaseLostError, ValidationError } from "../errors.ts";
 import type { ClaimedJob, JobView } from "../protocol/operations.ts";
 import { DirectoryStore } from "../storage/directory_store.ts";
 import { MemoryStore } from "../storage/memory_store.ts";
@@ -153,7 +153,7 @@ Deno.test("InProcessClient satisfies WorkerClient and validates subscribe params
       (error: unknown) => error instanceof ValidationError && /workerId/.test(error.message),
     );
     await client.close();
-    await assert.rejects(client.request({ op: "stats" }), { code: "disconnected" });
+    await assert.rejects(client.request({ op: "stats" }), DisconnectedError);
   } finally {
     await client.close();
     await broker.stop();

@@ -1,7 +1,8 @@
 /**
  * Test tools: {@linkcode FaultyStore} wraps any store and injects latency,
  * transient errors, forced conflicts and ambiguous writes, and counts what
- * passes through it; {@linkcode seededRandom} makes the faults reproducible.
+ * passes through it; {@linkcode seededRandom} makes the faults reproducible;
+ * {@linkcode ManualClock} runs anything that takes a `Clock` on virtual time.
  *
  * @example A broker over a store that fails one put in ten
  * ```ts
@@ -20,3 +21,4 @@
  * @module
  */
 export * from "../storage/faulty_store.ts";
+export * from "./manual_clock.ts";

@@ -27,12 +27,14 @@
  * on either the client moves on to the next URL, and does not follow hints
  * back to a broker that stopped answering until a connection succeeds.
  *
- * **Where the parts live.** `connection.ts` (one socket: ids, replies,
- * notifications) · `broker_urls.ts` (the URL list and the brokers that stopped
- * answering) · `connection_manager.ts` (connect, hello, redirects, backoff,
- * background reconnects) · `keepalive.ts` · `requests.ts` (deadlines, one
- * redirect or move-on per request) · `deliveries.ts` (subscription, credits,
- * watch) · `heartbeat_loop.ts` (the lease-keeping policy the `Worker` shares).
+ * **Where the parts live.** `client_setup.ts` (options and their defaults) ·
+ * `connection.ts` (one socket: ids, replies, notifications) ·
+ * `broker_urls.ts` (the URL list and the brokers that stopped answering) ·
+ * `connection_manager.ts` (connect, redirects, background reconnects) with
+ * `greeting.ts` (hello, leader hints) and `reconnect_backoff.ts` ·
+ * `keepalive.ts` · `requests.ts` (deadlines, one redirect or move-on per
+ * request) · `deliveries.ts` (subscription, credits, watch) ·
+ * `heartbeat_loop.ts` (the lease-keeping policy the `Worker` shares).
  *
  * @example Push a job and read it back
  * ```ts ignore
@@ -50,7 +52,6 @@
  *
  * @module
  */
-import { InvalidError } from "../errors.ts";
 import type { JobEvent } from "../protocol/backend.ts";
 import type {
   JsonValue,
@@ -62,21 +63,15 @@ import type {
   TypeLimit,
 } from "../protocol/operations.ts";
 import type { SubscribeParams, WatchParams } from "../protocol/wire.ts";
-import { BrokerUrls } from "./broker_urls.ts";
-import {
-  type ClaimOptions,
-  type ClientOptions,
-  DEFAULT_CONNECT_TIMEOUT_MS,
-  DEFAULT_KEEPALIVE_MS,
-  DEFAULT_KEEPALIVE_TIMEOUT_MS,
-  DEFAULT_MAX_DELAY_MS,
-  DEFAULT_MIN_DELAY_MS,
-  DEFAULT_REQUEST_TIMEOUT_MS,
-  defaultTimers,
-  type DeliveryHandler,
-  type FailOptions,
-  type Timers,
+import type { BrokerUrls } from "./broker_urls.ts";
+import type {
+  ClaimOptions,
+  ClientOptions,
+  DeliveryHandler,
+  FailOptions,
+  Timers,
 } from "./client_options.ts";
+import { resolveClientOptions } from "./client_setup.ts";
 import { ConnectionManager } from "./connection_manager.ts";
 import { Deliveries } from "./deliveries.ts";
 import { Requests } from "./requests.ts";
@@ -97,59 +92,23 @@ export class OsqueueClient {
   readonly #clock: () => number;
   readonly #heartbeats = new Set<() => void>();
 
-  /** Creates a client; it connects on the first request. */
+  /** Creates a client (`InvalidError` on bad options); it connects on the first request. */
   constructor(options: ClientOptions) {
-    const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
-    const connectTimeoutMs = Math.min(
-      options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
-      requestTimeoutMs,
-    );
-    const keepaliveMs = options.keepaliveMs ?? DEFAULT_KEEPALIVE_MS;
-    const keepaliveTimeoutMs = options.keepaliveTimeoutMs ?? DEFAULT_KEEPALIVE_TIMEOUT_MS;
-    this.#timers = options.timers ?? defaultTimers;
-    this.#clock = options.clock ?? Date.now;
-    this.#urls = new BrokerUrls({
-      urls: [...(options.url === undefined ? [] : [options.url]), ...(options.urls ?? [])],
-      suspectMs: connectTimeoutMs + keepaliveMs + keepaliveTimeoutMs,
-      clock: this.#clock,
-    });
-    for (
-      const [name, value] of [
-        ["requestTimeoutMs", requestTimeoutMs],
-        ["connectTimeoutMs", connectTimeoutMs],
-        ["keepaliveMs", keepaliveMs],
-        ["keepaliveTimeoutMs", keepaliveTimeoutMs],
-      ] as const
-    ) {
-      if (!(value >= 0) || !Number.isFinite(value)) {
-        throw new InvalidError(`${name} must be a finite number ≥ 0, got ${value}`);
-      }
-    }
+    const resolved = resolveClientOptions(options);
+    const { requestTimeoutMs, timers } = resolved;
+    this.#timers = timers;
+    this.#clock = resolved.clock;
+    this.#urls = resolved.urls;
     this.#requestTimeoutMs = requestTimeoutMs;
-    const minDelayMs = options.reconnect?.minDelayMs ?? DEFAULT_MIN_DELAY_MS;
-    this.#requests = new Requests({ timers: this.#timers, requestTimeoutMs });
+    this.#requests = new Requests({ timers, requestTimeoutMs });
     this.#deliveries = new Deliveries({
-      timers: this.#timers,
+      timers,
       requestTimeoutMs,
       release: (job) => this.release(job.id, job.leaseToken),
       ...(options.onError === undefined ? {} : { onError: options.onError }),
     });
     this.#connections = new ConnectionManager({
-      urls: this.#urls,
-      ...(options.token === undefined ? {} : { token: options.token }),
-      ...(options.clientId === undefined ? {} : { clientId: options.clientId }),
-      requestTimeoutMs,
-      connectTimeoutMs,
-      keepaliveMs,
-      keepaliveTimeoutMs,
-      minDelayMs,
-      maxDelayMs: Math.max(minDelayMs, options.reconnect?.maxDelayMs ?? DEFAULT_MAX_DELAY_MS),
-      random: options.reconnect?.random ?? Math.random,
-      maxRedirects: options.maxRedirects ?? 3,
-      WebSocket: options.WebSocket ?? globalThis.WebSocket,
-      timers: this.#timers,
-      clock: this.#clock,
-      ...(options.onError === undefined ? {} : { onError: options.onError }),
+      ...resolved,
       events: this.#deliveries,
       requests: this.#requests,
     });

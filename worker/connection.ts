@@ -8,9 +8,10 @@
  * @module
  */
 import {
+  DisconnectedError,
   errorFromWire,
   InvalidError,
-  OsqueueError,
+  type OsqueueError,
   UnavailableError,
   type WireError,
 } from "../errors.ts";
@@ -23,14 +24,7 @@ const CLOSE_WAIT_MS = 1_000;
 const CLOSE_ABANDONED = 4999;
 
 /** The error of a request made after the client closed. */
-export const closedError = (): OsqueueError => new OsqueueError("disconnected", "client closed");
-
-/** Any thrown value as an {@linkcode OsqueueError} (`internal` unless it is one). */
-export function toOsqueueError(error: unknown): OsqueueError {
-  if (error instanceof OsqueueError) return error;
-  const message = error instanceof Error ? error.message : String(error);
-  return new OsqueueError("internal", message, { cause: error });
-}
+export const closedError = (): OsqueueError => new DisconnectedError("client closed");
 
 function isWireError(value: unknown): value is WireError {
   return typeof value === "object" && value !== null &&
@@ -114,8 +108,7 @@ export class Connection {
     for (const [id, pending] of this.pending) {
       this.pending.delete(id);
       pending.reject(
-        new OsqueueError(
-          "disconnected",
+        new DisconnectedError(
           `connection to ${this.url} lost before ${pending.method} was answered` +
             (code === CLOSE_ABANDONED ? ` (${reason})` : ""),
         ),
@@ -143,7 +136,7 @@ export class Connection {
   call(id: number, method: string, params: unknown): Promise<unknown> {
     return new Promise((resolve, reject) => {
       if (this.closed || this.ws.readyState !== 1 /* OPEN */) {
-        reject(new OsqueueError("disconnected", `connection to ${this.url} is closed`));
+        reject(new DisconnectedError(`connection to ${this.url} is closed`));
         return;
       }
       this.pending.set(id, { method, resolve, reject });
@@ -153,7 +146,7 @@ export class Connection {
         );
       } catch (error) {
         this.pending.delete(id);
-        reject(new OsqueueError("disconnected", `cannot send ${method}`, { cause: error }));
+        reject(new DisconnectedError(`cannot send ${method}`, { cause: error }));
       }
     });
   }

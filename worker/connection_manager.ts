@@ -8,18 +8,14 @@
  *
  * @module
  */
-import { NotLeaderError, OsqueueError, UnavailableError } from "../errors.ts";
-import { type HelloParams, type HelloResult, PROTOCOL_VERSION } from "../protocol/wire.ts";
+import { NotLeaderError, OsqueueError, toOsqueueError, UnavailableError } from "../errors.ts";
+import type { HelloResult } from "../protocol/wire.ts";
 import type { BrokerUrls } from "./broker_urls.ts";
 import type { Timers, WebSocketConstructor } from "./client_options.ts";
-import {
-  closedError,
-  type Connection,
-  openConnection,
-  toOsqueueError,
-  websocketUrl,
-} from "./connection.ts";
+import { closedError, type Connection, openConnection, websocketUrl } from "./connection.ts";
+import { helloVerdict, sayHello } from "./greeting.ts";
 import { startKeepalive } from "./keepalive.ts";
+import { ReconnectBackoff } from "./reconnect_backoff.ts";
 import type { RequestRoute, Requests } from "./requests.ts";
 
 /** Longest wait before asking a standby again while the leader it names does not answer, ms. */
@@ -95,7 +91,7 @@ export class ConnectionManager implements RequestRoute {
   #failures = 0;
   #lastConnectError?: OsqueueError;
   #closed = false;
-  #sleep?: { handle: unknown; resolve: () => void };
+  readonly #backoff: ReconnectBackoff;
   readonly #connections = new Set<Connection>();
   readonly #keepalives = new Map<Connection, () => void>();
 
@@ -107,6 +103,7 @@ export class ConnectionManager implements RequestRoute {
     this.#clock = options.clock;
     this.#events = options.events;
     this.#requests = options.requests;
+    this.#backoff = new ReconnectBackoff(options);
   }
 
   /** Whether {@linkcode ConnectionManager.close} was called. */
@@ -145,11 +142,7 @@ export class ConnectionManager implements RequestRoute {
    */
   async close(): Promise<void> {
     this.#closed = true;
-    if (this.#sleep !== undefined) {
-      this.#timers.clearTimeout(this.#sleep.handle);
-      this.#sleep.resolve();
-      this.#sleep = undefined;
-    }
+    this.#backoff.cancel();
     try {
       this.#opening?.close();
     } catch {
@@ -201,22 +194,6 @@ export class ConnectionManager implements RequestRoute {
     return this.#connecting;
   }
 
-  #backoffDelay(failures: number): number {
-    const { minDelayMs, maxDelayMs, random } = this.#options;
-    const base = Math.min(maxDelayMs, minDelayMs * 2 ** Math.min(failures, 30));
-    return base / 2 + random() * (base / 2);
-  }
-
-  #pause(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const handle = this.#timers.setTimeout(() => {
-        this.#sleep = undefined;
-        resolve();
-      }, ms);
-      this.#sleep = { handle, resolve };
-    });
-  }
-
   #hasDemand(): boolean {
     return this.#waiting > 0 || this.#events.wantsConnection();
   }
@@ -234,8 +211,8 @@ export class ConnectionManager implements RequestRoute {
     let short = false;
     for (;;) {
       if (delay) {
-        const backoff = this.#backoffDelay(this.#failures);
-        await this.#pause(short ? Math.min(backoff, STANDBY_RETRY_MS) : backoff);
+        const backoff = this.#backoff.delay(this.#failures);
+        await this.#backoff.pause(short ? Math.min(backoff, STANDBY_RETRY_MS) : backoff);
       }
       if (this.#closed) throw closedError();
       delay = false;
@@ -246,15 +223,13 @@ export class ConnectionManager implements RequestRoute {
         const conn = await this.#open(target);
         let hello: HelloResult;
         try {
-          const params: HelloParams = { protocol: PROTOCOL_VERSION };
-          if (token !== undefined) params.token = token;
-          if (clientId !== undefined) params.clientId = clientId;
-          hello = await this.#requests.callOn(
+          hello = await sayHello({
+            requests: this.#requests,
             conn,
-            "hello",
-            params,
-            connectTimeoutMs,
-          ) as HelloResult;
+            token,
+            clientId,
+            timeoutMs: connectTimeoutMs,
+          });
         } catch (error) {
           // Do not wait for a closing handshake a frozen broker would never answer.
           conn.abandon("hello failed");
@@ -267,25 +242,21 @@ export class ConnectionManager implements RequestRoute {
           await conn.close(this.#timers);
           throw closedError();
         }
-        if (
-          hello?.leader === false && typeof hello.leaderUrl === "string" &&
-          urls.differs(hello.leaderUrl)
-        ) {
-          if (urls.isSuspect(hello.leaderUrl)) {
-            // A standby naming the leader that just stopped answering: ask
-            // again soon (it takes over after its takeover timeout).
-            standby = true;
-            await conn.close(this.#timers);
-            throw new UnavailableError(
-              `${target} is not the leader, and the leader it names (${hello.leaderUrl}) does not answer`,
-            );
-          }
-          if (hops < maxRedirects) {
-            hops++;
-            urls.point(hello.leaderUrl);
-            await conn.close(this.#timers);
-            continue;
-          }
+        const verdict = helloVerdict(hello, urls, hops < maxRedirects);
+        if (verdict.kind === "suspect-leader") {
+          // A standby naming the leader that just stopped answering: ask
+          // again soon (it takes over after its takeover timeout).
+          standby = true;
+          await conn.close(this.#timers);
+          throw new UnavailableError(
+            `${target} is not the leader, and the leader it names (${verdict.leaderUrl}) does not answer`,
+          );
+        }
+        if (verdict.kind === "follow") {
+          hops++;
+          urls.point(verdict.leaderUrl);
+          await conn.close(this.#timers);
+          continue;
         }
         this.#current = conn;
         this.#failures = 0;
@@ -419,7 +390,9 @@ export class ConnectionManager implements RequestRoute {
       if (this.#closed || !this.#events.wantsConnection()) return;
       this.#options.onError?.(toOsqueueError(error));
       // A non-retryable failure with an active subscription: keep trying, slowly.
-      this.#pause(this.#backoffDelay(this.#failures)).then(() => this.#reconnectInBackground());
+      this.#backoff.pause(this.#backoff.delay(this.#failures)).then(() =>
+        this.#reconnectInBackground()
+      );
     });
   }
 }

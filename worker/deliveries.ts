@@ -7,12 +7,12 @@
  *
  * @module
  */
-import { OsqueueError } from "../errors.ts";
+import { OsqueueError, toOsqueueError } from "../errors.ts";
 import type { JobEvent } from "../protocol/backend.ts";
 import type { ClaimedJob } from "../protocol/operations.ts";
 import type { SubscribeParams, WatchParams } from "../protocol/wire.ts";
 import type { DeliveryHandler, Timers } from "./client_options.ts";
-import { closedError, type Connection, toOsqueueError } from "./connection.ts";
+import { closedError, type Connection } from "./connection.ts";
 import type { ConnectionEvents, ConnectionManager } from "./connection_manager.ts";
 import type { Requests } from "./requests.ts";
 

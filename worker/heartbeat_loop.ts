@@ -8,9 +8,14 @@
  *
  * @module
  */
-import { InvalidError, JobNotFoundError, LeaseLostError, type OsqueueError } from "../errors.ts";
+import {
+  InvalidError,
+  JobNotFoundError,
+  LeaseLostError,
+  type OsqueueError,
+  toOsqueueError,
+} from "../errors.ts";
 import type { Timers } from "./client_options.ts";
-import { toOsqueueError } from "./connection.ts";
 
 /** Options of a heartbeat loop (`OsqueueClient.startHeartbeat`, the Worker). */
 export interface HeartbeatLoopOptions {

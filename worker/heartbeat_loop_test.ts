@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import { LeaseLostError, OsqueueError, UnavailableError } from "../errors.ts";
+import {
+  DisconnectedError,
+  LeaseLostError,
+  type OsqueueError,
+  UnavailableError,
+} from "../errors.ts";
 import type { Timers } from "./client_options.ts";
 import { MIN_HEARTBEAT_INTERVAL_MS, startHeartbeatLoop } from "./heartbeat_loop.ts";
 
@@ -136,7 +141,7 @@ Deno.test("heartbeat loop: a closed transport stops it quietly; no interval nor 
       onLost: () => calls.push("lost"),
       onError: () => calls.push("error"),
     },
-    beat: () => Promise.reject(new OsqueueError("disconnected", "client closed")),
+    beat: () => Promise.reject(new DisconnectedError("client closed")),
     clock: () => time.now,
     timers: time,
     closed: () => closed,

@@ -52,13 +52,8 @@ import { InvalidError, type OsqueueError, ShuttingDownError, ValidationError } f
 import type { ClaimedJob, JsonValue } from "../protocol/operations.ts";
 import type { SubscribeParams } from "../protocol/wire.ts";
 import type { FailOptions, Timers } from "./client_options.ts";
-import {
-  createJobContext,
-  type JobHeartbeatOptions,
-  type RunningJob,
-  startJobHeartbeat,
-} from "./job_context.ts";
 import type { JobRegistry, JobSchemas, JobType } from "./registry.ts";
+import { type HandlerOutcome, RunningJobs } from "./running_jobs.ts";
 import { messageOf, Settler } from "./settler.ts";
 import {
   type AnyHandler,
@@ -75,21 +70,11 @@ import {
 // Kept importable from here (older imports); `mod.ts` exports them from their own files.
 export type { JobContext, UntypedSchemas, WorkerClient, WorkerOptions } from "./worker_options.ts";
 
-type Outcome = { ok: true; value: JsonValue | void } | { ok: false; error: unknown };
-
 type WorkerEvent =
   | { kind: "deliver"; jobs: ClaimedJob[] }
-  | { kind: "finished"; token: string; outcome: Outcome }
+  | { kind: "finished"; token: string; outcome: HandlerOutcome }
   | { kind: "lost"; token: string; error: OsqueueError }
   | { kind: "deadline" };
-
-interface ActiveJob {
-  job: ClaimedJob;
-  controller: AbortController;
-  stopHeartbeat: () => void;
-  /** The lease was lost: drop the outcome. */
-  lost: boolean;
-}
 
 /**
  * A job-running worker. See the module documentation for its guarantees.
@@ -102,18 +87,16 @@ export class Worker<S extends JobSchemas = UntypedSchemas> {
   readonly #handlers: Map<string, AnyHandler>;
   readonly #concurrency: number;
   readonly #leaseMs?: number;
-  readonly #heartbeatIntervalMs?: number;
   readonly #shutdownTimeoutMs: number;
   readonly #hooks: WorkerHooks;
   readonly #log: WorkerLog;
   readonly #timers: Timers;
-  readonly #clock: () => number;
   readonly #mailbox = new Mailbox<WorkerEvent>();
   readonly #settler: Settler;
   #loop?: Promise<void>;
 
   #state: WorkerState = "idle";
-  readonly #active = new Map<string, ActiveJob>();
+  readonly #active: RunningJobs;
   #starting?: Promise<void>;
   #stopping?: Promise<void>;
   #drained?: () => void;
@@ -127,13 +110,22 @@ export class Worker<S extends JobSchemas = UntypedSchemas> {
     this.#handlers = resolved.handlers;
     this.#concurrency = resolved.concurrency;
     this.#leaseMs = resolved.leaseMs;
-    this.#heartbeatIntervalMs = resolved.heartbeatIntervalMs;
     this.#shutdownTimeoutMs = resolved.shutdownTimeoutMs;
     this.#hooks = resolved.hooks;
     this.#log = resolved.log;
     this.#timers = resolved.timers;
-    this.#clock = resolved.clock;
     this.#settler = new Settler(this.#log);
+    this.#active = new RunningJobs({
+      client: this.#client,
+      log: this.#log,
+      clock: resolved.clock,
+      timers: resolved.timers,
+      leaseMs: resolved.leaseMs,
+      heartbeatIntervalMs: resolved.heartbeatIntervalMs,
+      onStart: (job) => this.#hook("onJobStart", () => this.#hooks.onJobStart?.(job)),
+      onLost: (token, error) => this.#post({ kind: "lost", token, error }),
+      onFinished: (token, outcome) => this.#post({ kind: "finished", token, outcome }),
+    });
   }
 
   /** Where the worker is in its life. */
@@ -330,36 +322,12 @@ export class Worker<S extends JobSchemas = UntypedSchemas> {
         return this.#returnCredit();
       }
     }
-    this.#run(job, handler, payload);
+    this.#active.start(job, handler, payload);
   }
 
-  #run(job: ClaimedJob, handler: AnyHandler, payload: unknown): void {
-    const controller = new AbortController();
-    const token = job.leaseToken;
-    const running: RunningJob = {
-      job,
-      client: this.#client,
-      log: this.#log,
-      onLost: (error) => this.#post({ kind: "lost", token, error }),
-    };
-    if (this.#leaseMs !== undefined) running.leaseMs = this.#leaseMs;
-    const context = createJobContext(running, payload, controller.signal);
-    const heartbeat: JobHeartbeatOptions = { clock: this.#clock, timers: this.#timers };
-    if (this.#heartbeatIntervalMs !== undefined) heartbeat.intervalMs = this.#heartbeatIntervalMs;
-    const stopHeartbeat = startJobHeartbeat(running, heartbeat);
-    this.#active.set(token, { job, controller, stopHeartbeat, lost: false });
-    this.#hook("onJobStart", () => this.#hooks.onJobStart?.(job));
-    (async () => await handler(context))().then(
-      (value) => this.#post({ kind: "finished", token, outcome: { ok: true, value } }),
-      (error) => this.#post({ kind: "finished", token, outcome: { ok: false, error } }),
-    );
-  }
-
-  #finished(token: string, outcome: Outcome): void {
-    const active = this.#active.get(token);
+  #finished(token: string, outcome: HandlerOutcome): void {
+    const active = this.#active.finish(token);
     if (active === undefined) return; // abandoned at the shutdown deadline
-    this.#active.delete(token);
-    active.stopHeartbeat();
     const { job } = active;
     if (active.lost) {
       this.#log("debug", "handler finished after its lease was lost; outcome dropped", {
@@ -383,10 +351,8 @@ export class Worker<S extends JobSchemas = UntypedSchemas> {
   }
 
   #lost(token: string, error: OsqueueError): void {
-    const active = this.#active.get(token);
-    if (active === undefined || active.lost) return;
-    active.lost = true;
-    active.stopHeartbeat();
+    const active = this.#active.lose(token);
+    if (active === undefined) return;
     this.#log("warn", "lease lost; aborting the handler", {
       jobId: active.job.id,
       error: error.message,
@@ -397,9 +363,7 @@ export class Worker<S extends JobSchemas = UntypedSchemas> {
 
   #deadline(): void {
     if (this.#state !== "stopping") return;
-    for (const active of this.#active.values()) {
-      active.stopHeartbeat();
-      if (active.lost) continue;
+    for (const active of this.#active.abandon()) {
       this.#log("warn", "shutdown deadline passed; aborting and releasing the job", {
         jobId: active.job.id,
       });
@@ -408,7 +372,6 @@ export class Worker<S extends JobSchemas = UntypedSchemas> {
       );
       this.#release(active.job);
     }
-    this.#active.clear();
   }
 
   #returnCredit(): void {

@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import { z } from "zod";
-import { LeaseLostError, OsqueueError, ShuttingDownError, ValidationError } from "../errors.ts";
+import {
+  DisconnectedError,
+  LeaseLostError,
+  ShuttingDownError,
+  ValidationError,
+} from "../errors.ts";
 import type { ClaimedJob, JsonValue } from "../protocol/operations.ts";
 import type { SubscribeParams } from "../protocol/wire.ts";
 import type { DeliveryHandler, FailOptions } from "./client_options.ts";
@@ -265,7 +270,7 @@ Deno.test("a complete lost to a dropped connection is repeated; lease_lost then 
   const client = new FakeClient();
   const logged: string[] = [];
   client.completeErrors = [
-    new OsqueueError("disconnected", "connection lost"),
+    new DisconnectedError("connection lost"),
     new LeaseLostError("already completed"),
   ];
   const worker = new Worker({
@@ -286,7 +291,7 @@ Deno.test("a complete lost to a dropped connection is repeated; lease_lost then 
 Deno.test("a complete rejected for a non-transport reason is not repeated", async () => {
   const client = new FakeClient();
   const logged: string[] = [];
-  client.completeErrors = [new OsqueueError("validation", "result too large")];
+  client.completeErrors = [new ValidationError("result too large")];
   const worker = new Worker({
     client,
     workerId: "w",

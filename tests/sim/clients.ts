@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { OsqueueError } from "../../errors.ts";
+import { OsqueueError, ShuttingDownError } from "../../errors.ts";
 import type { ClaimedJob, Operation, OperationResult, PushJob } from "../../protocol/operations.ts";
 import type { Ledger } from "./ledger.ts";
 import type { Rng, Scheduler, SimNode } from "./scheduler.ts";
@@ -303,7 +303,7 @@ export class DirectTransport implements Transport {
   async #request<O extends Operation>(op: O): Promise<OperationResult<O>> {
     const { rng } = this.context;
     for (let attempt = 0;; attempt++) {
-      if (this.#closed) throw new OsqueueError("shutting_down", "client closed");
+      if (this.#closed) throw new ShuttingDownError("client closed");
       try {
         return await this.send(this.#target, op);
       } catch (error) {

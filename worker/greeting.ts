@@ -1,0 +1,58 @@
+/**
+ * Greeting a broker on a fresh connection: {@linkcode sayHello} sends
+ * `hello` (protocol version, token, client id), and {@linkcode helloVerdict}
+ * reads the reply's leader hint — keep the connection, follow the leader it
+ * names, or note that it names a leader that just stopped answering.
+ *
+ * @module
+ */
+import { type HelloParams, type HelloResult, PROTOCOL_VERSION } from "../protocol/wire.ts";
+import type { BrokerUrls } from "./broker_urls.ts";
+import type { Connection } from "./connection.ts";
+import type { Requests } from "./requests.ts";
+
+/** Options of {@linkcode sayHello}. */
+export interface SayHelloOptions {
+  /** Sends the request. */
+  requests: Requests;
+  /** The fresh connection. */
+  conn: Connection;
+  /** Bearer token. */
+  token?: string;
+  /** Name of this client. */
+  clientId?: string;
+  /** Deadline of the reply, ms. */
+  timeoutMs: number;
+}
+
+/** Sends `hello` on `conn` and resolves with the broker's reply. */
+export async function sayHello(options: SayHelloOptions): Promise<HelloResult> {
+  const { requests, conn, token, clientId, timeoutMs } = options;
+  const params: HelloParams = { protocol: PROTOCOL_VERSION };
+  if (token !== undefined) params.token = token;
+  if (clientId !== undefined) params.clientId = clientId;
+  return await requests.callOn(conn, "hello", params, timeoutMs) as HelloResult;
+}
+
+/** What a `hello` reply says to do with its connection. */
+export type HelloVerdict =
+  /** Keep it: the leader answered, or a standby named no (other, usable) leader, or no hop is left. */
+  | { kind: "use" }
+  /** A standby named another leader: connect there instead. */
+  | { kind: "follow"; leaderUrl: string }
+  /** A standby named the leader that just stopped answering: ask again soon. */
+  | { kind: "suspect-leader"; leaderUrl: string };
+
+/** Reads the leader hint of `hello`; `canHop` says whether one more redirect is allowed. */
+export function helloVerdict(hello: HelloResult, urls: BrokerUrls, canHop: boolean): HelloVerdict {
+  if (
+    hello?.leader === false && typeof hello.leaderUrl === "string" &&
+    urls.differs(hello.leaderUrl)
+  ) {
+    if (urls.isSuspect(hello.leaderUrl)) {
+      return { kind: "suspect-leader", leaderUrl: hello.leaderUrl };
+    }
+    if (canHop) return { kind: "follow", leaderUrl: hello.leaderUrl };
+  }
+  return { kind: "use" };
+}
