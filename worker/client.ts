@@ -102,7 +102,6 @@ export class OsqueueClient {
     this.#requestTimeoutMs = requestTimeoutMs;
     this.#requests = new Requests({ timers, requestTimeoutMs });
     this.#deliveries = new Deliveries({
-      timers,
       requestTimeoutMs,
       release: (job) => this.release(job.id, job.leaseToken),
       ...(options.onError === undefined ? {} : { onError: options.onError }),
@@ -307,8 +306,9 @@ export class OsqueueClient {
 
   /**
    * Grants `credits` more deliveries (one per finished job). Credits granted
-   * in the same turn of the event loop travel in one `credit` frame (a worker
-   * finishing a delivered batch returns its credits at once). When not
+   * together (before the pending promise callbacks have run) travel in one
+   * `credit` frame, sent right behind the calls made meanwhile (a worker's
+   * `complete`), so the broker commits the next claim with them. When not
    * connected the credits are kept and sent with the next re-subscribe.
    */
   credit(credits: number): Promise<void> {

@@ -18,8 +18,8 @@ export interface Timers {
 
 /**
  * The platform's timers, as the system clock runs them: a zero-delay timer
- * (the end-of-turn flush of credits) runs as an immediate where there is one,
- * since Deno's timers fire after about 2 ms at the soonest.
+ * runs as an immediate where there is one, since Deno's timers fire after
+ * about 2 ms at the soonest.
  */
 export const defaultTimers: Timers = systemClock;
 

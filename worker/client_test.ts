@@ -344,6 +344,40 @@ Deno.test("the function startHeartbeat returns stops the heartbeats", async () =
   });
 });
 
+Deno.test("credits granted together leave in one frame in the same turn as the calls made with them", async () => {
+  await withStub((request) => {
+    if (request.method === "complete") return { result: { ok: true } };
+    if (request.method === "subscribe" || request.method === "credit") {
+      return { result: { ok: true } };
+    }
+    return undefined;
+  }, async (server) => {
+    const client = new OsqueueClient({ url: server.url });
+    try {
+      await client.subscribe({ workerId: "w", credits: 2 }, () => {});
+      // A callback queued before the credits runs before any end-of-turn flush would.
+      const nextTurn = new Promise((resolve) => setImmediate(resolve));
+      const settled = [client.complete("j1", "t1"), client.complete("j2", "t2")];
+      client.credit(1);
+      client.credit(1);
+      await nextTurn;
+      settled.push(client.complete("j3", "t3"));
+      await Promise.all(settled);
+      const sent = server.connections[0].requests.slice(2).map((r) =>
+        JSON.stringify([r.method, r.params])
+      );
+      assert.deepEqual(sent.slice(0, 3).sort(), [
+        '["complete",{"jobId":"j1","leaseToken":"t1"}]',
+        '["complete",{"jobId":"j2","leaseToken":"t2"}]',
+        '["credit",{"credits":2}]',
+      ], "both credits in one frame, in the same turn as the completes");
+      assert.deepEqual(sent.slice(3), ['["complete",{"jobId":"j3","leaseToken":"t3"}]']);
+    } finally {
+      await client.close();
+    }
+  });
+});
+
 Deno.test("subscriptions receive deliveries, send credits, and re-subscribe after a drop", async () => {
   await withStub((request, connection) => {
     if (request.method === "subscribe") {

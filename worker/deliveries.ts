@@ -1,7 +1,8 @@
 /**
  * {@linkcode Deliveries}: the client's push-delivery side. It keeps the one
- * subscription and the credits it has left, batches credits granted in one
- * turn into one `credit` frame, re-subscribes (with the credits not yet used)
+ * subscription and the credits it has left, batches the credits granted
+ * together (before the pending promise callbacks have all run) into one
+ * `credit` frame, re-subscribes (with the credits not yet used)
  * and re-watches when the client reconnects, and hands `deliver` and `job`
  * notifications to their handlers.
  *
@@ -11,7 +12,7 @@ import { OsqueueError, toOsqueueError } from "../errors.ts";
 import type { JobEvent } from "../protocol/backend.ts";
 import type { ClaimedJob } from "../protocol/operations.ts";
 import type { SubscribeParams, WatchParams } from "../protocol/wire.ts";
-import type { DeliveryHandler, Timers } from "./client_options.ts";
+import type { DeliveryHandler } from "./client_options.ts";
 import { closedError, type Connection } from "./connection.ts";
 import type { ConnectionEvents, ConnectionManager } from "./connection_manager.ts";
 import type { Requests } from "./requests.ts";
@@ -29,8 +30,6 @@ interface Subscription {
 
 /** Options of {@linkcode Deliveries}. */
 export interface DeliveriesOptions {
-  /** Timer functions (credits are flushed at the end of the turn). */
-  timers: Timers;
   /** Deadline of the requests sent on one connection, ms. */
   requestTimeoutMs: number;
   /** Gives back a job delivered when nobody subscribes any more. */
@@ -94,13 +93,17 @@ export class Deliveries implements ConnectionEvents {
     if (credits <= 0) return Promise.resolve();
     this.#credits += credits;
     this.#unsentCredits += credits;
+    // Flushed as a microtask, not at the end of the turn: the credit then
+    // leaves right behind the `complete` of the job that freed it, and the
+    // broker takes the next claim into the same commit (a later frame
+    // misses it and costs each job a commit of its own).
     this.#creditFlush ??= new Promise<void>((resolve, reject) => {
-      this.#options.timers.setTimeout(() => {
+      queueMicrotask(() => {
         const batch = this.#unsentCredits;
         this.#unsentCredits = 0;
         this.#creditFlush = undefined;
         this.#sendCredits(batch).then(resolve, reject);
-      }, 0);
+      });
     });
     return this.#creditFlush;
   }
