@@ -36,7 +36,7 @@ export class DeleteBatches {
   readonly #options: DeleteBatchesOptions;
   readonly #syncDirectory: (dir: string) => Promise<void>;
   #queued: Deletion[] = [];
-  #running: Promise<void> | undefined;
+  #draining = false;
 
   /** Deletes for one store. */
   constructor(options: DeleteBatchesOptions) {
@@ -52,15 +52,21 @@ export class DeleteBatches {
   delete(options: { key: string; path: string; small: boolean }): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.#queued.push({ ...options, resolve, reject });
-      this.#running ??= this.#drain().finally(() => this.#running = undefined);
+      if (!this.#draining) void this.#drain();
     });
   }
 
+  /** Runs batches until none is queued (the flag drops in the same step as the last check). */
   async #drain(): Promise<void> {
-    while (this.#queued.length > 0) {
-      const batch = this.#queued;
-      this.#queued = [];
-      await this.#run(batch);
+    this.#draining = true;
+    try {
+      while (this.#queued.length > 0) {
+        const batch = this.#queued;
+        this.#queued = [];
+        await this.#run(batch);
+      }
+    } finally {
+      this.#draining = false;
     }
   }
 

@@ -91,3 +91,13 @@ Deno.test("DeleteBatches: when the lock cannot be taken the batch fails and noth
     for (const path of paths) assert.equal(await exists(path), true);
   });
 });
+
+Deno.test("DeleteBatches: a delete asked as soon as a batch settles still runs", async () => {
+  await withFiles(["a/1", "a/2"], async (root, [first, second]) => {
+    const { options } = counted();
+    const deletes = new DeleteBatches({ ...options, spares: new SpareFiles({ root }) });
+    await deletes.delete({ key: "a/1", path: first, small: false });
+    await deletes.delete({ key: "a/2", path: second, small: false });
+    assert.equal(await exists(second), false);
+  });
+});

@@ -60,7 +60,8 @@ interface SdkErrorShape {
   $metadata?: { httpStatusCode?: unknown };
 }
 
-function statusOf(error: unknown): number | undefined {
+/** The HTTP status an SDK error carries, if any. */
+export function statusOf(error: unknown): number | undefined {
   const status = (error as SdkErrorShape | null)?.$metadata?.httpStatusCode;
   return typeof status === "number" ? status : undefined;
 }

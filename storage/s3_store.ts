@@ -40,6 +40,7 @@
 export type { S3StoreOptions } from "./s3_options.ts";
 import {
   DeleteObjectCommand,
+  DeleteObjectsCommand,
   GetObjectCommand,
   type GetObjectCommandOutput,
   ListObjectsV2Command,
@@ -59,7 +60,8 @@ import {
 import { validateKey, validateListWindow, validatePrefix } from "./keys.ts";
 import { compareKeys } from "./memory_store.ts";
 import { defaultSleep, runAttempt } from "./s3_attempt.ts";
-import { classify, describe } from "./s3_failure.ts";
+import { classify, describe, statusOf } from "./s3_failure.ts";
+import { type DeleteOutcome, S3DeleteBatches } from "./s3_deletes.ts";
 import type { S3StoreOptions } from "./s3_options.ts";
 import { normalizePrefix, unquoteEtag } from "./s3_url.ts";
 import type { ListOptions, ObjectStore, PutOptions, ReadOptions, StoredObject } from "./types.ts";
@@ -93,6 +95,7 @@ export class S3Store implements ObjectStore {
   #pageSize: number;
   #sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
   #random: () => number;
+  #deletes: S3DeleteBatches;
 
   /** Builds a store; no request is made until the first operation. */
   constructor(options: S3StoreOptions) {
@@ -115,6 +118,13 @@ export class S3Store implements ObjectStore {
     );
     this.#sleep = options.sleep ?? defaultSleep;
     this.#random = options.random ?? Math.random;
+    this.#deletes = new S3DeleteBatches({
+      deleteOne: (key) => this.#deleteOne(key),
+      deleteMany: (keys) => this.#deleteMany(keys),
+      isNotImplemented: (error) =>
+        error instanceof InvalidError && statusOf((error as { cause?: unknown }).cause) === 501,
+      url: (key) => this.#url(key),
+    });
     if (options.client !== undefined) {
       this.#client = options.client as S3Client;
       this.#ownsClient = false;
@@ -202,6 +212,11 @@ export class S3Store implements ObjectStore {
   /** Deletes an object; a missing key is not an error. */
   async delete(key: string): Promise<void> {
     validateKey(key);
+    await this.#deletes.delete(key);
+  }
+
+  /** One `DeleteObject`, retried like every request; a missing key is fine. */
+  async #deleteOne(key: string): Promise<void> {
     const objectKey = this.#keyPrefix + key;
     await this.#retrying("DeleteObject", key, undefined, async (abortSignal) => {
       try {
@@ -212,6 +227,26 @@ export class S3Store implements ObjectStore {
       } catch (error) {
         if (classify(error, false) !== "missing") throw error;
       }
+    });
+  }
+
+  /** One `DeleteObjects` of `keys` (quiet: only failures come back), retried like every request. */
+  async #deleteMany(keys: string[]): Promise<DeleteOutcome[]> {
+    const prefix = this.#keyPrefix;
+    const label = `${keys[0]} and ${keys.length - 1} more`;
+    return await this.#retrying("DeleteObjects", label, undefined, async (abortSignal) => {
+      const output = await this.#client.send(
+        new DeleteObjectsCommand({
+          Bucket: this.bucket,
+          Delete: { Objects: keys.map((key) => ({ Key: prefix + key })), Quiet: true },
+        }),
+        { abortSignal },
+      );
+      return (output.Errors ?? []).map((error) => ({
+        key: (error.Key ?? "").slice(prefix.length),
+        ...(error.Code === undefined ? {} : { code: error.Code }),
+        ...(error.Message === undefined ? {} : { message: error.Message }),
+      }));
     });
   }
 

@@ -303,6 +303,48 @@ Deno.test("S3Store: get of a missing key is null; delete of a missing key is fin
   assert.equal(fake.seen[1].method, "DELETE");
 });
 
+Deno.test("S3Store: deletes asked together go as one DeleteObjects; per-key errors reach their callers", async () => {
+  const fake: FakeS3 = new FakeS3([{
+    status: 200,
+    headers: { "content-type": "application/xml" },
+    body: '<?xml version="1.0" encoding="UTF-8"?><DeleteResult>' +
+      "<Error><Key>pre/fix/gone</Key><Code>NoSuchKey</Code><Message>none</Message></Error>" +
+      "<Error><Key>pre/fix/denied</Key><Code>AccessDenied</Code><Message>no</Message></Error>" +
+      "</DeleteResult>",
+  }]);
+  const store = makeStore(fake);
+  const [ok, gone, denied] = await Promise.allSettled(
+    ["log/1", "gone", "denied"].map((key) => store.delete(key)),
+  );
+  assert.equal(ok.status, "fulfilled");
+  assert.equal(gone.status, "fulfilled");
+  assert.ok((denied as PromiseRejectedResult).reason instanceof InvalidError);
+  assert.match(
+    (denied as PromiseRejectedResult).reason.message,
+    /DeleteObjects s3:\/\/bkt\/pre\/fix\/denied: AccessDenied no/,
+  );
+  assert.equal(fake.seen.length, 1, "one request for three keys");
+  assert.equal(fake.seen[0].method, "POST");
+  assert.equal(fake.seen[0].path, "/bkt/");
+  assert.ok("delete" in fake.seen[0].query);
+});
+
+Deno.test("S3Store: a server without DeleteObjects (501) gets single deletes", async () => {
+  const fake: FakeS3 = new FakeS3((request) =>
+    request.method === "POST" ? error(501, "NotImplemented") : { status: 204 }
+  );
+  const store = makeStore(fake);
+  await Promise.all(["a", "b"].map((key) => store.delete(key)));
+  await Promise.all(["c", "d"].map((key) => store.delete(key)));
+  assert.deepEqual(fake.seen.map((r) => `${r.method} ${r.path}`), [
+    "POST /bkt/",
+    "DELETE /bkt/pre/fix/a",
+    "DELETE /bkt/pre/fix/b",
+    "DELETE /bkt/pre/fix/c",
+    "DELETE /bkt/pre/fix/d",
+  ]);
+});
+
 Deno.test("S3Store: unconditional put and delete retry 5xx, then report unavailable", async () => {
   const fake: FakeS3 = new FakeS3([error(500, "InternalError"), OK_PUT]);
   assert.equal(await makeStore(fake).put("k", body), "new-etag");

@@ -238,3 +238,22 @@ s3Test("a missing bucket and bad credentials are InvalidError", async () => {
     badKey.close();
   }
 });
+
+s3Test(
+  "deletes asked together remove every key in multi-object deletes; missing keys are fine",
+  async () => {
+    await ensureBucket();
+    const store = openStore({ prefix: `deletes/${run}` });
+    try {
+      const keys = Array.from({ length: 40 }, (_, i) => `log/${String(i).padStart(4, "0")}`);
+      await Promise.all(keys.map((key) => store.put(key, encoder.encode(key))));
+      assert.equal((await store.list("log/")).length, 40);
+      await Promise.all(
+        [...keys, "log/missing-1", "log/missing-2"].map((key) => store.delete(key)),
+      );
+      assert.deepEqual(await store.list("log/"), []);
+    } finally {
+      store.close();
+    }
+  },
+);

@@ -1,0 +1,121 @@
+/**
+ * An {@linkcode S3Store}'s deletes, gathered into multi-object deletes: the
+ * deletes asked for together (garbage collection asks for hundreds at once)
+ * go to the server as one `DeleteObjects` request of up to 1,000 keys rather
+ * than one request each. A lone delete stays a plain `DeleteObject`. A server
+ * that does not implement `DeleteObjects` (501) gets single deletes from then
+ * on.
+ *
+ * @module
+ */
+import { InvalidError, UnavailableError } from "../errors.ts";
+
+/** Most keys in one `DeleteObjects` request (S3's limit). */
+export const MAX_DELETE_BATCH = 1000;
+
+/** What one key of a multi-object delete came back with. */
+export interface DeleteOutcome {
+  /** The key as sent. */
+  key: string;
+  /** The server's error code, when this key was not deleted. */
+  code?: string;
+  /** The server's message for that error. */
+  message?: string;
+}
+
+/** Options of {@linkcode S3DeleteBatches}. */
+export interface S3DeleteBatchesOptions {
+  /** Deletes one key (a missing key is not an error). */
+  deleteOne: (key: string) => Promise<void>;
+  /**
+   * Deletes several keys in one request; resolves with the keys that failed
+   * (an empty list when all went). Rejects when the request itself failed.
+   */
+  deleteMany: (keys: string[]) => Promise<DeleteOutcome[]>;
+  /** Whether a request error means the server has no multi-object delete. */
+  isNotImplemented: (error: unknown) => boolean;
+  /** `s3://bucket/prefix/key` for messages. */
+  url: (key: string) => string;
+}
+
+interface Deletion {
+  key: string;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+/** Gathers the deletes asked for together into multi-object deletes. */
+export class S3DeleteBatches {
+  readonly #options: S3DeleteBatchesOptions;
+  #queued: Deletion[] = [];
+  #draining = false;
+  #multi = true;
+
+  /** Deletes for one store. */
+  constructor(options: S3DeleteBatchesOptions) {
+    this.#options = options;
+  }
+
+  /** Deletes `key` (a missing key is not an error). */
+  delete(key: string): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.#queued.push({ key, resolve, reject });
+      if (!this.#draining) void this.#drain();
+    });
+  }
+
+  /** Sends batches until none is queued (the flag drops in the same step as the last check). */
+  async #drain(): Promise<void> {
+    this.#draining = true;
+    try {
+      // Let the deletes asked for in the same turn join the first batch.
+      await Promise.resolve();
+      while (this.#queued.length > 0) {
+        const batch = this.#queued.splice(0, MAX_DELETE_BATCH);
+        if (batch.length === 1 || !this.#multi) await this.#single(batch);
+        else await this.#many(batch);
+      }
+    } finally {
+      this.#draining = false;
+    }
+  }
+
+  async #single(batch: Deletion[]): Promise<void> {
+    await Promise.all(batch.map(async (deletion) => {
+      try {
+        await this.#options.deleteOne(deletion.key);
+        deletion.resolve();
+      } catch (error) {
+        deletion.reject(error);
+      }
+    }));
+  }
+
+  async #many(batch: Deletion[]): Promise<void> {
+    let failed: DeleteOutcome[];
+    try {
+      failed = await this.#options.deleteMany(batch.map((deletion) => deletion.key));
+    } catch (error) {
+      if (this.#options.isNotImplemented(error)) {
+        this.#multi = false;
+        return await this.#single(batch);
+      }
+      for (const deletion of batch) deletion.reject(error);
+      return;
+    }
+    const errors = new Map(failed.map((outcome) => [outcome.key, outcome]));
+    for (const deletion of batch) {
+      const outcome = errors.get(deletion.key);
+      if (outcome === undefined || outcome.code === "NoSuchKey") {
+        deletion.resolve();
+        continue;
+      }
+      const detail =
+        `S3 DeleteObjects ${this.#options.url(deletion.key)}: ${outcome.code ?? "error"}` +
+        (outcome.message === undefined ? "" : ` ${outcome.message}`);
+      deletion.reject(
+        outcome.code === "AccessDenied" ? new InvalidError(detail) : new UnavailableError(detail),
+      );
+    }
+  }
+}
