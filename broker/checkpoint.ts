@@ -43,13 +43,6 @@ export class MissingObjectError extends InvalidError {
 /** How many objects a checkpoint reads or writes at once. */
 const PARALLEL = 16;
 
-/**
- * How many deletes garbage collection asks for at once: the stores gather
- * them (S3's `DeleteObjects` takes up to 1,000 keys a request; the directory
- * store takes its lock and fsyncs each directory once for a batch).
- */
-export const DELETE_PARALLEL = 256;
-
 /** Options of {@linkcode writeCheckpoint}. */
 export interface WriteCheckpointOptions {
   /** Where to write. */

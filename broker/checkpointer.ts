@@ -24,7 +24,7 @@ import { changedSegments, jobsInSegments } from "../core/segments.ts";
 const BYTES_PER_JOB = 250;
 import { logKey, logSeqOf } from "./log_record.ts";
 import { type ArchiveRef, checkpointSeqOfKey, type Manifest } from "./head.ts";
-import { DELETE_PARALLEL, parallel, writeCheckpoint } from "./checkpoint.ts";
+import { parallel, writeCheckpoint } from "./checkpoint.ts";
 import type { LoadedState, StateStore } from "./state_store.ts";
 
 /** Options of {@linkcode Checkpointer}. */
@@ -275,7 +275,7 @@ export class Checkpointer {
       } catch (error) {
         this.#log({ event: "gc-error", key, error: String(error) });
       }
-    }, DELETE_PARALLEL);
+    });
     if (doomed.length > 0) this.#log({ event: "gc", deleted: doomed.length });
   }
 }

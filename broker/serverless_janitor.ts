@@ -37,7 +37,7 @@ import {
   type Manifest,
 } from "./head.ts";
 import { logSeqOf } from "./log_record.ts";
-import { DELETE_PARALLEL, parallel, writeCheckpoint } from "./checkpoint.ts";
+import { parallel, writeCheckpoint } from "./checkpoint.ts";
 import type { LoadedState } from "./state_store.ts";
 
 /** Options of {@linkcode ServerlessJanitor}. */
@@ -315,7 +315,7 @@ export class ServerlessJanitor {
       } catch (error) {
         this.#log({ event: "gc-error", key, error: String(error) });
       }
-    }, DELETE_PARALLEL);
+    });
     if (doomed.length > 0) this.#log({ event: "gc", deleted: doomed.length, floor: floorSeq });
   }
 }

@@ -1,8 +1,8 @@
 /**
  * An {@linkcode S3Store}'s deletes, gathered into multi-object deletes: the
- * deletes asked for together (garbage collection asks for hundreds at once)
- * go to the server as one `DeleteObjects` request of up to 1,000 keys rather
- * than one request each. A lone delete stays a plain `DeleteObject`. A server
+ * deletes asked for together (garbage collection keeps 16 going) go to the
+ * server as one `DeleteObjects` request of up to 1,000 keys rather than one
+ * request each, and those asked for while it runs form the next one. A lone delete stays a plain `DeleteObject`. A server
  * that does not implement `DeleteObjects` (501) gets single deletes from then
  * on.
  *
