@@ -43,8 +43,8 @@ const exists = (path: string) => Deno.lstat(path).then(() => true, () => false);
 Deno.test("DeleteBatches: deletes that arrive during a batch share one lock and one fsync per directory", async () => {
   await withFiles(["a/1", "a/2", "a/3", "b/1", "b/2"], async (root, paths) => {
     const { counts, options } = counted();
-    const deletes = new DeleteBatches({ ...options, spares: new SpareFiles({ root }) });
-    await Promise.all(paths.map((path) => deletes.delete({ key: path, path, small: false })));
+    const deletes = new DeleteBatches({ ...options, root, spares: new SpareFiles({ root }) });
+    await Promise.all(paths.map((path) => deletes.delete({ key: path, path })));
     for (const path of paths) assert.equal(await exists(path), false);
     assert.equal(counts.locks, 2, "the first alone, the other four together");
     assert.deepEqual(counts.syncs.sort(), [join(root, "a"), join(root, "a"), join(root, "b")]);
@@ -55,9 +55,9 @@ Deno.test("DeleteBatches: a missing file is no error; a small file becomes a spa
   await withFiles(["a/1"], async (root, [path]) => {
     const { options } = counted();
     const spares = new SpareFiles({ root });
-    const deletes = new DeleteBatches({ ...options, spares });
-    await deletes.delete({ key: "gone", path: join(root, "a", "missing"), small: true });
-    await deletes.delete({ key: "a/1", path, small: true });
+    const deletes = new DeleteBatches({ ...options, root, spares });
+    await deletes.delete({ key: "gone", path: join(root, "a", "missing") });
+    await deletes.delete({ key: "a/1", path });
     assert.equal(await exists(path), false);
     assert.equal(spares.size, 1, "kept for reuse");
   });
@@ -66,10 +66,10 @@ Deno.test("DeleteBatches: a missing file is no error; a small file becomes a spa
 Deno.test("DeleteBatches: a failed fsync fails that directory's deletes as unavailable, not the others", async () => {
   await withFiles(["a/1", "b/1"], async (root, [inA, inB]) => {
     const { options } = counted({ failSync: join(root, "a") });
-    const deletes = new DeleteBatches({ ...options, spares: new SpareFiles({ root }) });
+    const deletes = new DeleteBatches({ ...options, root, spares: new SpareFiles({ root }) });
     const [a, b] = await Promise.allSettled([
-      deletes.delete({ key: "a/1", path: inA, small: false }),
-      deletes.delete({ key: "b/1", path: inB, small: false }),
+      deletes.delete({ key: "a/1", path: inA }),
+      deletes.delete({ key: "b/1", path: inB }),
     ]);
     assert.equal(a.status, "rejected");
     assert.ok((a as PromiseRejectedResult).reason instanceof UnavailableError);
@@ -81,11 +81,12 @@ Deno.test("DeleteBatches: a failed fsync fails that directory's deletes as unava
 Deno.test("DeleteBatches: when the lock cannot be taken the batch fails and nothing is deleted", async () => {
   await withFiles(["a/1", "a/2"], async (root, paths) => {
     const deletes = new DeleteBatches({
+      root,
       exclusive: () => Promise.reject(new UnavailableError("lock timeout")),
       spares: new SpareFiles({ root }),
     });
     const results = await Promise.allSettled(
-      paths.map((path) => deletes.delete({ key: path, path, small: false })),
+      paths.map((path) => deletes.delete({ key: path, path })),
     );
     assert.deepEqual(results.map((r) => r.status), ["rejected", "rejected"]);
     for (const path of paths) assert.equal(await exists(path), true);
@@ -95,9 +96,28 @@ Deno.test("DeleteBatches: when the lock cannot be taken the batch fails and noth
 Deno.test("DeleteBatches: a delete asked as soon as a batch settles still runs", async () => {
   await withFiles(["a/1", "a/2"], async (root, [first, second]) => {
     const { options } = counted();
-    const deletes = new DeleteBatches({ ...options, spares: new SpareFiles({ root }) });
-    await deletes.delete({ key: "a/1", path: first, small: false });
-    await deletes.delete({ key: "a/2", path: second, small: false });
+    const deletes = new DeleteBatches({ ...options, root, spares: new SpareFiles({ root }) });
+    await deletes.delete({ key: "a/1", path: first });
+    await deletes.delete({ key: "a/2", path: second });
     assert.equal(await exists(second), false);
+  });
+});
+
+Deno.test("DeleteBatches: a path through a symbolic link is refused and nothing behind it is deleted", async () => {
+  await withFiles(["real/1", "a/1"], async (root, [behind, inA]) => {
+    await Deno.symlink(join(root, "real"), join(root, "link"));
+    await Deno.symlink(inA, join(root, "a", "2"));
+    const { options } = counted();
+    const deletes = new DeleteBatches({ ...options, root, spares: new SpareFiles({ root }) });
+    const [throughDir, atName] = await Promise.allSettled([
+      deletes.delete({ key: "link/1", path: join(root, "link", "1") }),
+      deletes.delete({ key: "a/2", path: join(root, "a", "2") }),
+    ]);
+    assert.equal(throughDir.status, "rejected");
+    assert.match((throughDir as PromiseRejectedResult).reason.message, /symbolic link/);
+    assert.equal(atName.status, "rejected");
+    assert.equal(await exists(behind), true);
+    assert.equal(await exists(inA), true);
+    assert.equal(await exists(join(root, "a", "2")), true, "the link itself stays too");
   });
 });

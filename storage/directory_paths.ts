@@ -63,7 +63,8 @@ export function refuseSymlinksSync(root: string, path: string, key: string): Den
   return info;
 }
 
-function symlinkRefused(key: string, path: string): InvalidError {
+/** The error for a path that goes through the symbolic link at `path`. */
+export function symlinkRefused(key: string, path: string): InvalidError {
   return new InvalidError(
     `${key}: refusing to follow the symbolic link ${path} inside the store root`,
   );

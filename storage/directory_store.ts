@@ -35,7 +35,7 @@ import {
 import { directoryNames, objectNames, walk } from "./directory_names.ts";
 import { createSmallSync, linkNew, TEMP_PREFIX } from "./directory_create.ts";
 import { refuseSymlinks, resolveUnder } from "./directory_paths.ts";
-import { DeleteBatches, keepsAsSpare } from "./directory_deletes.ts";
+import { DeleteBatches } from "./directory_deletes.ts";
 import { SpareFiles } from "./spare_files.ts";
 import { validateKey, validateListWindow, validatePrefix } from "./keys.ts";
 import { compareKeys } from "./memory_store.ts";
@@ -162,6 +162,7 @@ export class DirectoryStore implements ObjectStore {
       ...(options.clock === undefined ? {} : { clock: options.clock }),
     });
     this.#deletes = new DeleteBatches({
+      root: this.#root,
       exclusive: (fn) => this.#exclusive(fn),
       spares: this.#spares,
     });
@@ -256,8 +257,7 @@ export class DirectoryStore implements ObjectStore {
   async delete(key: string): Promise<void> {
     validateKey(key);
     const path = this.#objectPath(key);
-    const info = await refuseSymlinks(this.#root, path, key);
-    await this.#deletes.delete({ key, path, small: keepsAsSpare(info) });
+    await this.#deletes.delete({ key, path });
   }
 
   /**
