@@ -113,15 +113,19 @@ export async function writeNewFile(
   file.close();
 }
 
-/** {@linkcode writeNewFile} with blocking calls. */
+/**
+ * {@linkcode writeNewFile} with blocking calls. A spare is written over and
+ * then cut to the body's length only if it was longer: truncating it to zero
+ * first frees its blocks just to allocate them again (`do_truncate` was 6 %
+ * of a W2 broker's samples in `perf` on ext4).
+ */
 export function writeNewFileSync(path: string, body: Uint8Array, recycled = false): void {
-  const file = Deno.openSync(
-    path,
-    recycled ? { write: true, truncate: true } : { write: true, createNew: true },
-  );
+  const file = Deno.openSync(path, recycled ? { write: true } : { write: true, createNew: true });
   try {
+    const before = recycled ? file.statSync().size : 0;
     let written = 0;
     while (written < body.length) written += file.writeSync(body.subarray(written));
+    if (before > body.length) file.truncateSync(body.length);
     file.syncSync();
   } catch (error) {
     file.close();

@@ -71,6 +71,25 @@ Deno.test("DirectoryStore: a deleted record's file is reused after the quarantin
   });
 });
 
+Deno.test("DirectoryStore: a reused file holds exactly the new body, shorter or longer than the old one", async () => {
+  await withRoot(async (root) => {
+    let now = 0;
+    const store = new DirectoryStore({ root, clock: { now: () => now } });
+    const long = "x".repeat(10_000);
+    await store.put("log/1", enc.encode(long), create);
+    await store.put("log/2", enc.encode("tiny"), create);
+    await store.delete("log/1");
+    await store.delete("log/2");
+    now = RECYCLE_AFTER_MS;
+    await store.put("log/3", enc.encode("short"), create); // into the 10,000-byte file
+    await store.put("log/4", enc.encode(long + long), create); // into the 4-byte file
+    assert.equal(dec.decode((await store.get("log/3"))!.body), "short");
+    assert.equal(Deno.statSync(join(root, "log", "3~o")).size, 5);
+    assert.equal(dec.decode((await store.get("log/4"))!.body), long + long);
+    assert.deepEqual(names(join(root, "log")), [], "both spares were used");
+  });
+});
+
 Deno.test("DirectoryStore: large files are unlinked, not kept; at most MAX_SPARES are kept", async () => {
   await withRoot(async (root) => {
     const store = new DirectoryStore({ root, clock: { now: () => 0 } });
