@@ -33,7 +33,9 @@ export async function refuseSymlinks(
 ): Promise<Deno.FileInfo | null> {
   let current = root;
   let info: Deno.FileInfo | null = null;
-  for (const name of path.slice(root.length + 1).split(sep)) {
+  const names = namesBelow(root, path);
+  if (names.length === 0) return await statOrNull(root, key); // the root itself may be a link
+  for (const name of names) {
     current = join(current, name);
     try {
       info = await Deno.lstat(current);
@@ -50,7 +52,9 @@ export async function refuseSymlinks(
 export function refuseSymlinksSync(root: string, path: string, key: string): Deno.FileInfo | null {
   let current = root;
   let info: Deno.FileInfo | null = null;
-  for (const name of path.slice(root.length + 1).split(sep)) {
+  const names = namesBelow(root, path);
+  if (names.length === 0) return statOrNullSync(root, key); // the root itself may be a link
+  for (const name of names) {
     current = join(current, name);
     try {
       info = Deno.lstatSync(current);
@@ -61,6 +65,30 @@ export function refuseSymlinksSync(root: string, path: string, key: string): Den
     if (info.isSymlink) throw symlinkRefused(key, current);
   }
   return info;
+}
+
+/** The names of `path` below `root` (none for the root itself). */
+function namesBelow(root: string, path: string): string[] {
+  const rest = path.slice(root.length + 1);
+  return rest === "" ? [] : rest.split(sep);
+}
+
+async function statOrNull(path: string, key: string): Promise<Deno.FileInfo | null> {
+  try {
+    return await Deno.stat(path);
+  } catch (error) {
+    if (isMissing(error)) return null;
+    throw fsError(error, `check ${key}`);
+  }
+}
+
+function statOrNullSync(path: string, key: string): Deno.FileInfo | null {
+  try {
+    return Deno.statSync(path);
+  } catch (error) {
+    if (isMissing(error)) return null;
+    throw fsError(error, `check ${key}`);
+  }
 }
 
 /** The error for a path that goes through the symbolic link at `path`. */

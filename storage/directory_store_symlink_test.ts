@@ -79,3 +79,24 @@ Deno.test("DirectoryStore: a create into a directory swapped for a link is refus
     await Deno.remove(base, { recursive: true });
   }
 });
+
+Deno.test("DirectoryStore: a root that is itself a symbolic link works for keys at the top and below", async () => {
+  const real = await Deno.makeTempDir({ prefix: "osqueue-real-root-" });
+  const link = `${real}-link`;
+  await Deno.symlink(real, link);
+  try {
+    const store = new DirectoryStore({ root: link });
+    const create = { condition: { ifNoneMatch: "*" as const } };
+    await store.put("first", text("1"), create); // creates the root: the thread-pool path
+    await store.put("top", text("2"), create); // the blocking path, in the root itself
+    await store.put("log/1", text("3"), create);
+    await store.delete("top");
+    await store.delete("log/1");
+    assert.deepEqual(await store.list(""), ["first"]);
+    const names = [...Deno.readDirSync(real)].map((e) => e.name).filter((n) => !n.startsWith(".~"));
+    assert.deepEqual(names.sort(), ["first~o", "log"], "written behind the link");
+  } finally {
+    await Deno.remove(link);
+    await Deno.remove(real, { recursive: true });
+  }
+});
