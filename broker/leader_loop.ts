@@ -68,6 +68,12 @@ export class LeaderLoop {
   #lastFailedWriteAt = 0;
   /** Requests the last commit answered (their callers may come back with more). */
   #answered = 0;
+  /**
+   * Requests queued when the last tick settled its replies: they came from
+   * other callers (the answered ones had no reply yet), so they add to the
+   * demand; requests that come later may be the answered callers' own.
+   */
+  #queuedAtSettle = 0;
   #ticksSinceYield = 0;
   /** Set when the head changed under the leader: the next tick writes, to find out. */
   #checkHead = false;
@@ -120,11 +126,12 @@ export class LeaderLoop {
   }
 
   /**
-   * Group commit: the demand is what the last commit answered (in a closed
-   * loop those callers come back with their next requests a moment later)
-   * plus what is queued once the loop has read what the sockets hold (it
-   * arrived while the record was written; a blocking write leaves it unread
-   * until the loop turns). When fewer than ¾ of that are queued, linger (at most
+   * Group commit: first the loop reads what the sockets hold (a blocking
+   * write leaves requests unread until the loop turns). The demand is what
+   * the last commit answered (in a closed loop those callers come back with
+   * their next requests a moment later) plus what was already queued when
+   * its replies went out (other callers', sent while the record was being
+   * written). When fewer than ¾ of that are queued, linger (at most
    * `maxLingerMs`) for the rest, so callers who took turns in two
    * alternating groups share one write (see `pacing.ts`). Also yields to the
    * event loop now and then, so that timers run even when the store answers
@@ -142,7 +149,9 @@ export class LeaderLoop {
         if (this.#c.mailbox.size === before) break;
       }
     }
-    const demand = answered + this.#c.mailbox.size;
+    // Not `answered + size`: once the answered callers are back in the mailbox
+    // they would count twice, and the linger would wait for requests no one sends.
+    const demand = answered + this.#queuedAtSettle;
     const target = Math.ceil(demand * 0.75);
     const ms = this.#c.o.maxLingerMs;
     if (demand >= MIN_LINGER_DEMAND && this.#c.mailbox.size < target && ms > 0) {
@@ -218,6 +227,7 @@ export class LeaderLoop {
     // Claims parked earlier keep their places; new ones queue behind them (and hit the cap first).
     settleParked(this.#c.replies, parked, outcome.parkedReplies, outcome.error);
     settleBatch(this.#c.replies, batch, housekeeping.length, outcome.replies, outcome.error);
+    this.#queuedAtSettle = this.#c.mailbox.size;
   }
 
   /** The time of the last write attempt, landed or failed (renewals wait for it, no busy loop). */

@@ -51,8 +51,9 @@ export interface BrokerOptions {
   minCommitIntervalMs?: number;
   /**
    * Group-commit linger: when fewer than ¾ of the expected requests are
-   * queued (those the last commit answered plus those queued now, at least
-   * 4), wait up to this long for the rest before writing (default 0: off).
+   * queued (those the last commit answered plus those already queued when
+   * its replies went out, at least 4), wait up to this long for the rest
+   * before writing (default 0: off).
    * Requests still unread in the sockets are always read before a write;
    * a timed wait on top cost throughput in every benchmark (Deno's timers
    * fire after about 2 ms at the soonest, and the callers' next requests
