@@ -30,6 +30,9 @@ Options:
   --heartbeat-check DUR     how often expired leases are looked for (default 5s)
   --takeover-timeout DUR    a standby takes over after the leader is silent this long (default 15s)
   --min-commit-interval DUR minimum time between state writes (default 0; ~1s for GCS/R2)
+  --linger DUR              group commit waits up to this long for the callers the last commit
+                            answered, so two alternating groups share one write (default 2ms
+                            with --storage, where a write takes milliseconds; 0 with --data)
   --identity NAME           this broker's id (default HOSTNAME:PORT, so a restarted
                             broker takes over from its own earlier run at once)
   --advertise URL           URL clients are redirected to when this broker leads
@@ -58,6 +61,21 @@ Credentials for S3 come from the standard AWS env vars (AWS_ACCESS_KEY_ID, …).
 
 const EMPTY_STATE = createState();
 
+/**
+ * The linger on an object store (`--storage`), where a commit is a network
+ * PUT of a few milliseconds: on radosgw it cut W2's p99 from 29 to 19–23 ms
+ * and W1 drain writes from 32 to 18–19 per 1,000 jobs. On a local directory
+ * a commit is a fraction of a millisecond and Deno's timers fire after
+ * 1.5 ms at the soonest, so it stays off there.
+ */
+const DEFAULT_OBJECT_STORE_LINGER_MS = 2;
+
+/** The group-commit linger for these flags: `--linger`, else 2 ms with `--storage` and 0 with `--data`. */
+export function lingerMs(flags: { linger?: string; storage?: string }): number {
+  if (flags.linger !== undefined) return parseDuration(flags.linger, "--linger");
+  return flags.storage === undefined ? 0 : DEFAULT_OBJECT_STORE_LINGER_MS;
+}
+
 /** Runs `osqueue broker` with its arguments; resolves with the exit code once stopped. */
 export async function brokerCommand(args: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -69,6 +87,7 @@ export async function brokerCommand(args: string[]): Promise<number> {
       "heartbeat-check": { type: "string", default: "5s" },
       "takeover-timeout": { type: "string", default: "15s" },
       "min-commit-interval": { type: "string", default: "0" },
+      linger: { type: "string" },
       identity: { type: "string" },
       advertise: { type: "string" },
       token: { type: "string" },
@@ -113,6 +132,7 @@ export async function brokerCommand(args: string[]): Promise<number> {
     heartbeatCheckMs: parseDuration(values["heartbeat-check"], "--heartbeat-check"),
     takeoverTimeoutMs: parseDuration(values["takeover-timeout"], "--takeover-timeout"),
     minCommitIntervalMs: parseDuration(values["min-commit-interval"], "--min-commit-interval"),
+    maxLingerMs: lingerMs(values),
   };
   const limits: QueueLimits = {};
   if (values["max-pending-jobs"] !== undefined) {

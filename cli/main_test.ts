@@ -56,6 +56,7 @@ Deno.test("cli: bad broker flags fail before anything listens", async () => {
   const cases: [string[], RegExp][] = [
     [["--heartbeat-timeout", "soon"], /--heartbeat-timeout: expected a duration/],
     [["--heartbeat-check", "0"], /heartbeatCheckMs must be a positive number/],
+    [["--linger", "soon"], /--linger: expected a duration/],
   ];
   for (const [flags, expected] of cases) {
     const { code, err } = await run(
