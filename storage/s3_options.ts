@@ -1,8 +1,12 @@
 /**
- * The options of {@linkcode S3Store} and the client shapes it accepts.
+ * The options of {@linkcode S3Store} and the client shapes it accepts, and
+ * how they become request settings and an SDK client configuration.
  *
  * @module
  */
+import type { S3ClientConfig } from "@aws-sdk/client-s3";
+import { InvalidError } from "../errors.ts";
+import { defaultSleep } from "./s3_attempt.ts";
 /** Static credentials for {@linkcode S3StoreOptions.credentials}. */
 export interface S3Credentials {
   /** The access key id (e.g. `AKIA…`, or `test` for the local radosgw). */
@@ -71,4 +75,63 @@ export interface S3StoreOptions {
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   /** Source of retry jitter in [0, 1); default `Math.random`. */
   random?: () => number;
+}
+
+/** How an {@linkcode S3Store} times, retries and pages its requests (its options with defaults, checked). */
+export interface S3RequestSettings {
+  /** One attempt's time limit, ms. */
+  timeoutMs: number;
+  /** Attempts per request. */
+  maxAttempts: number;
+  /** The first retry's delay ceiling, ms (doubles per attempt). */
+  baseDelayMs: number;
+  /** The largest retry delay, ms. */
+  maxDelayMs: number;
+  /** Keys asked for per list page (at most 1,000). */
+  pageSize: number;
+  /** Waits between attempts. */
+  sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /** Jitter source. */
+  random: () => number;
+}
+
+/** The request settings of `options`; `InvalidError` for a value that is not positive. */
+export function requestSettings(options: S3StoreOptions): S3RequestSettings {
+  return {
+    timeoutMs: positive(options.requestTimeoutMs ?? 10_000, "requestTimeoutMs"),
+    maxAttempts: Math.floor(positive(options.maxAttempts ?? 4, "maxAttempts")),
+    baseDelayMs: options.retryBaseDelayMs ?? 50,
+    maxDelayMs: options.retryMaxDelayMs ?? 2_000,
+    pageSize: Math.min(1000, Math.floor(positive(options.listPageSize ?? 1000, "listPageSize"))),
+    sleep: options.sleep ?? defaultSleep,
+    random: options.random ?? Math.random,
+  };
+}
+
+/**
+ * The SDK client configuration for `options`: the SDK's own retries off
+ * (the store retries only what was not processed) and checksums only where
+ * an operation requires them.
+ */
+export function clientConfig(options: S3StoreOptions): S3ClientConfig {
+  const config: S3ClientConfig = {
+    maxAttempts: 1,
+    requestChecksumCalculation: "WHEN_REQUIRED",
+    responseChecksumValidation: "WHEN_REQUIRED",
+  };
+  if (options.endpoint !== undefined) config.endpoint = options.endpoint;
+  if (options.region !== undefined) config.region = options.region;
+  if (options.forcePathStyle !== undefined) config.forcePathStyle = options.forcePathStyle;
+  if (options.credentials !== undefined) config.credentials = options.credentials;
+  if (options.requestHandler !== undefined) {
+    config.requestHandler = options.requestHandler as S3ClientConfig["requestHandler"];
+  }
+  return config;
+}
+
+function positive(value: number, name: string): number {
+  if (!Number.isFinite(value) || value <= 0) {
+    throw new InvalidError(`S3Store: ${name} must be a positive number`);
+  }
+  return value;
 }

@@ -48,7 +48,6 @@ import {
   PutObjectCommand,
   type PutObjectCommandInput,
   S3Client,
-  type S3ClientConfig,
 } from "@aws-sdk/client-s3";
 import {
   AmbiguousWriteError,
@@ -59,10 +58,15 @@ import {
 } from "../errors.ts";
 import { validateKey, validateListWindow, validatePrefix } from "./keys.ts";
 import { compareKeys } from "./memory_store.ts";
-import { defaultSleep, runAttempt } from "./s3_attempt.ts";
+import { runAttempt } from "./s3_attempt.ts";
 import { classify, describe, statusOf } from "./s3_failure.ts";
 import { type DeleteOutcome, S3DeleteBatches } from "./s3_deletes.ts";
-import type { S3StoreOptions } from "./s3_options.ts";
+import {
+  clientConfig,
+  requestSettings,
+  type S3RequestSettings,
+  type S3StoreOptions,
+} from "./s3_options.ts";
 import { normalizePrefix, unquoteEtag } from "./s3_url.ts";
 import type { ListOptions, ObjectStore, PutOptions, ReadOptions, StoredObject } from "./types.ts";
 
@@ -88,13 +92,7 @@ export class S3Store implements ObjectStore {
   #ownsClient: boolean;
   #clientChecked: Promise<void> | undefined;
   #keyPrefix: string;
-  #timeoutMs: number;
-  #maxAttempts: number;
-  #baseDelayMs: number;
-  #maxDelayMs: number;
-  #pageSize: number;
-  #sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
-  #random: () => number;
+  #settings: S3RequestSettings;
   #deletes: S3DeleteBatches;
 
   /** Builds a store; no request is made until the first operation. */
@@ -108,16 +106,7 @@ export class S3Store implements ObjectStore {
     this.description = this.prefix === ""
       ? `s3://${this.bucket}`
       : `s3://${this.bucket}/${this.prefix}`;
-    this.#timeoutMs = positive(options.requestTimeoutMs ?? 10_000, "requestTimeoutMs");
-    this.#maxAttempts = Math.floor(positive(options.maxAttempts ?? 4, "maxAttempts"));
-    this.#baseDelayMs = options.retryBaseDelayMs ?? 50;
-    this.#maxDelayMs = options.retryMaxDelayMs ?? 2_000;
-    this.#pageSize = Math.min(
-      1000,
-      Math.floor(positive(options.listPageSize ?? 1000, "listPageSize")),
-    );
-    this.#sleep = options.sleep ?? defaultSleep;
-    this.#random = options.random ?? Math.random;
+    this.#settings = requestSettings(options);
     this.#deletes = new S3DeleteBatches({
       deleteOne: (key) => this.#deleteOne(key),
       deleteMany: (keys) => this.#deleteMany(keys),
@@ -129,19 +118,7 @@ export class S3Store implements ObjectStore {
       this.#client = options.client as S3Client;
       this.#ownsClient = false;
     } else {
-      const config: S3ClientConfig = {
-        maxAttempts: 1,
-        requestChecksumCalculation: "WHEN_REQUIRED",
-        responseChecksumValidation: "WHEN_REQUIRED",
-      };
-      if (options.endpoint !== undefined) config.endpoint = options.endpoint;
-      if (options.region !== undefined) config.region = options.region;
-      if (options.forcePathStyle !== undefined) config.forcePathStyle = options.forcePathStyle;
-      if (options.credentials !== undefined) config.credentials = options.credentials;
-      if (options.requestHandler !== undefined) {
-        config.requestHandler = options.requestHandler as S3ClientConfig["requestHandler"];
-      }
-      this.#client = new S3Client(config);
+      this.#client = new S3Client(clientConfig(options));
       this.#ownsClient = true;
       this.#clientChecked = Promise.resolve();
     }
@@ -265,8 +242,8 @@ export class S3Store implements ObjectStore {
     let token: string | undefined;
     do {
       const wanted = limit === undefined
-        ? this.#pageSize
-        : Math.min(this.#pageSize, limit - keys.length);
+        ? this.#settings.pageSize
+        : Math.min(this.#settings.pageSize, limit - keys.length);
       const page: ListObjectsV2CommandOutput = await this.#retrying(
         "ListObjectsV2",
         prefix,
@@ -315,7 +292,7 @@ export class S3Store implements ObjectStore {
       let output;
       try {
         output = await runAttempt(
-          this.#timeoutMs,
+          this.#settings.timeoutMs,
           signal,
           (abortSignal) => this.#client.send(new PutObjectCommand(input), { abortSignal }),
         );
@@ -334,7 +311,7 @@ export class S3Store implements ObjectStore {
               cause: error,
             });
           case "not_processed":
-            if (attempt >= this.#maxAttempts) {
+            if (attempt >= this.#settings.maxAttempts) {
               throw new UnavailableError(
                 `conditional put not processed after ${attempt} attempts: ${detail}`,
                 { cause: error },
@@ -359,7 +336,7 @@ export class S3Store implements ObjectStore {
     for (let attempt = 1;; attempt++) {
       signal?.throwIfAborted();
       try {
-        return await runAttempt(this.#timeoutMs, signal, run);
+        return await runAttempt(this.#settings.timeoutMs, signal, run);
       } catch (error) {
         if (error instanceof OsqueueError) throw error;
         const failure = classify(error, signal?.aborted === true);
@@ -369,7 +346,7 @@ export class S3Store implements ObjectStore {
         if (failure === "rejected" || failure === "missing") {
           throw new InvalidError(detail, { cause: error });
         }
-        if (attempt >= this.#maxAttempts) {
+        if (attempt >= this.#settings.maxAttempts) {
           throw new UnavailableError(`${detail} (after ${attempt} attempts)`, { cause: error });
         }
         await this.#backoff(attempt, signal);
@@ -378,8 +355,14 @@ export class S3Store implements ObjectStore {
   }
 
   #backoff(attempt: number, signal: AbortSignal | undefined): Promise<void> {
-    const ceiling = Math.min(this.#maxDelayMs, this.#baseDelayMs * 2 ** (attempt - 1));
-    return this.#sleep(Math.round(ceiling * (0.5 + this.#random() * 0.5)), signal);
+    const ceiling = Math.min(
+      this.#settings.maxDelayMs,
+      this.#settings.baseDelayMs * 2 ** (attempt - 1),
+    );
+    return this.#settings.sleep(
+      Math.round(ceiling * (0.5 + this.#settings.random() * 0.5)),
+      signal,
+    );
   }
 
   #putEtag(key: string, etag: string | undefined): string {
@@ -415,11 +398,4 @@ function isValidKey(key: string): boolean {
   } catch {
     return false;
   }
-}
-
-function positive(value: number, name: string): number {
-  if (!Number.isFinite(value) || value <= 0) {
-    throw new InvalidError(`S3Store: ${name} must be a positive number`);
-  }
-  return value;
 }
