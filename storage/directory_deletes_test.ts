@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { UnavailableError } from "../errors.ts";
-import { DeleteBatches } from "./directory_deletes.ts";
+import { DeleteBatches, MAX_DELETE_BATCH } from "./directory_deletes.ts";
 import { SpareFiles } from "./spare_files.ts";
 
 async function withFiles(
@@ -119,5 +119,16 @@ Deno.test("DeleteBatches: a path through a symbolic link is refused and nothing 
     assert.equal(await exists(behind), true);
     assert.equal(await exists(inA), true);
     assert.equal(await exists(join(root, "a", "2")), true, "the link itself stays too");
+  });
+});
+
+Deno.test("DeleteBatches: a large number of deletes goes in batches of at most MAX_DELETE_BATCH", async () => {
+  const names = Array.from({ length: MAX_DELETE_BATCH + 10 }, (_, i) => `a/${i}`);
+  await withFiles(names, async (root, paths) => {
+    const { counts, options } = counted();
+    const deletes = new DeleteBatches({ ...options, root, spares: new SpareFiles({ root }) });
+    await Promise.all(paths.map((path) => deletes.delete({ key: path, path })));
+    for (const path of paths) assert.equal(await exists(path), false);
+    assert.equal(counts.locks, 3, "the first alone, then 256, then the last 9");
   });
 });
