@@ -12,6 +12,7 @@ import { UnavailableError } from "../errors.ts";
 import { fsError, isMissing, message, syncDirectory } from "./directory_files.ts";
 import { refuseSymlinksSync, symlinkRefused } from "./directory_paths.ts";
 import { RECYCLE_MAX_BYTES, type SpareFiles } from "./spare_files.ts";
+import { type Batched, BatchQueue } from "./batch_queue.ts";
 
 /**
  * Most deletes in one batch: its renames block the event loop (about 20 µs
@@ -31,24 +32,19 @@ export interface DeleteBatchesOptions {
   syncDirectory?: (dir: string) => Promise<void>;
 }
 
-interface Deletion {
-  key: string;
-  path: string;
-  resolve: () => void;
-  reject: (error: unknown) => void;
-}
+type Deletion = Batched<{ key: string; path: string }>;
 
 /** Runs deletes in batches: one lock and one fsync per directory for all that arrive together. */
 export class DeleteBatches {
   readonly #options: DeleteBatchesOptions;
   readonly #syncDirectory: (dir: string) => Promise<void>;
-  #queued: Deletion[] = [];
-  #draining = false;
+  readonly #queue: BatchQueue<{ key: string; path: string }>;
 
   /** Deletes for one store. */
   constructor(options: DeleteBatchesOptions) {
     this.#options = options;
     this.#syncDirectory = options.syncDirectory ?? syncDirectory;
+    this.#queue = new BatchQueue({ maxBatch: MAX_DELETE_BATCH, run: (batch) => this.#run(batch) });
   }
 
   /**
@@ -58,22 +54,7 @@ export class DeleteBatches {
    * root is refused (`invalid`).
    */
   delete(options: { key: string; path: string }): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.#queued.push({ ...options, resolve, reject });
-      if (!this.#draining) void this.#drain();
-    });
-  }
-
-  /** Runs batches until none is queued (the flag drops in the same step as the last check). */
-  async #drain(): Promise<void> {
-    this.#draining = true;
-    try {
-      while (this.#queued.length > 0) {
-        await this.#run(this.#queued.splice(0, MAX_DELETE_BATCH));
-      }
-    } finally {
-      this.#draining = false;
-    }
+    return this.#queue.add(options);
   }
 
   async #run(batch: Deletion[]): Promise<void> {
@@ -85,7 +66,7 @@ export class DeleteBatches {
         // cheaper than an async call (and a thread-pool hop) per step.
         const checked = new Map<string, boolean>(); // directory → exists (no links on the way)
         for (const deletion of batch) {
-          const { key, path } = deletion;
+          const { key, path } = deletion.value;
           const dir = dirname(path);
           let spare: string | undefined;
           try {
@@ -128,7 +109,7 @@ export class DeleteBatches {
         for (const deletion of deletions) {
           deletion.reject(
             new UnavailableError(
-              `delete ${deletion.key}: removed but not synced: ${message(error)}`,
+              `delete ${deletion.value.key}: removed but not synced: ${message(error)}`,
               {
                 cause: error,
               },
@@ -143,6 +124,6 @@ export class DeleteBatches {
 }
 
 /** Whether a file of this size is kept as a spare when deleted. */
-export function keepsAsSpare(info: Deno.FileInfo | null): boolean {
+function keepsAsSpare(info: Deno.FileInfo | null): boolean {
   return info?.isFile === true && info.size <= RECYCLE_MAX_BYTES;
 }

@@ -93,7 +93,7 @@ Deno.test("DeleteBatches: when the lock cannot be taken the batch fails and noth
   });
 });
 
-Deno.test("DeleteBatches: a delete asked as soon as a batch settles still runs", async () => {
+Deno.test("DeleteBatches: deletes asked one after another each run", async () => {
   await withFiles(["a/1", "a/2"], async (root, [first, second]) => {
     const { options } = counted();
     const deletes = new DeleteBatches({ ...options, root, spares: new SpareFiles({ root }) });

@@ -9,6 +9,7 @@
  * @module
  */
 import { InvalidError, UnavailableError } from "../errors.ts";
+import { type Batched, BatchQueue } from "./batch_queue.ts";
 
 /** Most keys in one `DeleteObjects` request (S3's limit). */
 export const MAX_DELETE_BATCH = 1000;
@@ -38,52 +39,33 @@ export interface S3DeleteBatchesOptions {
   url: (key: string) => string;
 }
 
-interface Deletion {
-  key: string;
-  resolve: () => void;
-  reject: (error: unknown) => void;
-}
+type Deletion = Batched<string>;
 
 /** Gathers the deletes asked for together into multi-object deletes. */
 export class S3DeleteBatches {
   readonly #options: S3DeleteBatchesOptions;
-  #queued: Deletion[] = [];
-  #draining = false;
+  readonly #queue: BatchQueue<string>;
   #multi = true;
 
   /** Deletes for one store. */
   constructor(options: S3DeleteBatchesOptions) {
     this.#options = options;
+    this.#queue = new BatchQueue({
+      maxBatch: MAX_DELETE_BATCH,
+      gatherTurn: true, // the deletes asked for in the same turn join the first batch
+      run: (batch) => batch.length === 1 || !this.#multi ? this.#single(batch) : this.#many(batch),
+    });
   }
 
   /** Deletes `key` (a missing key is not an error). */
   delete(key: string): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.#queued.push({ key, resolve, reject });
-      if (!this.#draining) void this.#drain();
-    });
-  }
-
-  /** Sends batches until none is queued (the flag drops in the same step as the last check). */
-  async #drain(): Promise<void> {
-    this.#draining = true;
-    try {
-      // Let the deletes asked for in the same turn join the first batch.
-      await Promise.resolve();
-      while (this.#queued.length > 0) {
-        const batch = this.#queued.splice(0, MAX_DELETE_BATCH);
-        if (batch.length === 1 || !this.#multi) await this.#single(batch);
-        else await this.#many(batch);
-      }
-    } finally {
-      this.#draining = false;
-    }
+    return this.#queue.add(key);
   }
 
   async #single(batch: Deletion[]): Promise<void> {
     await Promise.all(batch.map(async (deletion) => {
       try {
-        await this.#options.deleteOne(deletion.key);
+        await this.#options.deleteOne(deletion.value);
         deletion.resolve();
       } catch (error) {
         deletion.reject(error);
@@ -94,7 +76,7 @@ export class S3DeleteBatches {
   async #many(batch: Deletion[]): Promise<void> {
     let failed: DeleteOutcome[];
     try {
-      failed = await this.#options.deleteMany(batch.map((deletion) => deletion.key));
+      failed = await this.#options.deleteMany(batch.map((deletion) => deletion.value));
     } catch (error) {
       if (this.#options.isNotImplemented(error)) {
         this.#multi = false;
@@ -105,13 +87,13 @@ export class S3DeleteBatches {
     }
     const errors = new Map(failed.map((outcome) => [outcome.key, outcome]));
     for (const deletion of batch) {
-      const outcome = errors.get(deletion.key);
+      const outcome = errors.get(deletion.value);
       if (outcome === undefined || outcome.code === "NoSuchKey") {
         deletion.resolve();
         continue;
       }
       const detail =
-        `S3 DeleteObjects ${this.#options.url(deletion.key)}: ${outcome.code ?? "error"}` +
+        `S3 DeleteObjects ${this.#options.url(deletion.value)}: ${outcome.code ?? "error"}` +
         (outcome.message === undefined ? "" : ` ${outcome.message}`);
       deletion.reject(
         outcome.code === "AccessDenied" ? new InvalidError(detail) : new UnavailableError(detail),
