@@ -94,9 +94,9 @@ export class Deliveries implements ConnectionEvents {
     this.#credits += credits;
     this.#unsentCredits += credits;
     // Flushed as a microtask, not at the end of the turn: the credit then
-    // leaves right behind the `complete` of the job that freed it, and the
-    // broker takes the next claim into the same commit (a later frame
-    // misses it and costs each job a commit of its own).
+    // leaves in the same turn as the `complete` of the job that freed it, so
+    // the broker takes the next claim into the same commit (a frame one turn
+    // later misses it and costs each job a commit of its own).
     this.#creditFlush ??= new Promise<void>((resolve, reject) => {
       queueMicrotask(() => {
         const batch = this.#unsentCredits;
