@@ -7,6 +7,14 @@
  * notifications without an id: `{method: "deliver", params: {jobs}}` carrying
  * jobs pushed to a subscribed worker.
  *
+ * Batches (protocol 2): a client frame may be a JSON array of 1 to
+ * {@linkcode MAX_BATCH_REQUESTS} requests, each handled as if it came alone
+ * (each gets its own reply). A client that says `protocol: 2` in `hello` may
+ * get arrays of replies and notifications from the server: whatever the server
+ * sends it in one turn of its event loop leaves as one frame. A client learns
+ * from the `hello` reply's `protocol` whether the server takes batches; it sends
+ * none before that reply.
+ *
  * Methods:
  * - `hello` `{token?, clientId?}` → `{brokerId, leader, leaderUrl?}` — authenticates the
  *   connection when the server has a token (a token may also come as
@@ -34,8 +42,11 @@ import type { JobEvent } from "./backend.ts";
 /** Largest WebSocket frame a server accepts by default (bytes). */
 export const DEFAULT_MAX_FRAME_BYTES = 1024 * 1024;
 
-/** The current protocol version, sent in `hello`. */
-export const PROTOCOL_VERSION = 1;
+/** The current protocol version, sent in `hello` (2: batch frames, see the module doc). */
+export const PROTOCOL_VERSION = 2;
+
+/** Most requests one batch frame may carry. */
+export const MAX_BATCH_REQUESTS = 1000;
 
 /** A request frame. */
 export interface RpcRequest {
@@ -85,6 +96,10 @@ export interface HelloResult {
   leader: boolean;
   /** The leader's advertised URL, when known. */
   leaderUrl?: string;
+  /** The server's protocol version (absent: 1, no batch frames). */
+  protocol?: number;
+  /** Largest frame the server accepts, bytes (absent: unknown). */
+  maxFrameBytes?: number;
 }
 
 /** Parameters of `subscribe`. */

@@ -1,13 +1,13 @@
 /**
- * Reading the frames of a JSON-RPC connection: size limits, JSON, the request
- * envelope, and the error replies for frames that fail them (with the
+ * Reading the frames of a JSON-RPC connection: size limits, JSON, batches, the
+ * request envelope, and the error replies for frames that fail them (with the
  * request's id salvaged when possible); the method names; the close reason
  * for a fatal push-delivery error.
  *
  * @module
  */
 import { z } from "zod";
-import type { RpcRequest } from "../protocol/wire.ts";
+import { MAX_BATCH_REQUESTS, type RpcRequest } from "../protocol/wire.ts";
 import { BadRequestError, type OsqueueError, TooLargeError, ValidationError } from "../errors.ts";
 import { formatIssues } from "../protocol/operation_schema.ts";
 import { rpcRequestSchema } from "../protocol/wire_schemas.ts";
@@ -93,36 +93,47 @@ function salvageId(value: unknown): number | string | null {
   return null;
 }
 
-/** One incoming frame, read: the request, or the error to reply with (to `id`, `null` when unknown). */
+/** One request of an incoming frame, read: the request, or the error to reply with (to `id`, `null` when unknown). */
 export type FrameRead =
   | { ok: true; request: RpcRequest }
   | { ok: false; id: number | string | null; error: OsqueueError };
 
 /**
- * Reads one incoming frame: binary frames, frames over `maxFrameBytes`,
- * invalid JSON and bad request envelopes give the error to reply with.
+ * Reads one incoming frame into its requests: one for a request object, one
+ * per element for a batch (a JSON array of 1 to {@linkcode MAX_BATCH_REQUESTS}
+ * requests). Binary frames, frames over `maxFrameBytes`, invalid JSON, bad
+ * batches and bad request envelopes give the error to reply with; a bad
+ * element of a batch spoils only itself.
  */
-export function readFrame(data: unknown, maxFrameBytes: number): FrameRead {
+export function readFrame(data: unknown, maxFrameBytes: number): FrameRead[] {
   if (typeof data !== "string") {
     const size = frameBytes(data);
     const error = size > maxFrameBytes
       ? tooLarge(maxFrameBytes, size)
       : new BadRequestError("binary frames are not supported");
-    return { ok: false, id: null, error };
+    return [{ ok: false, id: null, error }];
   }
   if (exceedsBytes(data, maxFrameBytes)) {
-    return { ok: false, id: null, error: tooLarge(maxFrameBytes) };
+    return [{ ok: false, id: null, error: tooLarge(maxFrameBytes) }];
   }
   let value: unknown;
   try {
     value = JSON.parse(data);
   } catch {
-    return {
-      ok: false,
-      id: null,
-      error: new BadRequestError("frame is not valid JSON"),
-    };
+    return [{ ok: false, id: null, error: new BadRequestError("frame is not valid JSON") }];
   }
+  if (!Array.isArray(value)) return [readRequest(value)];
+  if (value.length === 0 || value.length > MAX_BATCH_REQUESTS) {
+    const error = new BadRequestError(
+      `a batch frame carries 1 to ${MAX_BATCH_REQUESTS} requests, not ${value.length}`,
+    );
+    return [{ ok: false, id: null, error }];
+  }
+  return value.map(readRequest);
+}
+
+/** Checks one request envelope. */
+function readRequest(value: unknown): FrameRead {
   const envelope = rpcRequestSchema.safeParse(value);
   if (!envelope.success) {
     const error = new BadRequestError(`bad request frame: ${formatIssues(envelope.error)}`);

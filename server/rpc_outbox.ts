@@ -3,7 +3,9 @@
  * sent only to a peer that reads what it is sent. Above `pauseDeliveryBytes`
  * unread the peer is logged as lagging (push delivery stops, see
  * `dispatcher.ts`); above `maxBufferedBytes` the connection is closed
- * (1013) instead of sent more.
+ * (1013) instead of sent more. Once the peer said it reads batch frames
+ * ({@linkcode RpcOutbox.batchFrames}), what is sent in one turn of the event
+ * loop leaves as one JSON array frame (split at a size limit).
  *
  * @module
  */
@@ -31,24 +33,56 @@ export interface RpcOutboxOptions {
   label: () => string;
 }
 
+/** Text queued for the next batch frame, and what to do if it cannot be sent. */
+interface Queued {
+  text: string;
+  onDropped: (() => void) | undefined;
+}
+
 /** Sends a connection's replies and notifications, with back-pressure on slow readers. */
 export class RpcOutbox {
   #options: RpcOutboxOptions;
   #lagging = false;
+  /** Largest batch frame, in UTF-16 units of its text; 0 while not batching. */
+  #batchChars = 0;
+  #queue: Queued[] = [];
+  #queuedChars = 0;
 
   /** Creates the outbox of one connection. */
   constructor(options: RpcOutboxOptions) {
     this.#options = options;
   }
 
-  /** Sends a notification; returns whether it was sent. */
-  notify(notification: RpcNotification): boolean {
-    if (this.#options.closed() || !this.#roomToSend()) return false;
-    return this.#send(notification);
+  /**
+   * From now on, frames sent in one turn leave together at the end of the turn
+   * as a JSON array, in order; a batch whose text reaches `maxChars` leaves at
+   * once and the next one starts.
+   */
+  batchFrames(maxChars: number): void {
+    this.#batchChars = Math.max(1, maxChars);
   }
 
-  /** Sends a result (when `error` is undefined) or an error reply; returns whether it was sent. */
-  reply(id: number | string | null, error: unknown, result?: unknown): boolean {
+  /**
+   * Sends a notification; returns whether it was sent (or queued for this
+   * turn's batch). `onDropped`: as for {@linkcode RpcOutbox.reply}.
+   */
+  notify(notification: RpcNotification, onDropped?: () => void): boolean {
+    if (this.#options.closed() || !this.#roomToSend()) return false;
+    return this.#send(notification, onDropped);
+  }
+
+  /**
+   * Sends a result (when `error` is undefined) or an error reply; returns
+   * whether it was sent (or queued for this turn's batch). `onDropped` is
+   * called when a queued reply could not be sent after all (the socket closed
+   * in the same turn).
+   */
+  reply(
+    id: number | string | null,
+    error: unknown,
+    result?: unknown,
+    onDropped?: () => void,
+  ): boolean {
     if (this.#options.closed() || !this.#roomToSend()) return false;
     let frame: RpcReply;
     if (error === undefined) {
@@ -57,12 +91,38 @@ export class RpcOutbox {
       const wire: WireError = errorToWire(error);
       frame = { id, error: wire };
     }
-    return this.#send(frame);
+    return this.#send(frame, onDropped);
   }
 
-  #send(frame: RpcReply | RpcNotification): boolean {
+  #send(frame: RpcReply | RpcNotification, onDropped?: () => void): boolean {
+    if (this.#batchChars === 0) return this.#sendText(JSON.stringify(frame));
+    const text = JSON.stringify(frame);
+    // A frame that would take the batch over the limit starts the next one.
+    if (this.#queuedChars + text.length + 1 > this.#batchChars) this.#flush();
+    if (this.#queue.length === 0) queueMicrotask(() => this.#flush());
+    this.#queue.push({ text, onDropped });
+    this.#queuedChars += text.length + 1;
+    if (this.#queuedChars >= this.#batchChars) this.#flush();
+    return true;
+  }
+
+  /** Sends the queued frames: alone when there is one, else as one array. */
+  #flush(): void {
+    const queued = this.#queue;
+    if (queued.length === 0) return;
+    this.#queue = [];
+    this.#queuedChars = 0;
+    const text = queued.length === 1
+      ? queued[0].text
+      : `[${queued.map((entry) => entry.text).join(",")}]`;
+    if (this.#options.closed() || !this.#sendText(text)) {
+      for (const entry of queued) entry.onDropped?.();
+    }
+  }
+
+  #sendText(text: string): boolean {
     try {
-      return this.#options.send(JSON.stringify(frame));
+      return this.#options.send(text);
     } catch (cause) {
       this.#options.log(
         `${this.#options.label()}: send failed: ${cause instanceof Error ? cause.message : cause}`,

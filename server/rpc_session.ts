@@ -18,7 +18,12 @@ import {
 import type { QueueBackend } from "../protocol/backend.ts";
 import { parseOperation } from "../protocol/operation_schema.ts";
 import type { ClaimedJob, Operation } from "../protocol/operations.ts";
-import { DEFAULT_MAX_FRAME_BYTES, type HelloResult } from "../protocol/wire.ts";
+import {
+  DEFAULT_MAX_FRAME_BYTES,
+  type HelloResult,
+  PROTOCOL_VERSION,
+  type RpcRequest,
+} from "../protocol/wire.ts";
 import {
   creditParamsSchema,
   helloParamsSchema,
@@ -48,6 +53,9 @@ import {
   DEFAULT_PAUSE_DELIVERY_BYTES,
   type RpcSessionOptions,
 } from "./rpc_session_options.ts";
+
+/** Largest batch frame sent to a client, in UTF-16 units of its text. */
+const BATCH_FRAME_CHARS = 256 * 1024;
 
 /**
  * The server side of one JSON-RPC connection. Feed it frames with
@@ -103,7 +111,11 @@ export class RpcSession {
     this.#dispatcher = new PushDispatcher({
       keepingUp: () => bufferedAmount() <= pauseDeliveryBytes,
       backend: this.#backend,
-      deliver: (jobs) => this.#outbox.notify({ method: "deliver", params: { jobs } }),
+      deliver: (jobs) =>
+        this.#outbox.notify(
+          { method: "deliver", params: { jobs } },
+          () => void releaseJobs({ backend: this.#backend, jobs, log: this.#log }),
+        ),
       onFatal: (error) => this.#fail(CLOSE_SERVICE_RESTART, closeReason(error)),
       log: (line) => this.#log(`${this.#label}: ${line}`),
       ...(options.claimWaitMs === undefined ? {} : { claimWaitMs: options.claimWaitMs }),
@@ -159,13 +171,16 @@ export class RpcSession {
 
   #handleFrame(data: unknown): void {
     if (this.#closed) return;
-    const read = readFrame(data, this.#maxFrameBytes);
-    if (!read.ok) {
-      this.#outbox.reply(read.id, read.error);
-      return;
+    for (const read of readFrame(data, this.#maxFrameBytes)) {
+      if (this.#closed) return;
+      if (read.ok) this.#handleRequest(read.request);
+      else this.#outbox.reply(read.id, read.error);
     }
-    const { id, method } = read.request;
-    let params = read.request.params;
+  }
+
+  #handleRequest(request: RpcRequest): void {
+    const { id, method } = request;
+    let params = request.params;
     if (method === "ping") {
       // Answered before authentication too: it tells nothing and never touches
       // the broker; the auth timeout still closes an unauthenticated socket.
@@ -321,7 +336,7 @@ export class RpcSession {
       this.#outbox.reply(id, validation(parsed.error));
       return;
     }
-    const { token, clientId } = parsed.data;
+    const { token, clientId, protocol } = parsed.data;
     if (clientId !== undefined) this.#label = `ws ${clientId}`;
     if (this.#authenticate !== undefined && token !== undefined) {
       const grant = this.#authenticate(token);
@@ -340,9 +355,16 @@ export class RpcSession {
       this.#authTimer = undefined;
     }
     const info = this.#backend.leaderInfo();
-    const result: HelloResult = { brokerId: info.brokerId, leader: info.leader };
+    const result: HelloResult = {
+      brokerId: info.brokerId,
+      leader: info.leader,
+      protocol: PROTOCOL_VERSION,
+      maxFrameBytes: this.#maxFrameBytes,
+    };
     if (info.leaderUrl !== undefined) result.leaderUrl = info.leaderUrl;
     this.#outbox.reply(id, undefined, result);
+    // The hello reply itself still leaves alone: the client learns of batches from it.
+    if ((protocol ?? 1) >= 2) this.#outbox.batchFrames(BATCH_FRAME_CHARS);
   }
 
   #control(id: number | string, method: "subscribe" | "credit" | "unsubscribe", params: unknown) {
@@ -378,13 +400,12 @@ export class RpcSession {
           ? { validated: true }
           : { signal: controller.signal, validated: true },
       );
-      if (this.#closed || !this.#outbox.reply(id, undefined, result)) {
-        if (op.op === "claim") {
-          const jobs = (result as { jobs: ClaimedJob[] }).jobs;
-          if (jobs.length > 0) {
-            await releaseJobs({ backend: this.#backend, jobs, log: this.#log });
-          }
-        }
+      const jobs = op.op === "claim" ? (result as { jobs: ClaimedJob[] }).jobs : [];
+      // Claimed jobs whose reply cannot reach the worker go back to the queue now.
+      const release = () => releaseJobs({ backend: this.#backend, jobs, log: this.#log });
+      const dropped = jobs.length === 0 ? undefined : () => void release();
+      if (this.#closed || !this.#outbox.reply(id, undefined, result, dropped)) {
+        if (jobs.length > 0) await release();
       }
     } catch (error) {
       if (!(error instanceof OsqueueError)) {

@@ -179,6 +179,8 @@ Deno.test("auth: hello token, bearer upgrade, failures close with 1008", async (
       brokerId: "b2",
       leader: false,
       leaderUrl: "http://leader:9",
+      protocol: 2,
+      maxFrameBytes: 1024 * 1024,
     });
     assert.deepEqual((await client.call("stats")).result, { ok: 1 });
 

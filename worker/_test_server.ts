@@ -18,6 +18,8 @@ export interface StubConnection {
   readonly socket: WebSocket;
   /** Requests received on this connection, in order. */
   readonly requests: RpcRequest[];
+  /** The frames received on this connection, as sent (a batch frame is one entry). */
+  readonly frames: string[];
   /** Sends any frame to the client. */
   send(frame: unknown): void;
   /** Drops the connection (optionally with a close code and reason). */
@@ -64,6 +66,7 @@ export function startStubServer(script: StubScript): StubServer {
       index: connections.length,
       socket,
       requests: [],
+      frames: [],
       send: (frame) => {
         if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(frame));
       },
@@ -71,17 +74,22 @@ export function startStubServer(script: StubScript): StubServer {
     };
     connections.push(connection);
     closed.push(new Promise((resolve) => socket.addEventListener("close", () => resolve())));
-    socket.addEventListener("message", async (event) => {
-      const request = JSON.parse(event.data as string) as RpcRequest;
-      connection.requests.push(request);
-      requests.push({
-        method: request.method,
-        params: request.params,
-        connection: connection.index,
-      });
-      let reply = await script(request, connection);
-      if (reply === undefined && request.method === "hello") reply = leaderHello();
-      if (reply !== undefined) connection.send({ id: request.id, ...reply });
+    socket.addEventListener("message", (event) => {
+      connection.frames.push(event.data as string);
+      const frame = JSON.parse(event.data as string) as RpcRequest | RpcRequest[];
+      for (const request of Array.isArray(frame) ? frame : [frame]) {
+        connection.requests.push(request);
+        requests.push({
+          method: request.method,
+          params: request.params,
+          connection: connection.index,
+        });
+        (async () => {
+          let reply = await script(request, connection);
+          if (reply === undefined && request.method === "hello") reply = leaderHello();
+          if (reply !== undefined) connection.send({ id: request.id, ...reply });
+        })();
+      }
     });
     return response;
   });

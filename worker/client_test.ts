@@ -65,7 +65,7 @@ Deno.test("client says hello first with token and clientId, then correlates repl
       const methods = server.requests.map((r) => r.method);
       assert.deepEqual(methods, ["hello", "get", "get"]);
       assert.deepEqual(server.requests[0].params, {
-        protocol: 1,
+        protocol: 2,
         token: "s3cret",
         clientId: "c1",
       });
@@ -410,7 +410,7 @@ Deno.test("subscriptions receive deliveries, send credits, and re-subscribe afte
       await client.credit(1);
       assert.equal(client.credits, 3);
       assert.deepEqual(server.connections[0].requests.map((r) => [r.method, r.params]), [
-        ["hello", { protocol: 1 }],
+        ["hello", { protocol: 2 }],
         ["subscribe", { workerId: "w", types: ["t"], credits: 3, leaseMs: 500 }],
         ["credit", { credits: 1 }],
       ]);
@@ -421,7 +421,7 @@ Deno.test("subscriptions receive deliveries, send credits, and re-subscribe afte
         "re-subscribe",
       );
       assert.deepEqual(server.connections[1].requests.map((r) => [r.method, r.params]), [
-        ["hello", { protocol: 1 }],
+        ["hello", { protocol: 2 }],
         ["subscribe", { workerId: "w", types: ["t"], credits: 3, leaseMs: 500 }],
       ]);
       await client.unsubscribe();

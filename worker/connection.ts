@@ -2,6 +2,9 @@
  * One greeted WebSocket to a broker ({@linkcode Connection}): sends requests,
  * correlates replies by id, rebuilds error replies as typed errors, hands
  * notifications on, and fails whatever still waits when the socket closes.
+ * Once batching is on ({@linkcode Connection.batchRequests}), the requests
+ * made in one turn leave as one batch frame, and batch frames from the broker
+ * are read element by element.
  * Also {@linkcode openConnection} (bounded by a timeout) and
  * {@linkcode websocketUrl}.
  *
@@ -73,6 +76,10 @@ export class Connection {
   /** When a frame last arrived (client clock). */
   lastReceived: number;
   #retiring = false;
+  /** Largest batch frame, in UTF-16 units of its text; 0 while not batching. */
+  #batchChars = 0;
+  #outgoing: { id: number; method: string; text: string }[] = [];
+  #outgoingChars = 0;
   readonly #closedPromise: Promise<void>;
   #resolveClosed!: () => void;
   readonly #onClose: CloseHandler;
@@ -132,6 +139,15 @@ export class Connection {
     this.#finish(CLOSE_ABANDONED, reason);
   }
 
+  /**
+   * From now on (the broker said it reads batch frames), the requests made in
+   * one turn leave together at the end of the turn as one JSON array; a batch
+   * whose text reaches `maxChars` leaves at once and the next one starts.
+   */
+  batchRequests(maxChars: number): void {
+    this.#batchChars = Math.max(1, maxChars);
+  }
+
   /** Sends a request; its promise settles with the reply. */
   call(id: number, method: string, params: unknown): Promise<unknown> {
     return new Promise((resolve, reject) => {
@@ -139,16 +155,51 @@ export class Connection {
         reject(new DisconnectedError(`connection to ${this.url} is closed`));
         return;
       }
-      this.pending.set(id, { method, resolve, reject });
+      let text: string;
       try {
-        this.ws.send(
-          JSON.stringify(params === undefined ? { id, method } : { id, method, params }),
-        );
+        text = JSON.stringify(params === undefined ? { id, method } : { id, method, params });
       } catch (error) {
-        this.pending.delete(id);
         reject(new DisconnectedError(`cannot send ${method}`, { cause: error }));
+        return;
       }
+      this.pending.set(id, { method, resolve, reject });
+      if (this.#batchChars === 0) return this.#sendNow([{ id, method }], text);
+      // A request that would take the batch over the limit starts the next one.
+      if (this.#outgoingChars + text.length + 1 > this.#batchChars) this.#flush();
+      if (this.#outgoing.length === 0) queueMicrotask(() => this.#flush());
+      this.#outgoing.push({ id, method, text });
+      this.#outgoingChars += text.length + 1;
+      if (this.#outgoingChars >= this.#batchChars) this.#flush();
     });
+  }
+
+  /** Sends the queued requests: alone when there is one, else as one array. */
+  #flush(): void {
+    const outgoing = this.#outgoing;
+    if (outgoing.length === 0) return;
+    this.#outgoing = [];
+    this.#outgoingChars = 0;
+    const text = outgoing.length === 1
+      ? outgoing[0].text
+      : `[${outgoing.map((request) => request.text).join(",")}]`;
+    this.#sendNow(outgoing, text);
+  }
+
+  /** Sends `text`; when that fails, the requests it carries fail with `disconnected`. */
+  #sendNow(requests: { id: number; method: string }[], text: string): void {
+    try {
+      if (this.closed || this.ws.readyState !== 1 /* OPEN */) {
+        throw new Error(`connection to ${this.url} is closed`);
+      }
+      this.ws.send(text);
+    } catch (error) {
+      for (const { id, method } of requests) {
+        const pending = this.pending.get(id);
+        if (pending === undefined) continue;
+        this.pending.delete(id);
+        pending.reject(new DisconnectedError(`cannot send ${method}`, { cause: error }));
+      }
+    }
   }
 
   /** Stops waiting for a reply (after a timeout). */
@@ -171,6 +222,21 @@ export class Connection {
     } catch {
       return;
     }
+    if (Array.isArray(frame)) {
+      for (const item of frame) {
+        try {
+          this.#handleMessage(item, onNotification);
+        } catch {
+          // dropped, like a frame of its own
+        }
+      }
+    } else {
+      this.#handleMessage(frame, onNotification);
+    }
+  }
+
+  /** Handles one reply or notification (alone in its frame, or one of a batch). */
+  #handleMessage(frame: unknown, onNotification: NotificationHandler): void {
     if (typeof frame !== "object" || frame === null) return;
     const { id, method, params, result, error } = frame as Record<string, unknown>;
     if (typeof id === "number") {

@@ -34,6 +34,22 @@ export async function sayHello(options: SayHelloOptions): Promise<HelloResult> {
   return await requests.callOn(conn, "hello", params, timeoutMs) as HelloResult;
 }
 
+/** Largest batch frame a client sends, in UTF-16 units of its text. */
+const MAX_BATCH_CHARS = 256 * 1024;
+
+/**
+ * The batch size a `hello` reply allows, in UTF-16 units of a frame's text:
+ * 0 (no batches) from a protocol-1 broker; else at most a quarter of the
+ * broker's frame limit (a character takes up to 3 bytes) and 256 KiB.
+ */
+export function batchChars(hello: HelloResult): number {
+  if (typeof hello?.protocol !== "number" || hello.protocol < 2) return 0;
+  const limit = typeof hello.maxFrameBytes === "number" && hello.maxFrameBytes > 0
+    ? Math.floor(hello.maxFrameBytes / 4)
+    : MAX_BATCH_CHARS;
+  return Math.max(1, Math.min(MAX_BATCH_CHARS, limit));
+}
+
 /** What a `hello` reply says to do with its connection. */
 export type HelloVerdict =
   /** Keep it: the leader answered, or a standby named no (other, usable) leader, or no hop is left. */
