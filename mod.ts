@@ -43,3 +43,4 @@ export * from "./core/mod.ts";
 export * from "./broker/mod.ts";
 export * from "./server/mod.ts";
 export * from "./worker/mod.ts";
+export * from "./worker/tcp_websocket.ts";

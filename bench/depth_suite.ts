@@ -49,6 +49,7 @@ import { DEFAULT_DEPTHS, depthSection, formatDepth, loadAverage } from "./depth_
 import type { DepthBackend, DepthOptions, DepthResult } from "./depth_types.ts";
 import type { ProgressLog, Section } from "./report.ts";
 import { formatNumber } from "./stats.ts";
+import { TcpWebSocket } from "../worker/tcp_websocket.ts";
 
 export type * from "./depth_types.ts";
 export { DEFAULT_DEPTHS, depthSection, formatDepth, parseDepth } from "./depth_table.ts";
@@ -117,7 +118,12 @@ async function runOne(
         }),
       ]);
     const connect = (clientId: string) => {
-      const client = connectClient({ url, clientId, requestTimeoutMs: 3_600_000 });
+      const client = connectClient({
+        url,
+        clientId,
+        requestTimeoutMs: 3_600_000,
+        WebSocket: TcpWebSocket,
+      });
       clients.push(client);
       return client;
     };

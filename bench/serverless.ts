@@ -19,6 +19,7 @@ import { connectClient } from "../worker/client.ts";
 import { Worker } from "../worker/worker.ts";
 import { LineLog, repoPath, ROOT } from "../tests/_helpers.ts";
 import { startRoundRobinProxy } from "../tests/_round_robin_proxy.ts";
+import { TcpWebSocket } from "../worker/tcp_websocket.ts";
 
 const { values } = parseArgs({
   options: {
@@ -77,7 +78,7 @@ async function run(instanceCount: number): Promise<Record<string, number>> {
   const proxy = startRoundRobinProxy(instances.map((i) => i.url));
   const workerClients = Array.from(
     { length: Number(values.workers) },
-    () => connectClient({ url: proxy.url }),
+    () => connectClient({ url: proxy.url, WebSocket: TcpWebSocket }),
   );
   let completed = 0;
   let resolveDone!: () => void;
@@ -99,7 +100,7 @@ async function run(instanceCount: number): Promise<Record<string, number>> {
   for (const worker of workers) await worker.start();
   const producers = Array.from(
     { length: Number(values.producers) },
-    () => connectClient({ url: proxy.url }),
+    () => connectClient({ url: proxy.url, WebSocket: TcpWebSocket }),
   );
   await Promise.all(producers.map((p) => p.stats()));
   const started = performance.now();

@@ -15,6 +15,7 @@ import { connectClient, type OsqueueClient } from "../worker/client.ts";
 import { type JobContext, type UntypedSchemas, Worker } from "../worker/worker.ts";
 import { type BackendName, type OpenedStore, openStore } from "./backends.ts";
 import type { WorkloadOptions } from "./workload_types.ts";
+import { TcpWebSocket } from "../worker/tcp_websocket.ts";
 
 /** The 100-byte message of every payload. */
 const MESSAGE = "x".repeat(100);
@@ -68,10 +69,18 @@ export async function startCluster(
     leaderInfo: () => broker.leaderInfo(),
   };
   const server = serveBroker({ backend: counted, port: 0 });
-  const producer = connectClient({ url: server.url, clientId: "bench-producer" });
+  const producer = connectClient({
+    url: server.url,
+    clientId: "bench-producer",
+    WebSocket: TcpWebSocket,
+  });
   let warnings = 0;
   const workers = Array.from({ length: options.workers ?? 4 }, (_, i) => {
-    const client = connectClient({ url: server.url, clientId: `bench-worker-${i}` });
+    const client = connectClient({
+      url: server.url,
+      clientId: `bench-worker-${i}`,
+      WebSocket: TcpWebSocket,
+    });
     const worker = new Worker<UntypedSchemas>({
       client,
       workerId: `bench-worker-${i}`,

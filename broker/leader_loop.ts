@@ -74,6 +74,10 @@ export class LeaderLoop {
    * demand; requests that come later may be the answered callers' own.
    */
   #queuedAtSettle = 0;
+  /** Lingers in a row that ran out before their target arrived. */
+  #lingerMisses = 0;
+  /** Ticks left that do not linger (after lingers kept running out). */
+  #lingerPause = 0;
   #ticksSinceYield = 0;
   /** Set when the head changed under the leader: the next tick writes, to find out. */
   #checkHead = false;
@@ -133,7 +137,8 @@ export class LeaderLoop {
    * its replies went out (other callers', sent while the record was being
    * written). When fewer than ¾ of that are queued, linger (at most
    * `maxLingerMs`) for the rest, so callers who took turns in two
-   * alternating groups share one write (see `pacing.ts`). Also yields to the
+   * alternating groups share one write (see `pacing.ts`). After lingers ran
+   * out three times in a row, no linger for the next 200 ticks. Also yields to the
    * event loop now and then, so that timers run even when the store answers
    * without ever waiting (MemoryStore).
    */
@@ -154,9 +159,21 @@ export class LeaderLoop {
     const demand = answered + this.#queuedAtSettle;
     const target = Math.ceil(demand * 0.75);
     const ms = this.#c.o.maxLingerMs;
-    if (demand >= MIN_LINGER_DEMAND && this.#c.mailbox.size < target && ms > 0) {
+    if (this.#lingerPause > 0) {
+      this.#lingerPause--;
+    } else if (demand >= MIN_LINGER_DEMAND && this.#c.mailbox.size < target && ms > 0) {
       this.#ticksSinceYield = 0;
-      return await lingerFor({ mailbox: this.#c.mailbox, clock: this.#c.clock, target, ms, stop });
+      const { mailbox, clock } = this.#c;
+      const reached = await lingerFor({ mailbox, clock, target, ms, stop });
+      // Lingers that keep running out only delay: the callers do not come back
+      // that fast (an open loop, or a client whose socket holds small writes
+      // back until the broker sends something). Stop lingering for a while.
+      this.#lingerMisses = reached ? 0 : this.#lingerMisses + 1;
+      if (this.#lingerMisses >= LINGER_MISSES_BEFORE_PAUSE) {
+        this.#lingerMisses = 0;
+        this.#lingerPause = LINGER_PAUSE_TICKS;
+      }
+      return;
     }
     if (++this.#ticksSinceYield >= 16) {
       this.#ticksSinceYield = 0;
@@ -334,6 +351,12 @@ export class LeaderLoop {
 
 /** At most this many event-loop turns to read requests left in the sockets by a write. */
 const MAX_INGEST_TURNS = 16;
+
+/** This many lingers in a row that run out pause lingering for {@linkcode LINGER_PAUSE_TICKS} ticks. */
+const LINGER_MISSES_BEFORE_PAUSE = 3;
+
+/** How many ticks lingering pauses after lingers kept running out. */
+const LINGER_PAUSE_TICKS = 200;
 
 /** Below this many expected requests a tick never lingers: merging would save little. */
 const MIN_LINGER_DEMAND = 4;

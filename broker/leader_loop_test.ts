@@ -62,3 +62,42 @@ Deno.test("linger: requests queued during a write wait for the answered callers,
   assert.deepEqual(commits, [4, 8], "B waited for A's next requests and went with them");
   await clock.settle(broker.stop());
 });
+
+Deno.test("linger: after three lingers in a row ran out, the loop stops lingering for a while", async () => {
+  const held: (() => void)[] = [];
+  const clock = new ManualClock(1_000_000);
+  const commits: number[] = [];
+  const broker = new Broker({
+    store: new MemoryStore(),
+    clock,
+    identity: { id: "a", url: "http://a" },
+    maxLingerMs: 50,
+    log: (event: BrokerEvent) => {
+      if (event.event === "commit" && typeof event.requests === "number" && event.requests > 0) {
+        commits.push(event.requests);
+        // Like a client whose socket holds small writes back until the broker
+        // sends something: callers 1-7 come back only once the next commit lands.
+        for (const release of held.splice(0)) queueMicrotask(release);
+      }
+    },
+  });
+  await clock.settle(broker.start());
+  let finished = 0;
+  const caller = async (i: number) => {
+    for (let round = 0; round < 20; round++) {
+      await broker.request(push(i * 100 + round));
+      if (round < 19) await new Promise<void>((resolve) => held.push(resolve));
+    }
+    finished++;
+  };
+  // Caller 0 comes back at once, every time, until the others are done.
+  const eager = async () => {
+    for (let n = 0; finished < 7; n++) await broker.request(push(n));
+  };
+  const started = clock.now();
+  await clock.settle(Promise.all([eager(), ...Array.from({ length: 7 }, (_, i) => caller(i + 1))]));
+  const elapsed = clock.now() - started;
+  // Three 50 ms lingers ran out; then none: not one per round (20 × 50 ms).
+  assert.ok(elapsed >= 150 && elapsed < 250, `${elapsed} ms of lingering (${commits.join(",")})`);
+  await clock.settle(broker.stop());
+});

@@ -40,11 +40,12 @@ export async function waitForMessageOr<M>(
  * Group commit's linger: waits until `target` messages are queued, at most
  * `ms` (or until `stop` aborts). After a commit its callers answer with their
  * next requests a moment later; waiting a little for them lets callers who
- * took turns in two alternating groups share one write.
+ * took turns in two alternating groups share one write. Resolves with
+ * whether `target` was reached.
  */
 export async function lingerFor<M>(
   options: { mailbox: Mailbox<M>; clock: Clock; target: number; ms: number; stop: AbortSignal },
-): Promise<void> {
+): Promise<boolean> {
   const { mailbox, clock, target, ms, stop } = options;
   const until = clock.now() + ms;
   const timer = new AbortController();
@@ -60,4 +61,5 @@ export async function lingerFor<M>(
     stop.removeEventListener("abort", onStop);
     await deadline;
   }
+  return mailbox.size >= target;
 }

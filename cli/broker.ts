@@ -31,8 +31,8 @@ Options:
   --takeover-timeout DUR    a standby takes over after the leader is silent this long (default 15s)
   --min-commit-interval DUR minimum time between state writes (default 0; ~1s for GCS/R2)
   --linger DUR              group commit waits up to this long for the callers the last commit
-                            answered, so two alternating groups share one write (default 2ms
-                            with --storage, where a write takes milliseconds; 0 with --data)
+                            answered, so two alternating groups share one write; paused for a
+                            while when lingers keep running out (default 2ms; 0 turns it off)
   --identity NAME           this broker's id (default HOSTNAME:PORT, so a restarted
                             broker takes over from its own earlier run at once)
   --advertise URL           URL clients are redirected to when this broker leads
@@ -62,18 +62,20 @@ Credentials for S3 come from the standard AWS env vars (AWS_ACCESS_KEY_ID, …).
 const EMPTY_STATE = createState();
 
 /**
- * The linger on an object store (`--storage`), where a commit is a network
- * PUT of a few milliseconds: on radosgw it cut W2's p99 from 29 to 19–23 ms
- * and W1 drain writes from 32 to 18–19 per 1,000 jobs. On a local directory
- * a commit is a fraction of a millisecond and Deno's timers fire after
- * 1.5 ms at the soonest, so it stays off there.
+ * The group-commit linger. On radosgw (a commit is a PUT of a few
+ * milliseconds) it cut W2's p99 from 29 to 19–23 ms and W1 drain writes from
+ * 32 to 18–19 per 1,000 jobs. On a local directory, with clients that send a
+ * turn's requests in one batch frame without Nagle's algorithm, W1 drain
+ * writes went from 24–26 to 17–18 per 1,000 jobs (floor 16). Clients whose
+ * sockets hold small writes back until the broker answers make lingers run
+ * out; the loop then stops lingering for a while (`leader_loop.ts`).
  */
-const DEFAULT_OBJECT_STORE_LINGER_MS = 2;
+const DEFAULT_LINGER_MS = 2;
 
-/** The group-commit linger for these flags: `--linger`, else 2 ms with `--storage` and 0 with `--data`. */
-export function lingerMs(flags: { linger?: string; storage?: string }): number {
+/** The group-commit linger for these flags: `--linger`, else 2 ms. */
+export function lingerMs(flags: { linger?: string }): number {
   if (flags.linger !== undefined) return parseDuration(flags.linger, "--linger");
-  return flags.storage === undefined ? 0 : DEFAULT_OBJECT_STORE_LINGER_MS;
+  return DEFAULT_LINGER_MS;
 }
 
 /** Runs `osqueue broker` with its arguments; resolves with the exit code once stopped. */

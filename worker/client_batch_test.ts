@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { OsqueueClient } from "./client.ts";
-import { batchChars } from "./greeting.ts";
+import { utf8Length } from "./connection.ts";
+import { batchBytes, isDenoBuiltinWebSocket, ONE_WRITE_FRAME_BYTES } from "./greeting.ts";
+import { TcpWebSocket } from "./tcp_websocket.ts";
 import { startStubServer, type StubConnection, type StubServer } from "./_test_server.ts";
 
 /** A hello reply from a broker that takes batch frames. */
@@ -20,15 +22,30 @@ async function withStub(
   }
 }
 
-Deno.test("batchChars: none from a protocol-1 broker, else a quarter of its frame limit, at most 256 Ki", () => {
-  assert.equal(batchChars({ brokerId: "b", leader: true }), 0);
-  assert.equal(batchChars({ brokerId: "b", leader: true, protocol: 1 }), 0);
-  assert.equal(batchChars({ brokerId: "b", leader: true, protocol: 2 }), 256 * 1024);
-  assert.equal(batchChars({ brokerId: "b", leader: true, protocol: 2, maxFrameBytes: 4000 }), 1000);
+Deno.test("batchBytes: none from a protocol-1 broker, else its frame limit, at most 256 KiB (1 KiB for small frames)", () => {
+  assert.equal(batchBytes({ brokerId: "b", leader: true }), 0);
+  assert.equal(batchBytes({ brokerId: "b", leader: true, protocol: 1 }), 0);
+  assert.equal(batchBytes({ brokerId: "b", leader: true, protocol: 2 }), 256 * 1024);
+  assert.equal(batchBytes({ brokerId: "b", leader: true, protocol: 2, maxFrameBytes: 4000 }), 4000);
   assert.equal(
-    batchChars({ brokerId: "b", leader: true, protocol: 3, maxFrameBytes: 64 << 20 }),
+    batchBytes({ brokerId: "b", leader: true, protocol: 3, maxFrameBytes: 64 << 20 }),
     256 * 1024,
   );
+  assert.equal(
+    batchBytes({ brokerId: "b", leader: true, protocol: 2 }, { smallFrames: true }),
+    ONE_WRITE_FRAME_BYTES,
+  );
+});
+
+Deno.test("isDenoBuiltinWebSocket: only Deno's own constructor", () => {
+  assert.equal(isDenoBuiltinWebSocket(WebSocket), true);
+  assert.equal(isDenoBuiltinWebSocket(TcpWebSocket), false);
+});
+
+Deno.test("utf8Length: counts bytes as TextEncoder does", () => {
+  for (const text of ["", "abc", "é", "✓", "😀", "a😀é✓", "\ud800x"]) {
+    assert.equal(utf8Length(text), new TextEncoder().encode(text).length, JSON.stringify(text));
+  }
 });
 
 Deno.test("client batches: a turn's requests leave in one frame, and array replies are read one by one", async () => {
@@ -84,21 +101,23 @@ Deno.test("client batches: none to a protocol-1 broker", async () => {
   });
 });
 
-Deno.test("client batches: a batch stays within a quarter of the broker's frame limit", async () => {
+Deno.test("client batches: a batch stays within the broker's frame limit", async () => {
   await withStub((request) => {
-    if (request.method === "hello") return helloV2(4000);
+    if (request.method === "hello") return helloV2(1000);
     if (request.method === "push") return { result: { jobs: [{ id: "j", duplicate: false }] } };
     return undefined;
   }, async (server) => {
     const client = new OsqueueClient({ url: server.url });
     try {
-      const payload = { text: "y".repeat(300) };
+      const payload = { text: "é".repeat(150) };
       await Promise.all(
         Array.from({ length: 10 }, () => client.push({ type: "t", payload })),
       );
       const frames = server.connections[0].frames.slice(1);
-      assert.ok(frames.length >= 4, `${frames.length} frames for 10 pushes of ~350 chars`);
-      for (const frame of frames) assert.ok(frame.length <= 1000, `${frame.length} chars`);
+      assert.ok(frames.length >= 4, `${frames.length} frames for 10 pushes of ~350 bytes`);
+      for (const frame of frames) {
+        assert.ok(utf8Length(frame) <= 1000, `${utf8Length(frame)} bytes`);
+      }
       const count = frames
         .map((text) => JSON.parse(text))
         .reduce((sum, frame) => sum + (Array.isArray(frame) ? frame.length : 1), 0);
@@ -107,4 +126,34 @@ Deno.test("client batches: a batch stays within a quarter of the broker's frame 
       await client.close();
     }
   });
+});
+
+Deno.test("client batches: small frames on Deno's own WebSocket, one big frame on TcpWebSocket", async () => {
+  for (
+    const [transport, WebSocket] of [["builtin", globalThis.WebSocket], [
+      "tcp",
+      TcpWebSocket,
+    ]] as const
+  ) {
+    await withStub((request) => {
+      if (request.method === "hello") return helloV2();
+      if (request.method === "push") return { result: { jobs: [{ id: "j", duplicate: false }] } };
+      return undefined;
+    }, async (server) => {
+      const client = new OsqueueClient({ url: server.url, WebSocket });
+      try {
+        const payload = { text: "y".repeat(300) };
+        await Promise.all(Array.from({ length: 10 }, () => client.push({ type: "t", payload })));
+        const frames = server.connections[0].frames.slice(1);
+        if (transport === "tcp") {
+          assert.equal(frames.length, 1, "one frame for the whole turn");
+        } else {
+          assert.ok(frames.length >= 4, `${frames.length} frames`);
+          for (const frame of frames) assert.ok(utf8Length(frame) <= ONE_WRITE_FRAME_BYTES);
+        }
+      } finally {
+        await client.close();
+      }
+    });
+  }
 });

@@ -63,6 +63,21 @@ interface Pending {
   reject: (error: OsqueueError) => void;
 }
 
+/** UTF-8 length of `text`. */
+export function utf8Length(text: string): number {
+  let bytes = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x80) continue;
+    if (code < 0x800) bytes += 1;
+    else if (code >= 0xd800 && code <= 0xdbff && i + 1 < text.length) {
+      bytes += 2; // a surrogate pair: 4 bytes for its 2 units
+      i++;
+    } else bytes += 2;
+  }
+  return bytes;
+}
+
 /** Receives a notification frame (`deliver`, `job`) that arrived on a connection. */
 export type NotificationHandler = (conn: Connection, method: string, params: unknown) => void;
 
@@ -76,10 +91,11 @@ export class Connection {
   /** When a frame last arrived (client clock). */
   lastReceived: number;
   #retiring = false;
-  /** Largest batch frame, in UTF-16 units of its text; 0 while not batching. */
-  #batchChars = 0;
+  /** Largest batch frame, bytes; 0 while not batching. */
+  #batchBytes = 0;
   #outgoing: { id: number; method: string; text: string }[] = [];
-  #outgoingChars = 0;
+  /** Bytes of the batch frame the outgoing requests make. */
+  #outgoingBytes = 1;
   readonly #closedPromise: Promise<void>;
   #resolveClosed!: () => void;
   readonly #onClose: CloseHandler;
@@ -141,11 +157,12 @@ export class Connection {
 
   /**
    * From now on (the broker said it reads batch frames), the requests made in
-   * one turn leave together at the end of the turn as one JSON array; a batch
-   * whose text reaches `maxChars` leaves at once and the next one starts.
+   * one turn leave together at the end of the turn as one JSON array of at
+   * most `maxBytes` (a request that would not fit starts the next batch; one
+   * bigger than that goes alone).
    */
-  batchRequests(maxChars: number): void {
-    this.#batchChars = Math.max(1, maxChars);
+  batchRequests(maxBytes: number): void {
+    this.#batchBytes = Math.max(1, maxBytes);
   }
 
   /** Sends a request; its promise settles with the reply. */
@@ -163,13 +180,15 @@ export class Connection {
         return;
       }
       this.pending.set(id, { method, resolve, reject });
-      if (this.#batchChars === 0) return this.#sendNow([{ id, method }], text);
+      if (this.#batchBytes === 0) return this.#sendNow([{ id, method }], text);
+      const bytes = utf8Length(text) + 1;
       // A request that would take the batch over the limit starts the next one.
-      if (this.#outgoingChars + text.length + 1 > this.#batchChars) this.#flush();
+      if (this.#outgoing.length > 0 && this.#outgoingBytes + bytes > this.#batchBytes) {
+        this.#flush();
+      }
       if (this.#outgoing.length === 0) queueMicrotask(() => this.#flush());
       this.#outgoing.push({ id, method, text });
-      this.#outgoingChars += text.length + 1;
-      if (this.#outgoingChars >= this.#batchChars) this.#flush();
+      this.#outgoingBytes += bytes;
     });
   }
 
@@ -178,7 +197,7 @@ export class Connection {
     const outgoing = this.#outgoing;
     if (outgoing.length === 0) return;
     this.#outgoing = [];
-    this.#outgoingChars = 0;
+    this.#outgoingBytes = 1;
     const text = outgoing.length === 1
       ? outgoing[0].text
       : `[${outgoing.map((request) => request.text).join(",")}]`;

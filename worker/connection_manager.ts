@@ -13,7 +13,7 @@ import type { HelloResult } from "../protocol/wire.ts";
 import type { BrokerUrls } from "./broker_urls.ts";
 import type { Timers, WebSocketConstructor } from "./client_options.ts";
 import { closedError, type Connection, openConnection, websocketUrl } from "./connection.ts";
-import { batchChars, helloVerdict, sayHello } from "./greeting.ts";
+import { batchBytes, helloVerdict, isDenoBuiltinWebSocket, sayHello } from "./greeting.ts";
 import { startKeepalive } from "./keepalive.ts";
 import { ReconnectBackoff } from "./reconnect_backoff.ts";
 import type { RequestRoute, Requests } from "./requests.ts";
@@ -258,8 +258,10 @@ export class ConnectionManager implements RequestRoute {
           await conn.close(this.#timers);
           continue;
         }
-        const chars = batchChars(hello);
-        if (chars > 0) conn.batchRequests(chars);
+        const batch = batchBytes(hello, {
+          smallFrames: isDenoBuiltinWebSocket(this.#options.WebSocket),
+        });
+        if (batch > 0) conn.batchRequests(batch);
         this.#current = conn;
         this.#failures = 0;
         this.#roundFailures = 0;

@@ -34,20 +34,44 @@ export async function sayHello(options: SayHelloOptions): Promise<HelloResult> {
   return await requests.callOn(conn, "hello", params, timeoutMs) as HelloResult;
 }
 
-/** Largest batch frame a client sends, in UTF-16 units of its text. */
-const MAX_BATCH_CHARS = 256 * 1024;
+/** Largest batch frame a client sends, bytes. */
+const MAX_BATCH_BYTES = 256 * 1024;
 
 /**
- * The batch size a `hello` reply allows, in UTF-16 units of a frame's text:
- * 0 (no batches) from a protocol-1 broker; else at most a quarter of the
- * broker's frame limit (a character takes up to 3 bytes) and 256 KiB.
+ * Largest frame Deno's built-in `WebSocket` writes in one write. It leaves
+ * Nagle's algorithm on, so the second write of a bigger frame waits for the
+ * broker's delayed ACK (about 40 ms on Linux).
  */
-export function batchChars(hello: HelloResult): number {
+export const ONE_WRITE_FRAME_BYTES = 1024;
+
+/** Options of {@linkcode batchBytes}. */
+export interface BatchBytesOptions {
+  /** Keep batches within {@linkcode ONE_WRITE_FRAME_BYTES} (Deno's built-in `WebSocket`). */
+  smallFrames?: boolean;
+}
+
+/**
+ * The largest batch frame a `hello` reply allows, bytes: 0 (no batches) from
+ * a protocol-1 broker; else the broker's frame limit, at most 256 KiB (1 KiB
+ * with `smallFrames`).
+ */
+export function batchBytes(hello: HelloResult, options: BatchBytesOptions = {}): number {
   if (typeof hello?.protocol !== "number" || hello.protocol < 2) return 0;
-  const limit = typeof hello.maxFrameBytes === "number" && hello.maxFrameBytes > 0
-    ? Math.floor(hello.maxFrameBytes / 4)
-    : MAX_BATCH_CHARS;
-  return Math.max(1, Math.min(MAX_BATCH_CHARS, limit));
+  let limit = MAX_BATCH_BYTES;
+  if (typeof hello.maxFrameBytes === "number" && hello.maxFrameBytes > 0) {
+    limit = Math.min(limit, hello.maxFrameBytes);
+  }
+  if (options.smallFrames) limit = Math.min(limit, ONE_WRITE_FRAME_BYTES);
+  return Math.max(1, limit);
+}
+
+/**
+ * Whether `WebSocket` is Deno's built-in one, which writes frames over
+ * {@linkcode ONE_WRITE_FRAME_BYTES} in two writes with Nagle's algorithm on.
+ */
+export function isDenoBuiltinWebSocket(WebSocket: unknown): boolean {
+  const agent = globalThis.navigator?.userAgent ?? "";
+  return WebSocket === globalThis.WebSocket && agent.startsWith("Deno/");
 }
 
 /** What a `hello` reply says to do with its connection. */

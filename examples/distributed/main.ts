@@ -22,6 +22,7 @@ import { serveBroker } from "../../server/server.ts";
 import { DirectoryStore } from "../../storage/directory_store.ts";
 import { parseListen } from "../../cli/args.ts";
 import { type ClaimedJob, connectClient, type OsqueueClient } from "../../worker/mod.ts";
+import { TcpWebSocket } from "../../worker/tcp_websocket.ts";
 
 /** The job payload. */
 interface Task {
@@ -125,7 +126,7 @@ async function runPublisher(args: string[]): Promise<void> {
     console.error(`invalid number of tasks: ${positionals[0]}`);
     Deno.exit(2);
   }
-  const client = connectClient({ url: values.url, clientId: "publisher" });
+  const client = connectClient({ url: values.url, clientId: "publisher", WebSocket: TcpWebSocket });
   try {
     for (let i = 1; i <= count; i++) {
       const task: Task = { id: i, message: `task-${i}` };
@@ -150,7 +151,7 @@ async function runConsumer(args: string[]): Promise<void> {
   const workerId = values.worker;
   const workMs = Number(values["work-ms"]);
   const tag = `[consumer ${workerId}]`;
-  const client = connectClient({ url: values.url, clientId: workerId });
+  const client = connectClient({ url: values.url, clientId: workerId, WebSocket: TcpWebSocket });
 
   let stopping = false;
   let current: { job: ClaimedJob; release: () => void } | undefined;

@@ -11,8 +11,13 @@
  */
 import { connectClient, createProducer, ValidationError } from "../../worker/mod.ts";
 import { brokerUrl, jobs } from "./jobs.ts";
+import { TcpWebSocket } from "../../worker/tcp_websocket.ts";
 
-const client = connectClient({ url: brokerUrl(), clientId: "quickstart-producer" });
+const client = connectClient({
+  url: brokerUrl(),
+  clientId: "quickstart-producer",
+  WebSocket: TcpWebSocket,
+});
 const producer = createProducer(client, jobs);
 
 try {

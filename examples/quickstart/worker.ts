@@ -12,6 +12,7 @@
 import { parseArgs } from "node:util";
 import { connectClient, createShutdownHandler, Worker } from "../../worker/mod.ts";
 import { brokerUrl, jobs } from "./jobs.ts";
+import { TcpWebSocket } from "../../worker/tcp_websocket.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -39,7 +40,7 @@ function pause(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-const client = connectClient({ url: brokerUrl(), clientId: workerId });
+const client = connectClient({ url: brokerUrl(), clientId: workerId, WebSocket: TcpWebSocket });
 const worker = new Worker({
   client,
   workerId,

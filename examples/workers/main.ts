@@ -35,6 +35,7 @@ import {
   type OsqueueClient,
   Worker,
 } from "../../worker/mod.ts";
+import { TcpWebSocket } from "../../worker/tcp_websocket.ts";
 
 const TYPE = "work:item";
 
@@ -55,7 +56,7 @@ const { values } = parseArgs({
 if (values.worker !== undefined) {
   await runWorker(values.worker, requireUrl());
 } else if (values.enqueue !== undefined) {
-  const client = connectClient({ url: requireUrl(), clientId: "enqueue" });
+  const client = connectClient({ url: requireUrl(), clientId: "enqueue", WebSocket: TcpWebSocket });
   const ids = await enqueue(client, positiveInt(values.enqueue, "--enqueue"));
   console.log(`enqueued ${ids.length} jobs: ${ids[0]}…${ids.at(-1)}`);
   await client.close();
@@ -93,7 +94,7 @@ async function enqueue(client: OsqueueClient, count: number): Promise<string[]> 
 /** One worker process: runs jobs until SIGINT/SIGTERM, printing `<name> done <jobId>` per job. */
 async function runWorker(name: string, url: string): Promise<void> {
   const workMs = Number(values["work-ms"]);
-  const client = connectClient({ url, clientId: name });
+  const client = connectClient({ url, clientId: name, WebSocket: TcpWebSocket });
   let processed = 0;
   const worker = new Worker({
     client,
@@ -184,7 +185,7 @@ async function runAll(): Promise<number> {
     };
   }
 
-  const client = connectClient({ url, clientId: "workers-example" });
+  const client = connectClient({ url, clientId: "workers-example", WebSocket: TcpWebSocket });
   const ids = await enqueue(client, jobCount);
   console.log(`enqueued ${ids.length} jobs`);
 
