@@ -1,8 +1,9 @@
 /**
  * Bounded fuzzing of the WebSocket RPC against a real broker (MemoryStore)
  * behind `serveBroker`: 20,000 random and mutated frames from a seeded PRNG
- * (the seed is printed; set `OSQUEUE_FUZZ_SEED` to replay a run). Every frame
- * gets exactly one reply, none of them `internal`; connections that present
+ * (the seed is printed; set `OSQUEUE_FUZZ_SEED` to replay a run), batch
+ * frames among them. Every request gets exactly one reply (a frame that is no
+ * request or batch gets one), none of them `internal`; connections that present
  * wrong tokens are closed with 1008 as designed; and the broker still serves
  * a normal worker afterwards.
  */
@@ -176,6 +177,24 @@ class Generator {
     if (roll < 0.02) return { data: new Uint8Array(this.int(100)) };
     if (roll < 0.025) return { data: "x".repeat(MAX_FRAME_BYTES + 1 + this.int(1000)) };
     if (roll < 0.08) return { data: this.string() };
+    if (roll < 0.12) {
+      // A batch: requests (well-formed or not) and stray values; now and then empty or too long.
+      if (this.chance(0.05)) return { data: this.chance(0.5) ? "[]" : `[${"1,".repeat(1000)}1]` };
+      const items = Array.from({ length: 1 + this.int(8) }, () => {
+        if (this.chance(0.2)) return this.value(3);
+        const { data } = this.frame(id);
+        try {
+          return typeof data === "string" ? JSON.parse(data) : null;
+        } catch {
+          return data;
+        }
+      });
+      try {
+        return { data: JSON.stringify(items) };
+      } catch {
+        return { data: "[null]" };
+      }
+    }
     const method = this.pick(METHODS);
     const envelope: Record<string, unknown> = { id, method };
     if (this.chance(0.9)) envelope.params = this.params(method);
@@ -201,19 +220,31 @@ class Generator {
   }
 }
 
-/** The integer id a frame's text carries, if it parses to an object with one (what the server echoes). */
-function idOf(text: string): number | undefined {
-  if (text.length > MAX_FRAME_BYTES) return undefined;
-  try {
-    const value = JSON.parse(text);
-    if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
-    return typeof value.id === "number" && Number.isInteger(value.id) ? value.id : undefined;
-  } catch {
-    return undefined;
-  }
+/** The integer id a request carries, if it is an object with one (what the server echoes). */
+function idOf(value: unknown): number | undefined {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
+  const id = (value as { id?: unknown }).id;
+  return typeof id === "number" && Number.isInteger(id) ? id : undefined;
 }
 
-Deno.test("fuzz: 20,000 random and mutated frames each get one reply; the broker keeps serving", async () => {
+/**
+ * The replies a frame must get, by the id each carries (`undefined`: none):
+ * one per request of a batch of 1 to 1,000, else one.
+ */
+function expectedReplies(data: string | Uint8Array): (number | undefined)[] {
+  if (typeof data !== "string" || data.length > MAX_FRAME_BYTES) return [undefined];
+  let value: unknown;
+  try {
+    value = JSON.parse(data);
+  } catch {
+    return [undefined];
+  }
+  if (!Array.isArray(value)) return [idOf(value)];
+  if (value.length === 0 || value.length > 1000) return [undefined];
+  return value.map(idOf);
+}
+
+Deno.test("fuzz: 20,000 random, mutated and batch frames: each request gets one reply; the broker keeps serving", async () => {
   const seed = Number(Deno.env.get("OSQUEUE_FUZZ_SEED") ?? Math.floor(Math.random() * 2 ** 32));
   console.log(`fuzz seed ${seed} (replay with OSQUEUE_FUZZ_SEED=${seed})`);
   const random = prng(seed);
@@ -255,26 +286,29 @@ Deno.test("fuzz: 20,000 random and mutated frames each get one reply; the broker
       // The id each reply must carry: the frame's own when it parses to an object
       // with an integer id (mutations may forge another frame's id), else none.
       const expected = new Map<number, number>();
+      let expectedCount = 0;
       for (let i = 0; i < perConnection; i++) {
         const id = c * 1_000_000 + i;
         const { data } = gen.frame(id);
         client.ws.send(data);
         sent++;
-        const replyId = typeof data === "string" ? idOf(data) : undefined;
-        if (replyId !== undefined) expected.set(replyId, (expected.get(replyId) ?? 0) + 1);
-        while (i + 1 - replies >= WINDOW && client.ws.readyState === WebSocket.OPEN) {
+        for (const replyId of expectedReplies(data)) {
+          expectedCount++;
+          if (replyId !== undefined) expected.set(replyId, (expected.get(replyId) ?? 0) + 1);
+        }
+        while (expectedCount - replies >= WINDOW && client.ws.readyState === WebSocket.OPEN) {
           await new Promise((resolve) => setTimeout(resolve, 1));
         }
       }
       const deadline = Date.now() + 30_000;
       while (
-        replies < perConnection && Date.now() < deadline &&
+        replies < expectedCount && Date.now() < deadline &&
         client.ws.readyState === WebSocket.OPEN
       ) {
         await new Promise((resolve) => setTimeout(resolve, 5));
       }
       assert.equal(client.ws.readyState, WebSocket.OPEN, `connection ${c} stayed open`);
-      assert.equal(replies, perConnection, `connection ${c}: one reply per frame`);
+      assert.equal(replies, expectedCount, `connection ${c}: one reply per request`);
       assert.deepEqual(
         [...byId].sort((a, b) => a[0] - b[0]),
         [...expected].sort((a, b) => a[0] - b[0]),
