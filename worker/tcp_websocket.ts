@@ -49,16 +49,19 @@ export interface TcpWebSocketOptions {
    * `Deno.startTls` for `wss:`).
    */
   connect?: (url: URL) => Promise<TcpConnection>;
+  /** Extra trusted CA certificates (PEM) for `wss:` (the default `connect` only). */
+  caCerts?: string[];
 }
 
 /** Opens a TCP connection with Nagle's algorithm off (TLS on top for `wss:`). */
-async function connectNoDelay(url: URL): Promise<TcpConnection> {
+async function connectNoDelay(url: URL, caCerts?: string[]): Promise<TcpConnection> {
   const secure = url.protocol === "wss:";
   const port = url.port === "" ? (secure ? 443 : 80) : Number(url.port);
   const hostname = url.hostname.replace(/^\[(.*)\]$/, "$1");
   const tcp = await Deno.connect({ hostname, port });
   tcp.setNoDelay(true);
-  return secure ? await Deno.startTls(tcp, { hostname }) : tcp;
+  if (!secure) return tcp;
+  return await Deno.startTls(tcp, caCerts === undefined ? { hostname } : { hostname, caCerts });
 }
 
 function base64(bytes: Uint8Array): string {
@@ -228,10 +231,15 @@ export class TcpWebSocket extends EventTarget implements WebSocket {
     }
     if (parsed.hash !== "") throw new DOMException("URL has a fragment", "SyntaxError");
     this.url = parsed.href;
-    this.#open(parsed, options.connect ?? connectNoDelay).catch(() => this.#fail(1006, ""));
+    const connect = options.connect ?? ((url: URL) => connectNoDelay(url, options.caCerts));
+    this.#open(parsed, connect).catch(() => this.#fail(1006, ""));
   }
 
-  /** Sends a message; throws while still connecting, drops it once closing (as browsers do). */
+  /**
+   * Sends a message; throws while still connecting, drops it once closing (as
+   * browsers do). A `Blob` is refused (`TypeError`): reading it would let later
+   * messages overtake it; send its `arrayBuffer()` instead.
+   */
   send(data: string | ArrayBufferLike | Blob | ArrayBufferView): void {
     if (this.readyState === 0) {
       throw new DOMException("the WebSocket is still connecting", "InvalidStateError");
@@ -239,7 +247,7 @@ export class TcpWebSocket extends EventTarget implements WebSocket {
     if (typeof data === "string") {
       this.#sendFrame(1, new TextEncoder().encode(data));
     } else if (data instanceof Blob) {
-      data.arrayBuffer().then((buffer) => this.#sendFrame(2, new Uint8Array(buffer)));
+      throw new TypeError("TcpWebSocket cannot send a Blob; send its arrayBuffer() instead");
     } else if (ArrayBuffer.isView(data)) {
       this.#sendFrame(2, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
     } else {

@@ -148,3 +148,101 @@ Deno.test("TcpWebSocket: answers pings, joins fragments, and fails a masked serv
   assert.deepEqual(messages, ["abcd"]);
   assert.deepEqual([event.code, event.wasClean], [1002, false]);
 });
+
+/** Runs `openssl` with `args` in `dir`; fails the test with its message when it fails. */
+async function openssl(dir: string, args: string[]): Promise<void> {
+  const output = await new Deno.Command("openssl", {
+    args,
+    cwd: dir,
+    stdout: "null",
+    stderr: "piped",
+  })
+    .output();
+  assert.ok(
+    output.success,
+    `openssl ${args[0]} failed: ${new TextDecoder().decode(output.stderr)}`,
+  );
+}
+
+/** A test CA and a certificate it signed for localhost and 127.0.0.1, made with `openssl`. */
+async function testCertificates(dir: string): Promise<{ ca: string; cert: string; key: string }> {
+  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+  await openssl(dir, [
+    "req",
+    "-x509",
+    ...ec,
+    "-days",
+    "1",
+    "-subj",
+    "/CN=osqueue test CA",
+    "-keyout",
+    "ca.key",
+    "-out",
+    "ca.pem",
+  ]);
+  await openssl(dir, [
+    "req",
+    ...ec,
+    "-subj",
+    "/CN=localhost",
+    "-keyout",
+    "key.pem",
+    "-out",
+    "req.csr",
+  ]);
+  await Deno.writeTextFile(
+    `${dir}/ext.cnf`,
+    "basicConstraints=CA:FALSE\nsubjectAltName=DNS:localhost,IP:127.0.0.1\n",
+  );
+  await openssl(dir, [
+    "x509",
+    "-req",
+    "-in",
+    "req.csr",
+    "-CA",
+    "ca.pem",
+    "-CAkey",
+    "ca.key",
+    "-CAcreateserial",
+    "-days",
+    "1",
+    "-extfile",
+    "ext.cnf",
+    "-out",
+    "cert.pem",
+  ]);
+  const read = (name: string) => Deno.readTextFile(`${dir}/${name}`);
+  return { ca: await read("ca.pem"), cert: await read("cert.pem"), key: await read("key.pem") };
+}
+
+Deno.test("TcpWebSocket: wss: goes through TLS, trusting the given CA certificates", async () => {
+  const dir = await Deno.makeTempDir();
+  const { ca, cert, key } = await testCertificates(dir);
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, cert, key, onListen: () => {} },
+    (req) => {
+      const { socket, response } = Deno.upgradeWebSocket(req);
+      socket.onmessage = (event) => socket.send(`tls:${event.data}`);
+      return response;
+    },
+  );
+  const { port } = server.addr as Deno.NetAddr;
+  try {
+    // Not trusted without the CA.
+    const untrusted = new TcpWebSocket(`wss://localhost:${port}/ws`);
+    assert.equal((await closed(untrusted)).code, 1006);
+
+    const ws = new TcpWebSocket(`wss://localhost:${port}/ws`, { caCerts: [ca] });
+    await opened(ws);
+    const reply = new Promise<string>((resolve) => (ws.onmessage = (e) => resolve(e.data)));
+    ws.send("hi");
+    assert.equal(await reply, "tls:hi");
+    assert.throws(() => ws.send(new Blob(["x"])), TypeError);
+    const done = closed(ws);
+    ws.close();
+    assert.equal((await done).wasClean, true);
+  } finally {
+    await server.shutdown();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
