@@ -130,8 +130,9 @@ for (const [name, open] of stores) {
       assert.ok(lost.error instanceof LeaseLostError);
       await waitFor(() => worker.running === 0 ? true : undefined, "the handler to finish");
       assert.equal((await broker.request({ op: "get", jobId: slow.id })).job.state, "cancelled");
-      // Every credit came back: the worker can take `concurrency` jobs again.
-      assert.equal(client.credits, 4);
+      // Every credit came back: the worker can take `concurrency` jobs again, plus as many
+      // held ahead (prefetch, by default `concurrency`).
+      assert.equal(client.credits, 8);
     } finally {
       await worker.stop({ timeoutMs: 1_000 });
       await client.close();

@@ -31,6 +31,8 @@ export interface ActiveJob {
   stopHeartbeat: () => void;
   /** The lease was lost: drop the outcome. */
   lost: boolean;
+  /** When the handler started, epoch ms (the worker's clock). */
+  startedAt: number;
 }
 
 /** Options of {@linkcode RunningJobs}. */
@@ -88,7 +90,13 @@ export class RunningJobs {
       heartbeat.intervalMs = options.heartbeatIntervalMs;
     }
     const stopHeartbeat = startJobHeartbeat(running, heartbeat);
-    this.#active.set(token, { job, controller, stopHeartbeat, lost: false });
+    this.#active.set(token, {
+      job,
+      controller,
+      stopHeartbeat,
+      lost: false,
+      startedAt: options.clock(),
+    });
     options.onStart(job);
     (async () => await handler(context))().then(
       (value) => options.onFinished(token, { ok: true, value }),

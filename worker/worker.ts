@@ -5,10 +5,12 @@
  * has a single writer. This is the same mailbox the broker's loop drains;
  * osqueue has no other actor abstraction (see ARCHITECTURE.md).
  *
- * - Push delivery: subscribes with `credits = concurrency` and returns one
- *   credit per finished job, so the broker never has more than `concurrency`
- *   jobs out to this worker. Should it send more anyway, the extra jobs are
- *   released at once: never more than `concurrency` handlers run.
+ * - Push delivery: subscribes with `credits = concurrency + prefetch` and
+ *   returns one credit per finished job, so the broker never has more than
+ *   that many jobs out to this worker. Jobs beyond the running handlers wait
+ *   in the prefetch (see `prefetch.ts`) and start as slots free; should the
+ *   broker send more anyway, the extra jobs are released at once: never more
+ *   than `concurrency` handlers run.
  * - Payloads are validated with the registry at receipt; an invalid payload
  *   fails the job with `retry: false` and the validation message.
  * - While a handler runs its lease is heartbeated (by the client's
@@ -17,7 +19,7 @@
  *   is aborted and its outcome is dropped (the job belongs to someone else now).
  * - A handler's return value completes the job; a throw fails it with the
  *   error's message, so retries and backoff apply (a thrown
- *   {@linkcode ValidationError} fails it with `retry: false`).
+ *   `ValidationError` fails it with `retry: false`).
  *
  * Web-standard APIs only: the runtime works in browsers and on Deno Deploy.
  * Wire process signals in the host, e.g. with {@linkcode createShutdownHandler}:
@@ -48,19 +50,18 @@
  * @module
  */
 import { Mailbox } from "../actors/mailbox.ts";
-import { InvalidError, type OsqueueError, ShuttingDownError, ValidationError } from "../errors.ts";
-import type { ClaimedJob, JsonValue } from "../protocol/operations.ts";
+import { InvalidError } from "../errors.ts";
+import type { ClaimedJob } from "../protocol/operations.ts";
 import type { SubscribeParams } from "../protocol/wire.ts";
-import type { FailOptions, Timers } from "./client_options.ts";
-import type { JobRegistry, JobSchemas, JobType } from "./registry.ts";
-import { type HandlerOutcome, RunningJobs } from "./running_jobs.ts";
-import { messageOf, Settler } from "./settler.ts";
+import type { Timers } from "./client_options.ts";
+import { JobRunner, type RunnerEvent } from "./job_runner.ts";
+import type { PrepareJobOptions } from "./job_start.ts";
+import type { JobSchemas } from "./registry.ts";
+import { messageOf } from "./settler.ts";
 import {
-  type AnyHandler,
   resolveWorkerOptions,
   type UntypedSchemas,
   type WorkerClient,
-  type WorkerHooks,
   type WorkerLog,
   type WorkerOptions,
   type WorkerState,
@@ -72,8 +73,7 @@ export type { JobContext, UntypedSchemas, WorkerClient, WorkerOptions } from "./
 
 type WorkerEvent =
   | { kind: "deliver"; jobs: ClaimedJob[] }
-  | { kind: "finished"; token: string; outcome: HandlerOutcome }
-  | { kind: "lost"; token: string; error: OsqueueError }
+  | RunnerEvent
   | { kind: "deadline" };
 
 /**
@@ -83,20 +83,16 @@ type WorkerEvent =
 export class Worker<S extends JobSchemas = UntypedSchemas> {
   readonly #client: WorkerClient;
   readonly #workerId: string;
-  readonly #registry?: JobRegistry<S>;
-  readonly #handlers: Map<string, AnyHandler>;
-  readonly #concurrency: number;
+  readonly #types: string[];
   readonly #leaseMs?: number;
   readonly #shutdownTimeoutMs: number;
-  readonly #hooks: WorkerHooks;
   readonly #log: WorkerLog;
   readonly #timers: Timers;
   readonly #mailbox = new Mailbox<WorkerEvent>();
-  readonly #settler: Settler;
+  readonly #jobs: JobRunner<S>;
   #loop?: Promise<void>;
 
   #state: WorkerState = "idle";
-  readonly #active: RunningJobs;
   #starting?: Promise<void>;
   #stopping?: Promise<void>;
   #drained?: () => void;
@@ -106,25 +102,29 @@ export class Worker<S extends JobSchemas = UntypedSchemas> {
     const resolved = resolveWorkerOptions(options);
     this.#client = resolved.client;
     this.#workerId = resolved.workerId;
-    if (resolved.registry !== undefined) this.#registry = resolved.registry;
-    this.#handlers = resolved.handlers;
-    this.#concurrency = resolved.concurrency;
+    this.#types = [...resolved.handlers.keys()];
     this.#leaseMs = resolved.leaseMs;
     this.#shutdownTimeoutMs = resolved.shutdownTimeoutMs;
-    this.#hooks = resolved.hooks;
     this.#log = resolved.log;
     this.#timers = resolved.timers;
-    this.#settler = new Settler(this.#log);
-    this.#active = new RunningJobs({
-      client: this.#client,
-      log: this.#log,
+    const jobs: PrepareJobOptions<S> = { handlers: resolved.handlers, workerId: resolved.workerId };
+    if (resolved.registry !== undefined) jobs.registry = resolved.registry;
+    this.#jobs = new JobRunner({
+      client: resolved.client,
+      workerId: resolved.workerId,
+      jobs,
+      concurrency: resolved.concurrency,
+      prefetch: resolved.prefetch,
+      ...(resolved.leaseMs === undefined ? {} : { leaseMs: resolved.leaseMs }),
+      ...(resolved.heartbeatIntervalMs === undefined
+        ? {}
+        : { heartbeatIntervalMs: resolved.heartbeatIntervalMs }),
+      hooks: resolved.hooks,
+      log: resolved.log,
       clock: resolved.clock,
       timers: resolved.timers,
-      leaseMs: resolved.leaseMs,
-      heartbeatIntervalMs: resolved.heartbeatIntervalMs,
-      onStart: (job) => this.#hook("onJobStart", () => this.#hooks.onJobStart?.(job)),
-      onLost: (token, error) => this.#post({ kind: "lost", token, error }),
-      onFinished: (token, outcome) => this.#post({ kind: "finished", token, outcome }),
+      post: (event) => this.#post(event),
+      taking: () => this.#state === "running" || this.#state === "starting",
     });
   }
 
@@ -135,12 +135,12 @@ export class Worker<S extends JobSchemas = UntypedSchemas> {
 
   /** How many handlers are running now (lost leases included until their handler returns). */
   get running(): number {
-    return this.#active.size;
+    return this.#jobs.running;
   }
 
   /** The job types this worker subscribes to. */
   get types(): string[] {
-    return [...this.#handlers.keys()];
+    return [...this.#types];
   }
 
   /**
@@ -157,7 +157,7 @@ export class Worker<S extends JobSchemas = UntypedSchemas> {
     const params: SubscribeParams = {
       workerId: this.#workerId,
       types: this.types,
-      credits: this.#concurrency,
+      credits: this.#jobs.subscribeCredits(),
     };
     if (this.#leaseMs !== undefined) params.leaseMs = this.#leaseMs;
     this.#starting = this.#client.subscribe(
@@ -200,6 +200,7 @@ export class Worker<S extends JobSchemas = UntypedSchemas> {
       return;
     }
     this.#state = "stopping";
+    this.#post({ kind: "hold" }); // releases the held jobs (the worker is stopping)
     try {
       await this.#client.unsubscribe();
     } catch (error) {
@@ -215,7 +216,7 @@ export class Worker<S extends JobSchemas = UntypedSchemas> {
     this.#checkDrained();
     await drained;
     this.#timers.clearTimeout(handle);
-    await this.#settler.settled();
+    await this.#jobs.settled();
     this.#state = "stopped";
     await this.#closeMailbox();
   }
@@ -254,7 +255,7 @@ export class Worker<S extends JobSchemas = UntypedSchemas> {
       this.#mailbox.post(event);
     } catch (error) {
       // The actor is gone (stopped) or full: deliveries go back to the queue.
-      if (event.kind === "deliver") { for (const job of event.jobs) this.#release(job); }
+      if (event.kind === "deliver") { for (const job of event.jobs) this.#jobs.release(job); }
       else {this.#log("debug", "worker event dropped", {
           kind: event.kind,
           error: messageOf(error),
@@ -265,135 +266,23 @@ export class Worker<S extends JobSchemas = UntypedSchemas> {
   #handle(event: WorkerEvent): void {
     switch (event.kind) {
       case "deliver":
-        for (const job of event.jobs) this.#receive(job);
-        return;
+        return this.#jobs.deliver(event.jobs);
       case "finished":
-        return this.#finished(event.token, event.outcome);
+        return this.#jobs.finished(event.token, event.outcome);
       case "lost":
-        return this.#lost(event.token, event.error);
+        return this.#jobs.lost(event.token, event.error);
       case "deadline":
-        return this.#deadline();
+        if (this.#state === "stopping") this.#jobs.abandonAll();
+        return;
+      case "hold":
+        return this.#jobs.holdRanOut();
     }
   }
 
   #checkDrained(): void {
-    if (this.#state === "stopping" && this.#active.size === 0 && this.#drained !== undefined) {
+    if (this.#state === "stopping" && this.#jobs.running === 0 && this.#drained !== undefined) {
       this.#drained();
       this.#drained = undefined;
-    }
-  }
-
-  #receive(job: ClaimedJob): void {
-    if (this.#state !== "running" && this.#state !== "starting") {
-      this.#log("debug", "releasing a job delivered while stopping", { jobId: job.id });
-      return this.#release(job);
-    }
-    if (this.#active.size >= this.#concurrency) {
-      this.#log("warn", "broker delivered more jobs than credits granted; releasing", {
-        jobId: job.id,
-        running: this.#active.size,
-        concurrency: this.#concurrency,
-      });
-      return this.#release(job);
-    }
-    const handler = this.#handlers.get(job.type);
-    if (handler === undefined) {
-      const message = `worker ${this.#workerId} has no handler for job type "${job.type}"`;
-      this.#settler.settle(() => this.#client.fail(job.id, job.leaseToken, message), job, "fail");
-      this.#fireFail(job, new InvalidError(message));
-      return this.#returnCredit();
-    }
-    let payload: unknown = job.payload;
-    if (this.#registry !== undefined) {
-      try {
-        payload = this.#registry.parse(job.type as JobType<S>, job.payload);
-      } catch (error) {
-        const message = messageOf(error);
-        this.#log("warn", "invalid payload; failing the job without retry", {
-          jobId: job.id,
-          error: message,
-        });
-        this.#settler.settle(
-          () => this.#client.fail(job.id, job.leaseToken, message, { retry: false }),
-          job,
-          "fail",
-        );
-        this.#fireFail(job, error);
-        return this.#returnCredit();
-      }
-    }
-    this.#active.start(job, handler, payload);
-  }
-
-  #finished(token: string, outcome: HandlerOutcome): void {
-    const active = this.#active.finish(token);
-    if (active === undefined) return; // abandoned at the shutdown deadline
-    const { job } = active;
-    if (active.lost) {
-      this.#log("debug", "handler finished after its lease was lost; outcome dropped", {
-        jobId: job.id,
-      });
-    } else if (outcome.ok) {
-      const result = outcome.value === undefined ? undefined : outcome.value as JsonValue;
-      this.#settler.settle(() => this.#client.complete(job.id, token, result), job, "complete");
-      this.#hook("onJobComplete", () => this.#hooks.onJobComplete?.(job, result));
-    } else {
-      const error = outcome.error;
-      const options: FailOptions = error instanceof ValidationError ? { retry: false } : {};
-      this.#settler.settle(
-        () => this.#client.fail(job.id, token, messageOf(error), options),
-        job,
-        "fail",
-      );
-      this.#fireFail(job, error);
-    }
-    this.#returnCredit();
-  }
-
-  #lost(token: string, error: OsqueueError): void {
-    const active = this.#active.lose(token);
-    if (active === undefined) return;
-    this.#log("warn", "lease lost; aborting the handler", {
-      jobId: active.job.id,
-      error: error.message,
-    });
-    active.controller.abort(error);
-    this.#fireFail(active.job, error);
-  }
-
-  #deadline(): void {
-    if (this.#state !== "stopping") return;
-    for (const active of this.#active.abandon()) {
-      this.#log("warn", "shutdown deadline passed; aborting and releasing the job", {
-        jobId: active.job.id,
-      });
-      active.controller.abort(
-        new ShuttingDownError(`worker ${this.#workerId} stopped before the job finished`),
-      );
-      this.#release(active.job);
-    }
-  }
-
-  #returnCredit(): void {
-    if (this.#state !== "running" && this.#state !== "starting") return;
-    this.#client.credit(1).catch((error) =>
-      this.#log("warn", "returning a credit failed", { error: messageOf(error) })
-    );
-  }
-
-  #release(job: ClaimedJob): void {
-    this.#settler.settle(() => this.#client.release(job.id, job.leaseToken), job, "release");
-  }
-
-  #fireFail(job: ClaimedJob, error: unknown): void {
-    this.#hook("onJobFail", () => this.#hooks.onJobFail?.(job, error));
-  }
-
-  #hook(name: string, call: () => void): void {
-    try {
-      call();
-    } catch (error) {
-      this.#log("error", `${name} hook threw`, { error: messageOf(error) });
     }
   }
 }

@@ -112,7 +112,25 @@ function deferred<T = void>() {
 
 const quiet = () => {};
 
-Deno.test("Worker subscribes to its handler types with credits = concurrency", async () => {
+Deno.test("Worker subscribes to its handler types with credits = concurrency + prefetch", async () => {
+  const unbuffered = new FakeClient();
+  const plain = new Worker({
+    client: unbuffered,
+    workerId: "w0",
+    concurrency: 3,
+    prefetch: 0,
+    handlers: { a: () => {} },
+    log: quiet,
+  });
+  await plain.start();
+  assert.equal(unbuffered.subscribed?.credits, 3);
+  await plain.stop();
+  assert.throws(
+    () =>
+      new Worker({ client: unbuffered, workerId: "x", prefetch: -1, handlers: { a: () => {} } }),
+    /prefetch must be an integer ≥ 0/,
+  );
+
   const client = new FakeClient();
   const worker = new Worker({
     client,
@@ -126,7 +144,7 @@ Deno.test("Worker subscribes to its handler types with credits = concurrency", a
   assert.deepEqual(client.subscribed, {
     workerId: "w1",
     types: ["a", "b"],
-    credits: 3,
+    credits: 6, // prefetch defaults to the concurrency
     leaseMs: 900,
   });
   assert.equal(worker.state, "running");
@@ -143,6 +161,7 @@ Deno.test("Worker never runs more than `concurrency` handlers and releases extra
     client,
     workerId: "w",
     concurrency: 2,
+    prefetch: 0,
     log: quiet,
     handlers: {
       t: async (ctx) => {
@@ -526,7 +545,7 @@ Deno.test("Worker without leaseMs leaves the lease to the broker and heartbeats 
     handlers: { t: () => release.promise },
   });
   await worker.start();
-  assert.deepEqual(client.subscribed, { workerId: "w", types: ["t"], credits: 1 });
+  assert.deepEqual(client.subscribed, { workerId: "w", types: ["t"], credits: 2 });
   client.deliver({ ...job("1"), leaseExpiresAt: 123_456 });
   await waitUntil(() => client.heartbeats.has("tok-1"), "heartbeat loop");
   const { options } = client.heartbeats.get("tok-1")!;
@@ -534,5 +553,81 @@ Deno.test("Worker without leaseMs leaves the lease to the broker and heartbeats 
   assert.equal(options.intervalMs, undefined, "the interval follows the granted lease");
   assert.equal(options.leaseExpiresAt, 123_456);
   release.resolve();
+  await worker.stop();
+});
+
+Deno.test("prefetch: jobs beyond the slots are held and start as slots free, credits keep the sum", async () => {
+  const client = new FakeClient();
+  const gates = new Map<string, ReturnType<typeof deferred<JsonValue>>>();
+  const worker = new Worker({
+    client,
+    workerId: "w",
+    concurrency: 2,
+    prefetch: 2,
+    log: quiet,
+    handlers: {
+      t: (ctx) => {
+        const gate = deferred<JsonValue>();
+        gates.set(ctx.id, gate);
+        return gate.promise;
+      },
+    },
+  });
+  await worker.start();
+  assert.equal(client.subscribed?.credits, 4);
+  const far = Date.now() + 60_000;
+  client.deliver(...["1", "2", "3", "4"].map((id) => ({ ...job(id), leaseExpiresAt: far })));
+  await waitUntil(() => gates.size === 2, "two running");
+  assert.equal(worker.running, 2);
+  assert.deepEqual(client.of("release"), [], "the other two are held, not released");
+
+  // A slot frees: the held job starts at once, and one credit goes back.
+  gates.get("1")!.resolve(1);
+  await waitUntil(() => gates.has("3"), "job 3 started from the hold");
+  await waitUntil(() => client.of("credit").length === 1, "credit");
+  assert.deepEqual(client.of("credit").map((c) => c.credits), [1]);
+  assert.equal(worker.running, 2);
+
+  // Stopping releases what is still held, and runs the rest to the end.
+  const stopped = worker.stop({ timeoutMs: 2_000 });
+  await waitUntil(() => client.of("release").length === 1, "held job released");
+  assert.deepEqual(client.of("release").map((c) => c.jobId), ["4"]);
+  gates.get("2")!.resolve(2);
+  gates.get("3")!.resolve(3);
+  await stopped;
+  assert.deepEqual(client.of("complete").map((c) => c.jobId).sort(), ["1", "2", "3"]);
+});
+
+Deno.test("prefetch: a held job whose hold runs out goes back to the queue, and prefetch stops", async () => {
+  const client = new FakeClient();
+  const gates = new Map<string, ReturnType<typeof deferred<JsonValue>>>();
+  const worker = new Worker({
+    client,
+    workerId: "w",
+    concurrency: 1,
+    prefetch: 1,
+    log: quiet,
+    handlers: {
+      t: (ctx) => {
+        const gate = deferred<JsonValue>();
+        gates.set(ctx.id, gate);
+        return gate.promise;
+      },
+    },
+  });
+  await worker.start();
+  // 90 ms of lease left: held 30 ms at most.
+  const soon = Date.now() + 90;
+  client.deliver({ ...job("1"), leaseExpiresAt: soon }, { ...job("2"), leaseExpiresAt: soon });
+  await waitUntil(() => client.of("release").length === 1, "the held job released");
+  assert.deepEqual(client.of("release").map((c) => c.jobId), ["2"]);
+  assert.deepEqual(
+    client.of("credit"),
+    [],
+    "no credit: the worker now wants no more than its slot",
+  );
+  gates.get("1")!.resolve(1);
+  await waitUntil(() => client.of("credit").length === 1, "credit for the finished job");
+  assert.deepEqual(client.of("credit").map((c) => c.credits), [1], "one: prefetch is off");
   await worker.stop();
 });
