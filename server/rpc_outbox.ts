@@ -95,8 +95,14 @@ export class RpcOutbox {
   }
 
   #send(frame: RpcReply | RpcNotification, onDropped?: () => void): boolean {
-    if (this.#batchChars === 0) return this.#sendText(JSON.stringify(frame));
-    const text = JSON.stringify(frame);
+    let text: string;
+    try {
+      text = JSON.stringify(frame);
+    } catch (cause) {
+      this.#options.log(`${this.#options.label()}: cannot encode a frame: ${String(cause)}`);
+      return false;
+    }
+    if (this.#batchChars === 0) return this.#sendText(text);
     // A frame that would take the batch over the limit starts the next one.
     if (this.#queuedChars + text.length + 1 > this.#batchChars) this.#flush();
     if (this.#queue.length === 0) queueMicrotask(() => this.#flush());
