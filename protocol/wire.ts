@@ -13,7 +13,9 @@
  * get arrays of replies and notifications from the server: whatever the server
  * sends it in one turn of its event loop leaves as one frame. A client learns
  * from the `hello` reply's `protocol` whether the server takes batches; it sends
- * none before that reply.
+ * none before that reply. With `ack: true` in `hello` the client also gets an
+ * empty batch `[]` after every turn that read its frames and sent it nothing
+ * (see {@linkcode HelloParams.ack}).
  *
  * Methods:
  * - `hello` `{token?, clientId?}` → `{brokerId, leader, leaderUrl?}` — authenticates the
@@ -86,6 +88,14 @@ export interface HelloParams {
   clientId?: string;
   /** The client's protocol version. */
   protocol?: number;
+  /**
+   * Protocol 2: after each event-loop turn that read frames from this client
+   * and sent it nothing, the server sends an empty batch `[]`. For a client
+   * whose socket holds small writes back until the peer sends something
+   * (Nagle's algorithm, as in Deno's built-in WebSocket): the reply carries
+   * the TCP acknowledgement that lets its next frames go at once.
+   */
+  ack?: boolean;
 }
 
 /** Result of `hello`. */

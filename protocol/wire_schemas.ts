@@ -26,6 +26,7 @@ export const helloParamsSchema: z.ZodType<HelloParams> = z.object({
   token: z.string().max(4096).optional(),
   clientId: z.string().max(256).optional(),
   protocol: z.number().int().optional(),
+  ack: z.boolean().optional(),
 });
 
 /** Validates `subscribe` params. */

@@ -127,3 +127,25 @@ Deno.test("RpcSession batches: claimed jobs whose queued reply cannot be sent go
   assert.deepEqual(backend.ops("release"), [{ op: "release", jobId: "j1", leaseToken: "t1" }]);
   assert.equal(sent.length, 1, "only the hello reply left");
 });
+
+Deno.test("RpcSession batches: a client that asked for acks gets [] after a turn that sent it nothing", async () => {
+  const backend = new FakeBackend();
+  let answer!: () => void;
+  backend.handlers.stats = () => new Promise((resolve) => (answer = () => resolve({ ready: 0 })));
+  for (const ack of [true, false]) {
+    const { rpc, sent } = session(backend);
+    rpc.handleFrame(JSON.stringify({ id: 0, method: "hello", params: { protocol: 2, ack } }));
+    rpc.handleFrame(JSON.stringify([{ id: 1, method: "stats" }, { id: 2, method: "stats" }]));
+    await tick();
+    assert.deepEqual(sent.slice(1), ack ? ["[]"] : [], `ack ${ack}: one empty batch for the frame`);
+    rpc.handleFrame(JSON.stringify({ id: 3, method: "ping" }));
+    await tick();
+    assert.deepEqual(
+      sent.slice(ack ? 2 : 1).map((text) => JSON.parse(text)),
+      [{ id: 3, result: { pong: true } }],
+      "a turn that sends a reply sends no empty batch",
+    );
+    answer();
+    await tick();
+  }
+});

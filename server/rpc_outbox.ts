@@ -47,6 +47,9 @@ export class RpcOutbox {
   #batchChars = 0;
   #queue: Queued[] = [];
   #queuedChars = 0;
+  #flushScheduled = false;
+  /** Something must leave this turn: an empty batch when nothing else does. */
+  #nudged = false;
 
   /** Creates the outbox of one connection. */
   constructor(options: RpcOutboxOptions) {
@@ -60,6 +63,26 @@ export class RpcOutbox {
    */
   batchFrames(maxChars: number): void {
     this.#batchChars = Math.max(1, maxChars);
+  }
+
+  /**
+   * Makes sure a frame leaves at the end of this turn (batching only): an
+   * empty batch `[]` when nothing else is sent. Its TCP segment carries the
+   * acknowledgement a Nagle-bound peer waits for before it sends more.
+   */
+  nudge(): void {
+    if (this.#batchChars === 0 || this.#options.closed()) return;
+    this.#nudged = true;
+    this.#scheduleFlush();
+  }
+
+  #scheduleFlush(): void {
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    queueMicrotask(() => {
+      this.#flushScheduled = false;
+      this.#flush();
+    });
   }
 
   /**
@@ -105,7 +128,7 @@ export class RpcOutbox {
     if (this.#batchChars === 0) return this.#sendText(text);
     // A frame that would take the batch over the limit starts the next one.
     if (this.#queuedChars + text.length + 1 > this.#batchChars) this.#flush();
-    if (this.#queue.length === 0) queueMicrotask(() => this.#flush());
+    this.#scheduleFlush();
     this.#queue.push({ text, onDropped });
     this.#queuedChars += text.length + 1;
     if (this.#queuedChars >= this.#batchChars) this.#flush();
@@ -115,7 +138,12 @@ export class RpcOutbox {
   /** Sends the queued frames: alone when there is one, else as one array. */
   #flush(): void {
     const queued = this.#queue;
-    if (queued.length === 0) return;
+    const nudged = this.#nudged;
+    this.#nudged = false;
+    if (queued.length === 0) {
+      if (nudged && !this.#options.closed()) this.#sendText("[]");
+      return;
+    }
     this.#queue = [];
     this.#queuedChars = 0;
     const text = queued.length === 1

@@ -83,6 +83,8 @@ export class RpcSession {
   #draining = false;
   #idleWaiters: (() => void)[] = [];
   #outbox: RpcOutbox;
+  /** Whether the client asked for an empty batch after each turn that read its frames (`hello {ack}`). */
+  #ackFrames = false;
 
   /** Creates a session; with a token check and no prior authentication, starts the auth timer. */
   constructor(options: RpcSessionOptions) {
@@ -176,6 +178,7 @@ export class RpcSession {
       if (read.ok) this.#handleRequest(read.request);
       else this.#outbox.reply(read.id, read.error);
     }
+    if (this.#ackFrames) this.#outbox.nudge();
   }
 
   #handleRequest(request: RpcRequest): void {
@@ -336,7 +339,7 @@ export class RpcSession {
       this.#outbox.reply(id, validation(parsed.error));
       return;
     }
-    const { token, clientId, protocol } = parsed.data;
+    const { token, clientId, protocol, ack } = parsed.data;
     if (clientId !== undefined) this.#label = `ws ${clientId}`;
     if (this.#authenticate !== undefined && token !== undefined) {
       const grant = this.#authenticate(token);
@@ -364,7 +367,10 @@ export class RpcSession {
     if (info.leaderUrl !== undefined) result.leaderUrl = info.leaderUrl;
     this.#outbox.reply(id, undefined, result);
     // The hello reply itself still leaves alone: the client learns of batches from it.
-    if ((protocol ?? 1) >= 2) this.#outbox.batchFrames(BATCH_FRAME_CHARS);
+    if ((protocol ?? 1) >= 2) {
+      this.#outbox.batchFrames(BATCH_FRAME_CHARS);
+      this.#ackFrames = ack === true;
+    }
   }
 
   #control(id: number | string, method: "subscribe" | "credit" | "unsubscribe", params: unknown) {

@@ -128,7 +128,7 @@ Deno.test("client batches: a batch stays within the broker's frame limit", async
   });
 });
 
-Deno.test("client batches: small frames on Deno's own WebSocket, one big frame on TcpWebSocket", async () => {
+Deno.test("client batches: small frames and acks on Deno's own WebSocket, one big frame on TcpWebSocket", async () => {
   for (
     const [transport, WebSocket] of [["builtin", globalThis.WebSocket], [
       "tcp",
@@ -145,9 +145,12 @@ Deno.test("client batches: small frames on Deno's own WebSocket, one big frame o
         const payload = { text: "y".repeat(300) };
         await Promise.all(Array.from({ length: 10 }, () => client.push({ type: "t", payload })));
         const frames = server.connections[0].frames.slice(1);
+        const hello = server.connections[0].requests[0].params as { ack?: boolean };
         if (transport === "tcp") {
           assert.equal(frames.length, 1, "one frame for the whole turn");
+          assert.equal(hello.ack, undefined, "no acks needed without Nagle");
         } else {
+          assert.equal(hello.ack, true, "acks asked for: the broker's reply releases held frames");
           assert.ok(frames.length >= 4, `${frames.length} frames`);
           for (const frame of frames) assert.ok(utf8Length(frame) <= ONE_WRITE_FRAME_BYTES);
         }

@@ -66,6 +66,7 @@ Deno.test("client says hello first with token and clientId, then correlates repl
       assert.deepEqual(methods, ["hello", "get", "get"]);
       assert.deepEqual(server.requests[0].params, {
         protocol: 2,
+        ack: true, // Deno's own WebSocket: the broker acks each turn's frames
         token: "s3cret",
         clientId: "c1",
       });
@@ -410,7 +411,7 @@ Deno.test("subscriptions receive deliveries, send credits, and re-subscribe afte
       await client.credit(1);
       assert.equal(client.credits, 3);
       assert.deepEqual(server.connections[0].requests.map((r) => [r.method, r.params]), [
-        ["hello", { protocol: 2 }],
+        ["hello", { protocol: 2, ack: true }],
         ["subscribe", { workerId: "w", types: ["t"], credits: 3, leaseMs: 500 }],
         ["credit", { credits: 1 }],
       ]);
@@ -421,7 +422,7 @@ Deno.test("subscriptions receive deliveries, send credits, and re-subscribe afte
         "re-subscribe",
       );
       assert.deepEqual(server.connections[1].requests.map((r) => [r.method, r.params]), [
-        ["hello", { protocol: 2 }],
+        ["hello", { protocol: 2, ack: true }],
         ["subscribe", { workerId: "w", types: ["t"], credits: 3, leaseMs: 500 }],
       ]);
       await client.unsubscribe();

@@ -205,6 +205,8 @@ export class ConnectionManager implements RequestRoute {
    */
   async #connectLoop(delayFirst: boolean): Promise<Connection> {
     const { connectTimeoutMs, maxRedirects, token, clientId } = this.#options;
+    // Deno's own WebSocket leaves Nagle's algorithm on: small batch frames, and acks from the broker.
+    const nagleBound = isDenoBuiltinWebSocket(this.#options.WebSocket);
     const urls = this.#urls;
     let hops = 0;
     let delay = delayFirst;
@@ -229,6 +231,7 @@ export class ConnectionManager implements RequestRoute {
             token,
             clientId,
             timeoutMs: connectTimeoutMs,
+            ack: nagleBound,
           });
         } catch (error) {
           // Do not wait for a closing handshake a frozen broker would never answer.
@@ -258,9 +261,7 @@ export class ConnectionManager implements RequestRoute {
           await conn.close(this.#timers);
           continue;
         }
-        const batch = batchBytes(hello, {
-          smallFrames: isDenoBuiltinWebSocket(this.#options.WebSocket),
-        });
+        const batch = batchBytes(hello, { smallFrames: nagleBound });
         if (batch > 0) conn.batchRequests(batch);
         this.#current = conn;
         this.#failures = 0;

@@ -23,12 +23,15 @@ export interface SayHelloOptions {
   clientId?: string;
   /** Deadline of the reply, ms. */
   timeoutMs: number;
+  /** Ask for an empty batch after each turn that read this client's frames (see `HelloParams.ack`). */
+  ack?: boolean;
 }
 
 /** Sends `hello` on `conn` and resolves with the broker's reply. */
 export async function sayHello(options: SayHelloOptions): Promise<HelloResult> {
   const { requests, conn, token, clientId, timeoutMs } = options;
   const params: HelloParams = { protocol: PROTOCOL_VERSION };
+  if (options.ack) params.ack = true;
   if (token !== undefined) params.token = token;
   if (clientId !== undefined) params.clientId = clientId;
   return await requests.callOn(conn, "hello", params, timeoutMs) as HelloResult;
