@@ -129,6 +129,8 @@ export interface WorkerOptions<S extends JobSchemas = UntypedSchemas> extends Wo
    * job at once instead of waiting a commit for it. Used while handlers take
    * under 100 ms on average; a job is held at most 1 s (and a third of its
    * lease), then goes back to the queue for other workers (see `prefetch.ts`).
+   * A held job is leased: it counts toward its type's `maxActive`, and a job
+   * of higher priority pushed later waits behind it.
    */
   prefetch?: number;
   /**
