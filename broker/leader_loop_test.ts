@@ -7,8 +7,11 @@ import { Broker, type BrokerEvent } from "./broker.ts";
 
 const push = (n: number): PushOperation => ({ op: "push", jobs: [{ type: "t", payload: n }] });
 
-/** A broker on a manual clock that lingers up to 50 ms, and the sizes of its commits. */
-async function lingeringBroker(store = new FaultyStore(new MemoryStore())) {
+/**
+ * A broker on a manual clock that lingers up to 50 ms, and the sizes of its
+ * commits; `onCommit` runs after each commit that carried requests.
+ */
+async function lingeringBroker(store = new FaultyStore(new MemoryStore()), onCommit = () => {}) {
   const clock = new ManualClock(1_000_000);
   const commits: number[] = [];
   const broker = new Broker({
@@ -19,6 +22,7 @@ async function lingeringBroker(store = new FaultyStore(new MemoryStore())) {
     log: (event: BrokerEvent) => {
       if (event.event === "commit" && typeof event.requests === "number" && event.requests > 0) {
         commits.push(event.requests);
+        onCommit();
       }
     },
   });
@@ -65,23 +69,11 @@ Deno.test("linger: requests queued during a write wait for the answered callers,
 
 Deno.test("linger: after three lingers in a row ran out, the loop stops lingering for a while", async () => {
   const held: (() => void)[] = [];
-  const clock = new ManualClock(1_000_000);
-  const commits: number[] = [];
-  const broker = new Broker({
-    store: new MemoryStore(),
-    clock,
-    identity: { id: "a", url: "http://a" },
-    maxLingerMs: 50,
-    log: (event: BrokerEvent) => {
-      if (event.event === "commit" && typeof event.requests === "number" && event.requests > 0) {
-        commits.push(event.requests);
-        // Like a client whose socket holds small writes back until the broker
-        // sends something: callers 1-7 come back only once the next commit lands.
-        for (const release of held.splice(0)) queueMicrotask(release);
-      }
-    },
+  // Like a client whose socket holds small writes back until the broker sends
+  // something: callers 1-7 come back only once the next commit lands.
+  const { broker, clock, commits } = await lingeringBroker(undefined, () => {
+    for (const release of held.splice(0)) queueMicrotask(release);
   });
-  await clock.settle(broker.start());
   let finished = 0;
   const caller = async (i: number) => {
     for (let round = 0; round < 20; round++) {

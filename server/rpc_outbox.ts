@@ -11,6 +11,7 @@
  */
 import { errorToWire, type WireError } from "../errors.ts";
 import type { RpcNotification, RpcReply } from "../protocol/wire.ts";
+import { FrameBatcher } from "../protocol/frame_batcher.ts";
 import { CLOSE_TRY_AGAIN_LATER } from "./rpc_session_options.ts";
 
 /** Options of {@linkcode RpcOutbox}. */
@@ -33,23 +34,12 @@ export interface RpcOutboxOptions {
   label: () => string;
 }
 
-/** Text queued for the next batch frame, and what to do if it cannot be sent. */
-interface Queued {
-  text: string;
-  onDropped: (() => void) | undefined;
-}
-
 /** Sends a connection's replies and notifications, with back-pressure on slow readers. */
 export class RpcOutbox {
   #options: RpcOutboxOptions;
   #lagging = false;
-  /** Largest batch frame, in UTF-16 units of its text; 0 while not batching. */
-  #batchChars = 0;
-  #queue: Queued[] = [];
-  #queuedChars = 0;
-  #flushScheduled = false;
-  /** Something must leave this turn: an empty batch when nothing else does. */
-  #nudged = false;
+  /** Joins a turn's frames once the peer reads batch frames; each carries what to do if it cannot be sent. */
+  #batcher: FrameBatcher<(() => void) | undefined> | undefined;
 
   /** Creates the outbox of one connection. */
   constructor(options: RpcOutboxOptions) {
@@ -58,11 +48,19 @@ export class RpcOutbox {
 
   /**
    * From now on, frames sent in one turn leave together at the end of the turn
-   * as a JSON array, in order; a batch whose text reaches `maxChars` leaves at
-   * once and the next one starts.
+   * as a JSON array, in order; a frame that would take a batch over
+   * `maxChars` (UTF-16 units of its text) starts the next one.
    */
   batchFrames(maxChars: number): void {
-    this.#batchChars = Math.max(1, maxChars);
+    this.#batcher ??= new FrameBatcher({
+      maxSize: Math.max(1, maxChars),
+      size: (text) => text.length,
+      send: (text, dropped) => {
+        if (this.#options.closed() || !this.#sendText(text)) {
+          for (const drop of dropped) drop?.();
+        }
+      },
+    });
   }
 
   /**
@@ -71,18 +69,7 @@ export class RpcOutbox {
    * acknowledgement a Nagle-bound peer waits for before it sends more.
    */
   nudge(): void {
-    if (this.#batchChars === 0 || this.#options.closed()) return;
-    this.#nudged = true;
-    this.#scheduleFlush();
-  }
-
-  #scheduleFlush(): void {
-    if (this.#flushScheduled) return;
-    this.#flushScheduled = true;
-    queueMicrotask(() => {
-      this.#flushScheduled = false;
-      this.#flush();
-    });
+    if (!this.#options.closed()) this.#batcher?.nudge();
   }
 
   /**
@@ -125,33 +112,9 @@ export class RpcOutbox {
       this.#options.log(`${this.#options.label()}: cannot encode a frame: ${String(cause)}`);
       return false;
     }
-    if (this.#batchChars === 0) return this.#sendText(text);
-    // A frame that would take the batch over the limit starts the next one.
-    if (this.#queuedChars + text.length + 1 > this.#batchChars) this.#flush();
-    this.#scheduleFlush();
-    this.#queue.push({ text, onDropped });
-    this.#queuedChars += text.length + 1;
-    if (this.#queuedChars >= this.#batchChars) this.#flush();
+    if (this.#batcher === undefined) return this.#sendText(text);
+    this.#batcher.add(text, onDropped);
     return true;
-  }
-
-  /** Sends the queued frames: alone when there is one, else as one array. */
-  #flush(): void {
-    const queued = this.#queue;
-    const nudged = this.#nudged;
-    this.#nudged = false;
-    if (queued.length === 0) {
-      if (nudged && !this.#options.closed()) this.#sendText("[]");
-      return;
-    }
-    this.#queue = [];
-    this.#queuedChars = 0;
-    const text = queued.length === 1
-      ? queued[0].text
-      : `[${queued.map((entry) => entry.text).join(",")}]`;
-    if (this.#options.closed() || !this.#sendText(text)) {
-      for (const entry of queued) entry.onDropped?.();
-    }
   }
 
   #sendText(text: string): boolean {

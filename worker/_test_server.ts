@@ -108,6 +108,19 @@ export function startStubServer(script: StubScript): StubServer {
   };
 }
 
+/** Runs `run` against a stub server answering with `script`, and closes the stub afterwards. */
+export async function withStub(
+  script: StubScript,
+  run: (server: StubServer) => Promise<void>,
+): Promise<void> {
+  const server = startStubServer(script);
+  try {
+    await run(server);
+  } finally {
+    await server.close();
+  }
+}
+
 /** Polls `predicate` every few ms until it holds; fails after `timeoutMs`. */
 export async function waitUntil(
   predicate: () => boolean,

@@ -3,24 +3,12 @@ import { OsqueueClient } from "./client.ts";
 import { utf8Length } from "./connection.ts";
 import { batchBytes, isDenoBuiltinWebSocket, ONE_WRITE_FRAME_BYTES } from "./greeting.ts";
 import { TcpWebSocket } from "./tcp_websocket.ts";
-import { startStubServer, type StubConnection, type StubServer } from "./_test_server.ts";
+import { type StubConnection, withStub } from "./_test_server.ts";
 
 /** A hello reply from a broker that takes batch frames. */
 const helloV2 = (maxFrameBytes = 1024 * 1024) => ({
   result: { brokerId: "stub", leader: true, protocol: 2, maxFrameBytes },
 });
-
-async function withStub(
-  script: Parameters<typeof startStubServer>[0],
-  run: (server: StubServer) => Promise<void>,
-): Promise<void> {
-  const server = startStubServer(script);
-  try {
-    await run(server);
-  } finally {
-    await server.close();
-  }
-}
 
 Deno.test("batchBytes: none from a protocol-1 broker, else its frame limit, at most 256 KiB (1 KiB for small frames)", () => {
   assert.equal(batchBytes({ brokerId: "b", leader: true }), 0);

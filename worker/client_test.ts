@@ -11,7 +11,7 @@ import {
 import type { ClaimedJob } from "../protocol/operations.ts";
 import { OsqueueClient } from "./client.ts";
 import { websocketUrl } from "./connection.ts";
-import { startStubServer, type StubServer, waitUntil } from "./_test_server.ts";
+import { startStubServer, waitUntil, withStub } from "./_test_server.ts";
 
 const fastReconnect = { minDelayMs: 1, maxDelayMs: 5, random: () => 0.5 };
 
@@ -27,18 +27,6 @@ function claimed(id: string, token = `t-${id}`): ClaimedJob {
     leaseToken: token,
     leaseExpiresAt: 2,
   };
-}
-
-async function withStub(
-  script: Parameters<typeof startStubServer>[0],
-  run: (server: StubServer) => Promise<void>,
-): Promise<void> {
-  const server = startStubServer(script);
-  try {
-    await run(server);
-  } finally {
-    await server.close();
-  }
 }
 
 Deno.test("websocketUrl maps http(s) base URLs to the /ws endpoint", () => {

@@ -18,6 +18,7 @@ import {
   UnavailableError,
   type WireError,
 } from "../errors.ts";
+import { FrameBatcher } from "../protocol/frame_batcher.ts";
 import { defaultTimers, type Timers, type WebSocketConstructor } from "./client_options.ts";
 
 /** How long closing waits for the closing handshake, ms. */
@@ -91,11 +92,8 @@ export class Connection {
   /** When a frame last arrived (client clock). */
   lastReceived: number;
   #retiring = false;
-  /** Largest batch frame, bytes; 0 while not batching. */
-  #batchBytes = 0;
-  #outgoing: { id: number; method: string; text: string }[] = [];
-  /** Bytes of the batch frame the outgoing requests make. */
-  #outgoingBytes = 1;
+  /** Joins a turn's requests once the broker reads batch frames. */
+  #batcher: FrameBatcher<{ id: number; method: string }> | undefined;
   readonly #closedPromise: Promise<void>;
   #resolveClosed!: () => void;
   readonly #onClose: CloseHandler;
@@ -162,7 +160,11 @@ export class Connection {
    * bigger than that goes alone).
    */
   batchRequests(maxBytes: number): void {
-    this.#batchBytes = Math.max(1, maxBytes);
+    this.#batcher ??= new FrameBatcher({
+      maxSize: Math.max(1, maxBytes),
+      size: utf8Length,
+      send: (text, requests) => this.#sendNow(requests, text),
+    });
   }
 
   /** Sends a request; its promise settles with the reply. */
@@ -180,28 +182,9 @@ export class Connection {
         return;
       }
       this.pending.set(id, { method, resolve, reject });
-      if (this.#batchBytes === 0) return this.#sendNow([{ id, method }], text);
-      const bytes = utf8Length(text) + 1;
-      // A request that would take the batch over the limit starts the next one.
-      if (this.#outgoing.length > 0 && this.#outgoingBytes + bytes > this.#batchBytes) {
-        this.#flush();
-      }
-      if (this.#outgoing.length === 0) queueMicrotask(() => this.#flush());
-      this.#outgoing.push({ id, method, text });
-      this.#outgoingBytes += bytes;
+      if (this.#batcher === undefined) return this.#sendNow([{ id, method }], text);
+      this.#batcher.add(text, { id, method });
     });
-  }
-
-  /** Sends the queued requests: alone when there is one, else as one array. */
-  #flush(): void {
-    const outgoing = this.#outgoing;
-    if (outgoing.length === 0) return;
-    this.#outgoing = [];
-    this.#outgoingBytes = 1;
-    const text = outgoing.length === 1
-      ? outgoing[0].text
-      : `[${outgoing.map((request) => request.text).join(",")}]`;
-    this.#sendNow(outgoing, text);
   }
 
   /** Sends `text`; when that fails, the requests it carries fail with `disconnected`. */

@@ -11,13 +11,13 @@
  */
 import { type OsqueueError, ShuttingDownError, ValidationError } from "../errors.ts";
 import type { ClaimedJob, JsonValue } from "../protocol/operations.ts";
-import type { FailOptions, Timers } from "./client_options.ts";
+import type { FailOptions } from "./client_options.ts";
 import { prepareJob, type PrepareJobOptions } from "./job_start.ts";
 import { Prefetch } from "./prefetch.ts";
 import type { JobSchemas } from "./registry.ts";
 import { type HandlerOutcome, RunningJobs } from "./running_jobs.ts";
 import { messageOf, Settler } from "./settler.ts";
-import type { WorkerClient, WorkerHooks, WorkerLog } from "./worker_options.ts";
+import type { ResolvedWorkerOptions, WorkerLog } from "./worker_options.ts";
 
 /** What the runner's callbacks post to the worker's mailbox. */
 export type RunnerEvent =
@@ -25,30 +25,8 @@ export type RunnerEvent =
   | { kind: "lost"; token: string; error: OsqueueError }
   | { kind: "hold" };
 
-/** Options of {@linkcode JobRunner}. */
-export interface JobRunnerOptions<S extends JobSchemas> {
-  /** The broker client. */
-  client: WorkerClient;
-  /** The worker's name. */
-  workerId: string;
-  /** Handlers and payload schemas. */
-  jobs: PrepareJobOptions<S>;
-  /** Most handlers at once. */
-  concurrency: number;
-  /** Most jobs held beyond the running ones. */
-  prefetch: number;
-  /** Lease asked for by heartbeats, ms (the broker's when absent). */
-  leaseMs?: number;
-  /** Time between heartbeats, ms (by the granted lease when absent). */
-  heartbeatIntervalMs?: number;
-  /** Lifecycle hooks. */
-  hooks: WorkerHooks;
-  /** Log sink. */
-  log: WorkerLog;
-  /** Current time, epoch ms. */
-  clock: () => number;
-  /** Timer functions. */
-  timers: Timers;
+/** Options of {@linkcode JobRunner}: the worker's resolved options, and its mailbox and state. */
+export interface JobRunnerOptions<S extends JobSchemas> extends ResolvedWorkerOptions<S> {
   /** Posts an event to the worker's mailbox. */
   post: (event: RunnerEvent) => void;
   /** Whether the worker takes jobs now (starting or running). */
@@ -58,6 +36,7 @@ export interface JobRunnerOptions<S extends JobSchemas> {
 /** The job side of one worker. */
 export class JobRunner<S extends JobSchemas> {
   readonly #o: JobRunnerOptions<S>;
+  readonly #jobs: PrepareJobOptions<S>;
   readonly #log: WorkerLog;
   readonly #settler: Settler;
   readonly #active: RunningJobs;
@@ -68,6 +47,8 @@ export class JobRunner<S extends JobSchemas> {
   /** A runner with nothing running. */
   constructor(options: JobRunnerOptions<S>) {
     this.#o = options;
+    this.#jobs = { handlers: options.handlers, workerId: options.workerId };
+    if (options.registry !== undefined) this.#jobs.registry = options.registry;
     this.#log = options.log;
     this.#settler = new Settler(options.log);
     this.#prefetch = new Prefetch({
@@ -81,10 +62,8 @@ export class JobRunner<S extends JobSchemas> {
       log: options.log,
       clock: options.clock,
       timers: options.timers,
-      ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }),
-      ...(options.heartbeatIntervalMs === undefined
-        ? {}
-        : { heartbeatIntervalMs: options.heartbeatIntervalMs }),
+      leaseMs: options.leaseMs,
+      heartbeatIntervalMs: options.heartbeatIntervalMs,
       onStart: (job) => this.#hook("onJobStart", () => options.hooks.onJobStart?.(job)),
       onLost: (token, error) => options.post({ kind: "lost", token, error }),
       onFinished: (token, outcome) => options.post({ kind: "finished", token, outcome }),
@@ -135,7 +114,7 @@ export class JobRunner<S extends JobSchemas> {
 
   /** Runs `job`'s handler: fails it at once when no handler or an invalid payload. */
   #startJob(job: ClaimedJob): void {
-    const prepared = prepareJob(job, this.#o.jobs);
+    const prepared = prepareJob(job, this.#jobs);
     if (prepared.ok) return this.#active.start(job, prepared.handler, prepared.payload);
     const { message, retry } = prepared;
     if (!retry) {

@@ -55,7 +55,6 @@ import type { ClaimedJob } from "../protocol/operations.ts";
 import type { SubscribeParams } from "../protocol/wire.ts";
 import type { Timers } from "./client_options.ts";
 import { JobRunner, type RunnerEvent } from "./job_runner.ts";
-import type { PrepareJobOptions } from "./job_start.ts";
 import type { JobSchemas } from "./registry.ts";
 import { messageOf } from "./settler.ts";
 import {
@@ -107,22 +106,8 @@ export class Worker<S extends JobSchemas = UntypedSchemas> {
     this.#shutdownTimeoutMs = resolved.shutdownTimeoutMs;
     this.#log = resolved.log;
     this.#timers = resolved.timers;
-    const jobs: PrepareJobOptions<S> = { handlers: resolved.handlers, workerId: resolved.workerId };
-    if (resolved.registry !== undefined) jobs.registry = resolved.registry;
     this.#jobs = new JobRunner({
-      client: resolved.client,
-      workerId: resolved.workerId,
-      jobs,
-      concurrency: resolved.concurrency,
-      prefetch: resolved.prefetch,
-      ...(resolved.leaseMs === undefined ? {} : { leaseMs: resolved.leaseMs }),
-      ...(resolved.heartbeatIntervalMs === undefined
-        ? {}
-        : { heartbeatIntervalMs: resolved.heartbeatIntervalMs }),
-      hooks: resolved.hooks,
-      log: resolved.log,
-      clock: resolved.clock,
-      timers: resolved.timers,
+      ...resolved,
       post: (event) => this.#post(event),
       taking: () => this.#state === "running" || this.#state === "starting",
     });

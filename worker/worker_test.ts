@@ -556,14 +556,14 @@ Deno.test("Worker without leaseMs leaves the lease to the broker and heartbeats 
   await worker.stop();
 });
 
-Deno.test("prefetch: jobs beyond the slots are held and start as slots free, credits keep the sum", async () => {
+/** A worker whose handlers wait until the test resolves their gate (by job id). */
+function gatedWorker(options: { concurrency: number; prefetch: number }) {
   const client = new FakeClient();
   const gates = new Map<string, ReturnType<typeof deferred<JsonValue>>>();
   const worker = new Worker({
     client,
     workerId: "w",
-    concurrency: 2,
-    prefetch: 2,
+    ...options,
     log: quiet,
     handlers: {
       t: (ctx) => {
@@ -573,6 +573,11 @@ Deno.test("prefetch: jobs beyond the slots are held and start as slots free, cre
       },
     },
   });
+  return { client, worker, gates };
+}
+
+Deno.test("prefetch: jobs beyond the slots are held and start as slots free, credits keep the sum", async () => {
+  const { client, worker, gates } = gatedWorker({ concurrency: 2, prefetch: 2 });
   await worker.start();
   assert.equal(client.subscribed?.credits, 4);
   const far = Date.now() + 60_000;
@@ -599,22 +604,7 @@ Deno.test("prefetch: jobs beyond the slots are held and start as slots free, cre
 });
 
 Deno.test("prefetch: a held job whose hold runs out goes back to the queue, and prefetch stops", async () => {
-  const client = new FakeClient();
-  const gates = new Map<string, ReturnType<typeof deferred<JsonValue>>>();
-  const worker = new Worker({
-    client,
-    workerId: "w",
-    concurrency: 1,
-    prefetch: 1,
-    log: quiet,
-    handlers: {
-      t: (ctx) => {
-        const gate = deferred<JsonValue>();
-        gates.set(ctx.id, gate);
-        return gate.promise;
-      },
-    },
-  });
+  const { client, worker, gates } = gatedWorker({ concurrency: 1, prefetch: 1 });
   await worker.start();
   // 90 ms of lease left: held 30 ms at most.
   const soon = Date.now() + 90;
